@@ -1,0 +1,283 @@
+// rebound: declare an experiment in TOML, break something for real, and get a verdict.
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fmt/format.h>
+#include <iostream>
+#include <map>
+#include <set>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "experiments/fault_record.hpp"
+#include "experiments/loader.hpp"
+#include "experiments/runner.hpp"
+#include "experiments/signals.hpp"
+#include "injectors/recovery.hpp"
+#include "injectors/registry.hpp"
+#include "probes/registry.hpp"
+#include "reports/junit.hpp"
+#include "reports/report_writer.hpp"
+
+namespace fs = std::filesystem;
+using namespace rebound;
+
+namespace {
+
+std::string bin_dir() {
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string(".") : self.parent_path().string();
+}
+
+struct Loaded {
+  std::string file;
+  LoadResult result;
+};
+
+// Validates every file before anything runs; prints every error.
+std::vector<Loaded> load_all(const std::vector<std::string>& files, bool& all_valid) {
+  std::vector<Loaded> out;
+  all_valid = true;
+  LoadOptions options{bin_dir()};
+  std::map<std::string, std::string> names;
+  for (const auto& f : files) {
+    Loaded l{f, load_experiment(f, options)};
+    if (l.result.experiment) {
+      auto [it, fresh] = names.emplace(l.result.experiment->name, f);
+      if (!fresh) {
+        l.result.diagnostics.error(1, 1, "name",
+                                   fmt::format("experiment '{}' is also defined in {}; give each experiment in one "
+                                               "run its own name",
+                                               it->first, it->second));
+        l.result.experiment.reset();
+      }
+    }
+    if (!l.result.experiment) {
+      all_valid = false;
+      std::cerr << l.result.diagnostics.format_all();
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
+std::string default_report_dir() {
+  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  std::string base = fmt::format("rebound-reports/{}", stamp);
+  std::string dir = base;
+  for (int i = 2; fs::exists(dir); ++i) dir = fmt::format("{}-{}", base, i);
+  return dir;
+}
+
+int cmd_validate(const std::vector<std::string>& files) {
+  bool valid = false;
+  auto loaded = load_all(files, valid);
+  for (const auto& l : loaded)
+    if (l.result.experiment)
+      std::cout << fmt::format("{}: valid ({} probes, {} steps)\n", l.file, l.result.experiment->probes.size(),
+                               l.result.experiment->method.size());
+  return valid ? 0 : exit_code(Verdict::error);
+}
+
+std::string describe_processes(const std::vector<ProcessInfo>& processes) {
+  std::vector<std::string> parts;
+  for (const auto& p : processes) parts.push_back(fmt::format("pid {} ({})", p.pid, p.comm));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+int dry_run(const Experiment& ex) {
+  int status = 0;
+  std::cout << fmt::format("experiment {} ({}): valid\n", ex.name, ex.file);
+  std::cout << "targets:\n";
+  for (const auto& t : ex.targets) {
+    auto r = resolve_target(t);
+    if (r) {
+      std::cout << fmt::format("  {:<14} {} \"{}\" -> {}\n", t.name, to_string(t.kind), t.value, describe_processes(*r));
+    } else if (!ex.setup.empty()) {
+      std::cout << fmt::format("  {:<14} {} \"{}\" -> not resolved now ({}); setup steps may start it\n", t.name,
+                               to_string(t.kind), t.value, r.error().message);
+    } else {
+      std::cout << fmt::format("  {:<14} error: {}\n", t.name, r.error().message);
+      status = exit_code(Verdict::error);
+    }
+  }
+  std::cout << "probes:\n";
+  for (const auto& p : ex.probes)
+    std::cout << fmt::format("  {:<14} {:<8} every {}, timeout {}: {}\n", p.name, p.type, format_duration(p.interval),
+                             format_duration(p.timeout), p.probe->describe().dump());
+  std::cout << "timeline:\n";
+  for (const auto& s : ex.setup)
+    std::cout << fmt::format("  setup      {}{}\n", fmt::join(s.argv, " "), s.background ? "  (background)" : "");
+  std::cout << fmt::format("  baseline   sample for {}, steady state: {} with success >= {:.0f}%\n",
+                           format_duration(ex.steady_state.window), fmt::join(ex.steady_state.probes, ", "),
+                           ex.steady_state.tolerance.min_success_ratio * 100);
+  for (const auto& s : ex.method)
+    std::cout << fmt::format("  method +{:<6} {:<14} {:<14} {}{} {}\n", format_duration(s.start), s.name, s.type->name,
+                             s.target.empty() ? "" : "target " + s.target,
+                             s.duration ? " for " + format_duration(*s.duration) : "", s.action->describe().dump());
+  for (const auto& c : ex.rollbacks) std::cout << fmt::format("  rollback   {}\n", fmt::join(c.argv, " "));
+  std::cout << fmt::format("  recovery   observe up to {} for the steady state to hold {}\n",
+                           format_duration(ex.observe_for()), format_duration(ex.slo.stable_for));
+  std::cout << fmt::format("  after      sample for {} and check the steady state again\n",
+                           format_duration(ex.steady_state.window));
+  for (const auto& c : ex.teardown) std::cout << fmt::format("  teardown   {}\n", fmt::join(c.argv, " "));
+  std::cout << "dry run: nothing was injected\n";
+  return status;
+}
+
+void print_result(const Experiment& ex, const RunResult& r, const std::string& dir) {
+  std::cout << fmt::format("\n{}: {} (exit {})\n", ex.name, to_string(r.verdict), exit_code(r.verdict));
+  for (const auto& c : r.criteria)
+    std::cout << fmt::format("  {} {:<22} {}\n", c.passed ? "pass" : "FAIL", c.name, c.detail);
+  for (const auto& reason : r.reasons) std::cout << fmt::format("  why: {}\n", reason);
+  if (r.metrics.time_to_recover_ms)
+    std::cout << fmt::format("  time to recover: {:.1f} ms\n", *r.metrics.time_to_recover_ms);
+  std::cout << fmt::format("  report: {}/summary.md\n", dir);
+}
+
+int cmd_run(const std::vector<std::string>& files, std::string report_dir, bool dry, const std::string& state_dir,
+            bool no_progress) {
+  bool valid = false;
+  auto loaded = load_all(files, valid);
+  if (dry) {
+    if (!valid) return exit_code(Verdict::error);
+    int status = 0;
+    for (const auto& l : loaded) status = std::max(status, dry_run(*l.result.experiment));
+    return status;
+  }
+  if (report_dir.empty()) report_dir = default_report_dir();
+  std::error_code ec;
+  fs::create_directories(report_dir, ec);
+  if (ec) {
+    std::cerr << fmt::format("error: cannot create report directory {}: {}\n", report_dir, ec.message());
+    return exit_code(Verdict::error);
+  }
+  std::vector<JunitEntry> junit;
+  std::vector<RunResult> results;
+  results.reserve(loaded.size());
+  Verdict overall = Verdict::passed;
+  if (!valid) {
+    // Nothing runs when any file is invalid; the JUnit file still says why, for the pipeline.
+    for (const auto& l : loaded)
+      junit.push_back({l.result.experiment ? l.result.experiment->name : fs::path(l.file).stem().string(), l.file,
+                       nullptr, l.result.experiment ? "not run: another file in this run is invalid"
+                                                    : l.result.diagnostics.format_all()});
+    write_text_file(report_dir + "/junit.xml", make_junit(junit));
+    std::cerr << fmt::format("nothing was run; JUnit: {}/junit.xml\n", report_dir);
+    return exit_code(Verdict::error);
+  }
+  install_interrupt_handlers();
+  RunOptions options;
+  options.state_dir = state_dir.empty() ? FaultRecorder::default_dir() : state_dir;
+  options.live_progress = !no_progress && isatty(STDERR_FILENO);
+  for (const auto& l : loaded) {
+    const Experiment& ex = *l.result.experiment;
+    options.output_dir = report_dir + "/" + ex.name;
+    fs::create_directories(options.output_dir, ec);
+    if (interrupt_signal()) break;
+    results.push_back(run_experiment(ex, options));
+    const RunResult& r = results.back();
+    if (auto w = write_experiment_reports(ex, r, options.output_dir); !w)
+      std::cerr << "error: " << w.error().message << "\n";
+    junit.push_back({ex.name, l.file, &r, ""});
+    print_result(ex, r, options.output_dir);
+    overall = worst(overall, r.verdict);
+  }
+  if (auto w = write_text_file(report_dir + "/junit.xml", make_junit(junit)); !w)
+    std::cerr << "error: " << w.error().message << "\n";
+  std::cout << fmt::format("\nreports: {}  (JUnit: {}/junit.xml)\n", report_dir, report_dir);
+  return exit_code(overall);
+}
+
+int cmd_faults() {
+  std::cout << "Step types ([[method]] type = ...). Every step also takes: name, start (default \"0s\")";
+  std::cout << ", and where noted target and duration.\n";
+  for (const auto& t : step_registry()) {
+    std::string extra;
+    if (t.needs_target) extra += "target (required)";
+    if (t.duration == DurationRule::required) extra += std::string(extra.empty() ? "" : ", ") + "duration (required)";
+    if (t.duration == DurationRule::optional) extra += std::string(extra.empty() ? "" : ", ") + "duration (optional)";
+    std::cout << fmt::format("\n{}  [{}]\n  {}\n", t.name,
+                             t.kind == StepKind::action ? "action" : (t.kind == StepKind::instant_fault ? "fault, instant" : "fault, lasting"),
+                             t.summary);
+    if (!extra.empty()) std::cout << fmt::format("  needs: {}\n", extra);
+    for (const auto& p : t.params)
+      std::cout << fmt::format("  {:<12} {:<20} default {:<14} {}\n", p.name, p.type,
+                               p.default_value.empty() ? "(required)" : p.default_value, p.description);
+  }
+  std::cout << "\nProbe types ([[probes]] type = ...). Every probe also takes: name, interval (default \"1s\", "
+               "at least \"10ms\"), timeout (default \"1s\").\n";
+  for (const auto& t : probe_registry()) {
+    std::cout << fmt::format("\n{}\n  {}\n", t.name, t.summary);
+    for (const auto& p : t.params)
+      std::cout << fmt::format("  {:<14} {:<20} default {:<14} {}\n", p.name, p.type,
+                               p.default_value.empty() ? "(required)" : p.default_value, p.description);
+  }
+  return 0;
+}
+
+int cmd_recover(const std::string& state_dir, bool force) {
+  std::string dir = state_dir.empty() ? FaultRecorder::default_dir() : state_dir;
+  auto report = recover_leftovers(dir, force);
+  for (const auto& line : report.lines) std::cout << line << "\n";
+  std::cout << fmt::format("recover: {} undone, {} left to a running rebound, {} failed (state: {})\n",
+                           report.recovered, report.skipped, report.failed, dir);
+  return report.failed ? exit_code(Verdict::error) : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_color_mt("rebound");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^[%H:%M:%S.%e %l]%$ %v");
+
+  CLI::App app{"rebound: chaos experiments with verdicts you can gate on"};
+  app.set_version_flag("--version", REBOUND_VERSION);
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+
+  std::vector<std::string> files;
+  std::string report_dir, state_dir;
+  bool dry = false, no_progress = false, force = false;
+
+  auto* run = app.add_subcommand("run", "Run experiments and write their reports");
+  run->add_option("files", files, "experiment files")->required();
+  run->add_option("--report-dir", report_dir, "where reports go (default: a new folder under rebound-reports/)");
+  run->add_flag("--dry-run", dry, "validate, resolve targets and print the timeline; inject nothing");
+  run->add_option("--state-dir", state_dir, "where fault records are kept (default: /run/rebound as root)");
+  run->add_flag("--no-progress", no_progress, "plain log lines even on a terminal");
+
+  auto* validate = app.add_subcommand("validate", "Check experiment files; exit 0 if valid, 4 if not");
+  validate->add_option("files", files, "experiment files")->required();
+
+  app.add_subcommand("faults", "List every step and probe type with its parameters and defaults");
+
+  auto* recover = app.add_subcommand("recover", "Undo faults left behind by a rebound that died");
+  recover->add_option("--state-dir", state_dir, "where fault records are kept (default: /run/rebound as root)");
+  recover->add_flag("--force", force, "also undo faults of a rebound that is still running");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : exit_code(Verdict::error);
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  try {
+    if (run->parsed()) return cmd_run(files, report_dir, dry, state_dir, no_progress);
+    if (validate->parsed()) return cmd_validate(files);
+    if (app.got_subcommand("faults")) return cmd_faults();
+    if (recover->parsed()) return cmd_recover(state_dir, force);
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n";
+    return exit_code(Verdict::error);
+  }
+  return exit_code(Verdict::error);
+}

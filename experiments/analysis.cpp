@@ -1,0 +1,190 @@
+#include "experiments/analysis.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace rebound {
+
+std::optional<double> percentile(std::vector<double> values, double p) {
+  if (values.empty()) return std::nullopt;
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(values.size())));
+  rank = std::clamp<size_t>(rank, 1, values.size());
+  return values[rank - 1];
+}
+
+static PhaseStats stats_of(const std::vector<const Sample*>& samples) {
+  PhaseStats s;
+  std::vector<double> latencies;
+  for (const Sample* x : samples) {
+    ++s.samples;
+    if (!x->ok) ++s.failures;
+    latencies.push_back(x->latency_ms);
+  }
+  s.error_ratio = s.samples ? static_cast<double>(s.failures) / static_cast<double>(s.samples) : 0;
+  s.p50 = percentile(latencies, 50);
+  s.p95 = percentile(latencies, 95);
+  s.p99 = percentile(latencies, 99);
+  return s;
+}
+
+static std::vector<const Sample*> in_range(const ProbeSeries& series, double from, double to) {
+  std::vector<const Sample*> out;
+  for (const auto& s : series.samples)
+    if (s.t_ms >= from && s.t_ms < to) out.push_back(&s);
+  return out;
+}
+
+PhaseStats phase_stats(const SeriesSet& series, double from, double to) {
+  std::vector<const Sample*> all;
+  for (const auto* p : series) {
+    auto part = in_range(*p, from, to);
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return stats_of(all);
+}
+
+std::string SteadyStateCheck::summary() const {
+  std::string out;
+  for (const auto& p : probes) {
+    if (p.passed) continue;
+    if (!out.empty()) out += "; ";
+    out += fmt::format("probe '{}': {}", p.probe, p.reason);
+  }
+  return out.empty() ? "steady state holds" : out;
+}
+
+SteadyStateCheck check_steady_state(const SeriesSet& series, const Tolerance& tolerance, double from, double to) {
+  SteadyStateCheck check;
+  check.from_ms = from;
+  check.to_ms = to;
+  check.passed = true;
+  for (const auto* p : series) {
+    ProbeCheck pc;
+    pc.probe = p->name;
+    auto samples = in_range(*p, from, to);
+    pc.stats = stats_of(samples);
+    std::vector<std::string> problems;
+    if (pc.stats.samples == 0) {
+      problems.push_back("no samples in the window");
+    } else {
+      double success = 1.0 - pc.stats.error_ratio;
+      if (success + 1e-9 < tolerance.min_success_ratio) {
+        std::string last_reason;
+        for (auto it = samples.rbegin(); it != samples.rend(); ++it)
+          if (!(*it)->ok) {
+            last_reason = (*it)->reason;
+            break;
+          }
+        problems.push_back(fmt::format("success {:.1f}% < {:.1f}% ({} of {} samples failed, last: {})", success * 100,
+                                       tolerance.min_success_ratio * 100, pc.stats.failures, pc.stats.samples,
+                                       last_reason));
+      }
+      auto bound = [&](const char* name, const std::optional<double>& value, const std::optional<double>& limit) {
+        if (limit && value && *value > *limit)
+          problems.push_back(fmt::format("{} latency {:.1f}ms > {:.1f}ms", name, *value, *limit));
+      };
+      bound("p50", pc.stats.p50, tolerance.max_p50_ms);
+      bound("p95", pc.stats.p95, tolerance.max_p95_ms);
+      bound("p99", pc.stats.p99, tolerance.max_p99_ms);
+    }
+    pc.passed = problems.empty();
+    pc.reason = fmt::format("{}", fmt::join(problems, ", "));
+    check.passed = check.passed && pc.passed;
+    check.probes.push_back(std::move(pc));
+  }
+  return check;
+}
+
+std::optional<double> find_impact(const SeriesSet& series, double fault_start, double until) {
+  std::optional<double> first;
+  for (const auto* p : series)
+    for (const auto& s : p->samples)
+      if (!s.ok && s.t_ms >= fault_start && s.t_ms < until) {
+        if (!first || s.t_ms < *first) first = s.t_ms;
+        break;
+      }
+  return first;
+}
+
+std::optional<double> find_recovery(const SeriesSet& series, double end_of_impact, double stable_for) {
+  if (series.empty()) return std::nullopt;
+  std::vector<double> candidates;
+  for (const auto* p : series)
+    for (const auto& s : p->samples)
+      if (s.ok && s.t_ms >= end_of_impact) candidates.push_back(s.t_ms);
+  std::sort(candidates.begin(), candidates.end());
+  for (double start : candidates) {
+    const double window_end = start + stable_for;
+    bool holds = true;
+    for (const auto* p : series) {
+      bool covered = false;
+      for (const auto& s : p->samples) {
+        if (!s.ok && s.end_ms >= start && s.t_ms <= window_end) {
+          holds = false;
+          break;
+        }
+        if (s.t_ms >= window_end) covered = true;
+      }
+      if (!holds || !covered) {
+        holds = false;
+        break;
+      }
+    }
+    if (holds) return start;
+  }
+  return std::nullopt;
+}
+
+std::optional<double> guard_trips(const ProbeSeries& series, const GuardRule& rule, double now) {
+  size_t total = 0, failures = 0;
+  for (auto it = series.samples.rbegin(); it != series.samples.rend(); ++it) {
+    if (it->end_ms <= now - rule.window_ms) break;
+    if (it->end_ms > now) continue;
+    ++total;
+    if (!it->ok) ++failures;
+  }
+  if (total < rule.min_samples || total == 0) return std::nullopt;
+  double ratio = static_cast<double>(failures) / static_cast<double>(total);
+  if (ratio > rule.max_failure_ratio) return ratio;
+  return std::nullopt;
+}
+
+const char* to_string(Verdict v) {
+  switch (v) {
+    case Verdict::passed: return "passed";
+    case Verdict::failed: return "failed";
+    case Verdict::inconclusive: return "inconclusive";
+    case Verdict::aborted: return "aborted";
+    case Verdict::error: return "error";
+  }
+  return "error";
+}
+
+int exit_code(Verdict v) {
+  switch (v) {
+    case Verdict::passed: return 0;
+    case Verdict::failed: return 1;
+    case Verdict::inconclusive: return 2;
+    case Verdict::aborted: return 3;
+    case Verdict::error: return 4;
+  }
+  return 4;
+}
+
+Verdict worst(Verdict a, Verdict b) {
+  auto rank = [](Verdict v) {
+    switch (v) {
+      case Verdict::passed: return 0;
+      case Verdict::inconclusive: return 1;
+      case Verdict::failed: return 2;
+      case Verdict::aborted: return 3;
+      case Verdict::error: return 4;
+    }
+    return 4;
+  };
+  return rank(a) >= rank(b) ? a : b;
+}
+
+}  // namespace rebound

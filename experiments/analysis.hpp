@@ -1,0 +1,90 @@
+#pragma once
+// Pure functions from timestamped probe samples to metrics, recovery and verdicts.
+// Times are milliseconds on the experiment's monotonic clock (0 = experiment start).
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rebound {
+
+struct Sample {
+  double t_ms = 0;    // when the sample started
+  double end_ms = 0;  // when its answer (or its timeout) came
+  bool ok = false;
+  double latency_ms = 0;
+  std::string reason;
+};
+
+struct ProbeSeries {
+  std::string name;
+  std::vector<Sample> samples;  // in start order
+};
+using SeriesSet = std::vector<const ProbeSeries*>;
+
+struct PhaseStats {
+  size_t samples = 0;
+  size_t failures = 0;
+  double error_ratio = 0;
+  // Latency over every sample in the phase (what a client would have waited), nearest rank.
+  std::optional<double> p50, p95, p99;
+};
+
+// Nearest-rank percentile (p in 0..100); nullopt for no values.
+std::optional<double> percentile(std::vector<double> values, double p);
+// Samples that started in [from, to).
+PhaseStats phase_stats(const SeriesSet& series, double from, double to);
+
+struct Tolerance {
+  double min_success_ratio = 1.0;
+  std::optional<double> max_p50_ms, max_p95_ms, max_p99_ms;
+};
+
+struct ProbeCheck {
+  std::string probe;
+  PhaseStats stats;
+  bool passed = false;
+  std::string reason;  // why it failed, empty when it passed
+};
+
+struct SteadyStateCheck {
+  double from_ms = 0, to_ms = 0;
+  bool passed = false;
+  std::vector<ProbeCheck> probes;
+  std::string summary() const;  // "probe 'health': success 40.0% < 100.0%; ..."
+};
+
+// Each probe must have samples in [from, to) and meet the tolerance.
+SteadyStateCheck check_steady_state(const SeriesSet& series, const Tolerance& tolerance, double from, double to);
+
+// The first failed sample that started at or after `fault_start`; nullopt if none before `until`.
+std::optional<double> find_impact(const SeriesSet& series, double fault_start, double until);
+
+// The recovery moment: the earliest start of an ok sample at or after `end_of_impact` from which no
+// sample of any probe fails for `stable_for` (failures count over their whole [t, end] span), and every
+// probe has a sample starting at or after the end of that window. nullopt if it never happened.
+std::optional<double> find_recovery(const SeriesSet& series, double end_of_impact, double stable_for);
+
+struct GuardRule {
+  double max_failure_ratio = 0.5;
+  double window_ms = 1000;
+  size_t min_samples = 3;
+};
+// The failure ratio over (now - window, now] if the guard trips, nullopt otherwise.
+std::optional<double> guard_trips(const ProbeSeries& series, const GuardRule& rule, double now);
+
+enum class Verdict { passed, failed, inconclusive, aborted, error };
+const char* to_string(Verdict v);
+int exit_code(Verdict v);
+// The worse of two verdicts, for a run of many experiments: error > aborted > failed > inconclusive > passed.
+Verdict worst(Verdict a, Verdict b);
+
+struct Criterion {
+  std::string name;              // "recover_within", "max_error_ratio", "max_p99", "steady_state.after"...
+  std::optional<double> value;   // nullopt: could not be measured (e.g. never recovered)
+  double limit = 0;
+  std::string unit;              // "ms", "ratio"
+  bool passed = false;
+  std::string detail;            // a sentence for people
+};
+
+}  // namespace rebound

@@ -1,0 +1,38 @@
+#pragma once
+// Validation errors that name file, line, column and key, and suggest a fix.
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rebound {
+
+struct Diagnostic {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string key;      // dotted path such as "probes[0].url"
+  std::string message;  // what is wrong and how to fix it
+  std::string format() const;
+};
+
+class Diagnostics {
+ public:
+  explicit Diagnostics(std::string file) : file_(std::move(file)) {}
+  void error(int line, int column, std::string key, std::string message);
+  bool empty() const { return items_.empty(); }
+  const std::vector<Diagnostic>& items() const { return items_; }
+  const std::string& file() const { return file_; }
+  std::string format_all() const;
+
+ private:
+  std::string file_;
+  std::vector<Diagnostic> items_;
+};
+
+// The closest candidate within a small edit distance, or "" when nothing is close.
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+
+// "; did you mean 'x'?" or "" when nothing is close.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
+
+}  // namespace rebound

@@ -1,0 +1,78 @@
+#pragma once
+// The experiment as validated: typed structs only, no TOML past the loader.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "experiments/analysis.hpp"
+#include "experiments/command_spec.hpp"
+#include "experiments/duration.hpp"
+#include "experiments/targets.hpp"
+#include "injectors/registry.hpp"
+#include "probes/probe.hpp"
+
+namespace rebound {
+
+struct ProbeDecl {
+  std::string name;
+  std::string type;
+  Millis interval{1000};
+  Millis timeout{1000};
+  std::shared_ptr<Probe> probe;
+};
+
+struct SteadyStateSpec {
+  std::vector<std::string> probes;  // names; every probe when the file names none
+  Millis window{2000};              // how long the baseline and the after-check sample
+  Tolerance tolerance;
+};
+
+struct StepDecl {
+  std::string name;
+  const StepType* type = nullptr;
+  std::string target;  // a TargetSpec name, or ""
+  Millis start{0};
+  std::optional<Millis> duration;
+  std::shared_ptr<StepAction> action;
+};
+
+struct GuardSpec {
+  std::string name;
+  std::string probe;
+  GuardRule rule;
+};
+
+struct SloSpec {
+  std::optional<Millis> recover_within;
+  Millis stable_for{1000};
+  std::optional<Millis> observe_for;  // how long to wait for recovery; default 2 x recover_within + stable_for
+  std::optional<double> max_error_ratio;
+  std::optional<Millis> max_p50, max_p95, max_p99;
+};
+
+struct Experiment {
+  std::string name;  // the report folder's name: [a-zA-Z0-9._-]
+  std::string title;
+  std::string description;
+  std::vector<std::string> tags;
+  std::string file;
+  std::vector<TargetSpec> targets;
+  std::vector<ProbeDecl> probes;
+  SteadyStateSpec steady_state;
+  std::vector<CommandSpec> setup;
+  std::vector<StepDecl> method;
+  std::vector<CommandSpec> rollbacks;
+  std::vector<CommandSpec> teardown;
+  std::vector<GuardSpec> guards;
+  SloSpec slo;
+
+  const TargetSpec* find_target(const std::string& name) const;
+  const ProbeDecl* find_probe(const std::string& name) const;
+  // From the method's start to the planned end of its last step.
+  Millis method_span() const;
+  Millis observe_for() const;
+  bool has_faults() const;
+};
+
+}  // namespace rebound

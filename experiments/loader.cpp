@@ -1,0 +1,355 @@
+#include "experiments/loader.hpp"
+
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace fs = std::filesystem;
+
+namespace rebound {
+
+const TargetSpec* Experiment::find_target(const std::string& target_name) const {
+  for (const auto& t : targets)
+    if (t.name == target_name) return &t;
+  return nullptr;
+}
+
+const ProbeDecl* Experiment::find_probe(const std::string& probe_name) const {
+  for (const auto& p : probes)
+    if (p.name == probe_name) return &p;
+  return nullptr;
+}
+
+Millis Experiment::method_span() const {
+  Millis end{0};
+  for (const auto& s : method) end = std::max(end, s.start + s.duration.value_or(Millis(0)));
+  return end;
+}
+
+Millis Experiment::observe_for() const {
+  if (slo.observe_for) return *slo.observe_for;
+  if (slo.recover_within) return *slo.recover_within * 2 + slo.stable_for;
+  return slo.stable_for * 2;
+}
+
+bool Experiment::has_faults() const {
+  for (const auto& s : method)
+    if (is_fault(*s.type)) return true;
+  return false;
+}
+
+namespace {
+
+class Loader {
+ public:
+  Loader(Diagnostics& d, Variables vars) : d_(d), vars_(std::move(vars)) {}
+
+  std::optional<Experiment> load(const toml::table& root, const std::string& path);
+
+ private:
+  // Calls f for every table of an array of tables ([[key]]).
+  template <class F>
+  void each_table(TableReader& parent, const std::string& key, F f) {
+    const toml::node* n = parent.node(key);
+    if (!n) return;
+    const toml::array* a = n->as_array();
+    if (!a) {
+      parent.error(key, fmt::format("expected an array of tables: write [[{}]] for each entry, got {}", key,
+                                    describe_node(*n)));
+      return;
+    }
+    for (size_t i = 0; i < a->size(); ++i) {
+      const toml::table* t = (*a)[i].as_table();
+      std::string path = fmt::format("{}[{}]", parent.key_path(key), i);
+      if (!t) {
+        const auto& where = (*a)[i].source().begin;
+        d_.error(static_cast<int>(where.line), static_cast<int>(where.column), path,
+                 fmt::format("expected a table, got {}", describe_node((*a)[i])));
+        continue;
+      }
+      TableReader reader(*t, path, d_);
+      f(reader, i);
+    }
+  }
+
+  void unique_name(TableReader& r, std::set<std::string>& seen, const std::string& name, const char* what) {
+    if (!seen.insert(name).second) r.error("name", fmt::format("another {} is already named '{}'", what, name));
+  }
+
+  std::optional<double> ratio(TableReader& r, const std::string& key) {
+    auto v = r.number(key);
+    if (v && (*v < 0 || *v > 1)) {
+      r.error(key, fmt::format("{} is not a ratio: use a number from 0 to 1 (e.g. 0.05 for 5%)", *v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  void parse_target(TableReader& r, Experiment& ex);
+  void parse_probe(TableReader& r, size_t index, Experiment& ex);
+  void parse_steady_state(TableReader& r, Experiment& ex);
+  void parse_step(TableReader& r, size_t index, Experiment& ex);
+  void parse_guard(TableReader& r, size_t index, Experiment& ex);
+  void parse_slo(TableReader& r, Experiment& ex);
+  std::optional<CommandSpec> parse_phase_command(TableReader& r, const Experiment& ex, bool setup);
+  void check_probe_ref(TableReader& r, const std::string& key, const std::string& name, const Experiment& ex);
+
+  Diagnostics& d_;
+  Variables vars_;
+  std::set<std::string> target_names_, probe_names_, step_names_, guard_names_;
+};
+
+void Loader::check_probe_ref(TableReader& r, const std::string& key, const std::string& name, const Experiment& ex) {
+  if (ex.find_probe(name)) return;
+  std::vector<std::string> names;
+  for (const auto& p : ex.probes) names.push_back(p.name);
+  r.error(key, fmt::format("no probe named '{}'{}", name, did_you_mean(name, names)));
+}
+
+void Loader::parse_target(TableReader& r, Experiment& ex) {
+  TargetSpec t;
+  t.name = r.string("name", true).value_or("");
+  if (!t.name.empty()) unique_name(r, target_names_, t.name, "target");
+  int kinds = 0;
+  if (r.has("pid")) {
+    ++kinds;
+    t.kind = TargetKind::pid;
+    if (auto pid = r.integer("pid")) {
+      if (*pid <= 0) r.error("pid", fmt::format("{} is not a process id", *pid));
+      t.value = std::to_string(*pid);
+    }
+  }
+  for (auto [key, kind] : {std::pair{"pidfile", TargetKind::pidfile}, {"exe", TargetKind::exe},
+                           {"cmdline", TargetKind::cmdline}, {"cgroup", TargetKind::cgroup}}) {
+    if (!r.has(key)) continue;
+    ++kinds;
+    t.kind = kind;
+    if (auto v = r.string(key)) {
+      if (auto expanded = expand_value(r, key, *v, vars_)) t.value = *expanded;
+    }
+  }
+  if (kinds == 0)
+    r.error("name", "a target needs one of pid, pidfile, exe, cmdline or cgroup (e.g. exe = \"nginx\")");
+  if (kinds > 1) r.error("name", "a target takes exactly one of pid, pidfile, exe, cmdline or cgroup");
+  if (t.kind == TargetKind::cmdline && !t.value.empty()) {
+    try {
+      std::regex check(t.value, std::regex::extended);
+    } catch (const std::regex_error& e) {
+      r.error("cmdline", fmt::format("invalid regular expression (POSIX extended): {}", e.what()));
+    }
+  }
+  if (t.kind == TargetKind::cgroup && !t.value.empty() && !t.value.starts_with("/"))
+    r.error("cgroup", "a cgroup must be an absolute path such as \"/sys/fs/cgroup/unified/my-service\"");
+  if (auto max = r.integer("max_targets")) {
+    if (*max < 1) r.error("max_targets", "max_targets must be at least 1");
+    t.max_targets = *max;
+  }
+  const auto& where = r.path();  // positions come from the table itself
+  (void)where;
+  r.finish();
+  ex.targets.push_back(std::move(t));
+}
+
+void Loader::parse_probe(TableReader& r, size_t index, Experiment& ex) {
+  ProbeDecl p;
+  p.name = r.string("name", true).value_or(fmt::format("probe#{}", index));
+  unique_name(r, probe_names_, p.name, "probe");
+  auto type = r.string("type", true);
+  if (auto interval = r.duration("interval")) {
+    if (interval->count() < 10) r.error("interval", "the shortest probe interval is \"10ms\"");
+    p.interval = *interval;
+  }
+  if (auto timeout = r.duration("timeout")) {
+    if (timeout->count() <= 0) r.error("timeout", "a timeout must be longer than zero");
+    p.timeout = *timeout;
+  }
+  if (!type) return;
+  p.type = *type;
+  const ProbeType* pt = find_probe_type(*type);
+  if (!pt) {
+    std::vector<std::string> names;
+    for (const auto& t : probe_registry()) names.push_back(t.name);
+    r.error("type", fmt::format("unknown probe type '{}'{} (probe types: {})", *type, did_you_mean(*type, names),
+                                fmt::join(names, ", ")));
+    return;
+  }
+  ProbeFactoryContext context{vars_, ex.targets, p.timeout};
+  p.probe = pt->parse(r, context);
+  r.finish();
+  if (p.probe) ex.probes.push_back(std::move(p));
+}
+
+void Loader::parse_steady_state(TableReader& r, Experiment& ex) {
+  auto& ss = ex.steady_state;
+  if (auto names = r.strings("probes")) {
+    for (const auto& n : *names) check_probe_ref(r, "probes", n, ex);
+    ss.probes = *names;
+  }
+  if (auto w = r.duration("window")) ss.window = *w;
+  if (auto v = ratio(r, "min_success_ratio")) ss.tolerance.min_success_ratio = *v;
+  if (auto v = r.duration("max_p50")) ss.tolerance.max_p50_ms = v->count();
+  if (auto v = r.duration("max_p95")) ss.tolerance.max_p95_ms = v->count();
+  if (auto v = r.duration("max_p99")) ss.tolerance.max_p99_ms = v->count();
+  r.finish();
+}
+
+void Loader::parse_step(TableReader& r, size_t index, Experiment& ex) {
+  StepDecl s;
+  auto type = r.string("type", true);
+  s.name = r.string("name").value_or(fmt::format("{}#{}", type.value_or("step"), index));
+  unique_name(r, step_names_, s.name, "step");
+  auto target = r.string("target");
+  if (auto start = r.duration("start")) s.start = *start;
+  const bool has_duration = r.has("duration");
+  s.duration = r.duration("duration");
+  if (!type) return;
+  s.type = find_step_type(*type);
+  if (!s.type) {
+    r.error("type", fmt::format("unknown step type '{}'{} (run `rebound faults` for the list)", *type,
+                                did_you_mean(*type, step_type_names())));
+    return;
+  }
+  if (s.type->needs_target && !target) {
+    r.error("target", fmt::format("missing required key: {} acts on a target; add target = \"<name of a "
+                                  "[[targets]] entry>\"",
+                                  s.type->name));
+  } else if (!s.type->needs_target && target) {
+    r.error("target", fmt::format("step type {} takes no target; remove it", s.type->name));
+  } else if (target) {
+    if (!ex.find_target(*target)) {
+      std::vector<std::string> names;
+      for (const auto& t : ex.targets) names.push_back(t.name);
+      r.error("target", fmt::format("no target named '{}'{}", *target, did_you_mean(*target, names)));
+    }
+    s.target = *target;
+  }
+  if (s.type->duration == DurationRule::forbidden && has_duration)
+    r.error("duration", fmt::format("{} takes no duration; remove it", s.type->name));
+  if (s.type->duration == DurationRule::required && !has_duration)
+    r.error("duration", fmt::format("missing required key: {} needs a duration, e.g. duration = \"5s\"", s.type->name));
+  StepFactoryContext context{vars_};
+  s.action = s.type->parse(r, context);
+  r.finish();
+  if (s.action) ex.method.push_back(std::move(s));
+}
+
+void Loader::parse_guard(TableReader& r, size_t index, Experiment& ex) {
+  GuardSpec g;
+  g.name = r.string("name").value_or(fmt::format("guard#{}", index));
+  unique_name(r, guard_names_, g.name, "guard");
+  if (auto probe = r.string("probe", true)) {
+    check_probe_ref(r, "probe", *probe, ex);
+    g.probe = *probe;
+  }
+  if (auto v = ratio(r, "max_failure_ratio")) g.rule.max_failure_ratio = *v;
+  if (auto v = r.duration("window")) g.rule.window_ms = v->count();
+  if (auto v = r.integer("min_samples")) {
+    if (*v < 1) r.error("min_samples", "min_samples must be at least 1");
+    g.rule.min_samples = static_cast<size_t>(std::max<int64_t>(*v, 1));
+  }
+  r.finish();
+  ex.guards.push_back(std::move(g));
+}
+
+void Loader::parse_slo(TableReader& r, Experiment& ex) {
+  auto& slo = ex.slo;
+  slo.recover_within = r.duration("recover_within");
+  if (auto v = r.duration("stable_for")) slo.stable_for = *v;
+  slo.observe_for = r.duration("observe_for");
+  slo.max_error_ratio = ratio(r, "max_error_ratio");
+  slo.max_p50 = r.duration("max_p50");
+  slo.max_p95 = r.duration("max_p95");
+  slo.max_p99 = r.duration("max_p99");
+  r.finish();
+}
+
+std::optional<CommandSpec> Loader::parse_phase_command(TableReader& r, const Experiment& ex, bool setup) {
+  CommandParseOptions options;
+  options.allow_background = setup;
+  auto spec = parse_command(r, vars_, options);
+  if (spec && !spec->ready_probe.empty()) check_probe_ref(r, "ready_probe", spec->ready_probe, ex);
+  r.finish();
+  return spec;
+}
+
+std::optional<Experiment> Loader::load(const toml::table& root, const std::string& path) {
+  Experiment ex;
+  ex.file = path;
+  TableReader top(root, "", d_);
+  ex.name = top.string("name").value_or(fs::path(path).stem().string());
+  static const std::regex name_pattern("^[A-Za-z0-9][A-Za-z0-9._-]*$");
+  if (!std::regex_match(ex.name, name_pattern))
+    top.error("name", fmt::format("'{}' cannot name a report folder: use letters, digits, '.', '_' and '-'", ex.name));
+  ex.title = top.string("title").value_or(ex.name);
+  ex.description = top.string("description").value_or("");
+  ex.tags = top.strings("tags").value_or(std::vector<std::string>{});
+
+  // Order matters: probes and steps refer to targets, steady state and guards to probes.
+  each_table(top, "targets", [&](TableReader& r, size_t) { parse_target(r, ex); });
+  each_table(top, "probes", [&](TableReader& r, size_t i) { parse_probe(r, i, ex); });
+  if (!top.has("probes"))
+    top.error("probes", "no [[probes]]: add at least one probe so rebound can judge the steady state");
+  if (const toml::table* ss = top.table("steady_state")) {
+    TableReader r(*ss, "steady_state", d_);
+    parse_steady_state(r, ex);
+  }
+  if (ex.steady_state.probes.empty())
+    for (const auto& p : ex.probes) ex.steady_state.probes.push_back(p.name);
+  each_table(top, "setup", [&](TableReader& r, size_t) {
+    if (auto c = parse_phase_command(r, ex, true)) ex.setup.push_back(std::move(*c));
+  });
+  each_table(top, "method", [&](TableReader& r, size_t i) { parse_step(r, i, ex); });
+  each_table(top, "rollbacks", [&](TableReader& r, size_t) {
+    if (auto c = parse_phase_command(r, ex, false)) ex.rollbacks.push_back(std::move(*c));
+  });
+  each_table(top, "teardown", [&](TableReader& r, size_t) {
+    if (auto c = parse_phase_command(r, ex, false)) ex.teardown.push_back(std::move(*c));
+  });
+  each_table(top, "guards", [&](TableReader& r, size_t i) { parse_guard(r, i, ex); });
+  if (const toml::table* slo = top.table("slo")) {
+    TableReader r(*slo, "slo", d_);
+    parse_slo(r, ex);
+  }
+  top.finish();
+  if (!d_.empty()) return std::nullopt;
+  return ex;
+}
+
+}  // namespace
+
+LoadResult load_experiment_text(const std::string& text, const std::string& path, const LoadOptions& options) {
+  LoadResult result{std::nullopt, Diagnostics(path)};
+  toml::table root;
+  try {
+    root = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    result.diagnostics.error(static_cast<int>(where.line), static_cast<int>(where.column), "TOML syntax",
+                             std::string(e.description()));
+    return result;
+  }
+  Variables vars;
+  std::error_code ec;
+  vars.set("experiment_dir", fs::absolute(fs::path(path), ec).parent_path().string());
+  vars.set("rebound_bin_dir", options.rebound_bin_dir);
+  Loader loader(result.diagnostics, std::move(vars));
+  result.experiment = loader.load(root, path);
+  return result;
+}
+
+LoadResult load_experiment(const std::string& path, const LoadOptions& options) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    LoadResult result{std::nullopt, Diagnostics(path)};
+    result.diagnostics.error(0, 0, "file", fmt::format("cannot read the file: {}", std::strerror(errno)));
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_experiment_text(text.str(), path, options);
+}
+
+}  // namespace rebound

@@ -1,0 +1,10 @@
+#pragma once
+// SIGINT and SIGTERM only set a flag; the runner notices it within a tick and reverts every fault.
+namespace rebound {
+
+void install_interrupt_handlers();
+// The signal that asked rebound to stop, or 0.
+int interrupt_signal();
+void clear_interrupt();
+
+}  // namespace rebound

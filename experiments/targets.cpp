@@ -1,0 +1,179 @@
+#include "experiments/targets.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace rebound {
+
+const char* to_string(TargetKind kind) {
+  switch (kind) {
+    case TargetKind::pid: return "pid";
+    case TargetKind::pidfile: return "pidfile";
+    case TargetKind::exe: return "exe";
+    case TargetKind::cmdline: return "cmdline";
+    case TargetKind::cgroup: return "cgroup";
+  }
+  return "?";
+}
+
+nlohmann::json to_json(const TargetSpec& spec) {
+  return {{"name", spec.name}, {to_string(spec.kind), spec.value}, {"max_targets", spec.max_targets}};
+}
+
+nlohmann::json to_json(const ProcessInfo& info) {
+  return {{"pid", info.pid}, {"start_time", info.start_time}, {"comm", info.comm}, {"cmdline", info.cmdline}};
+}
+
+static std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct StatFields {
+  char state = 0;
+  pid_t ppid = 0;
+  uint64_t start_time = 0;
+};
+
+static std::optional<StatFields> read_stat(pid_t pid) {
+  std::string stat = read_file(fmt::format("/proc/{}/stat", pid));
+  // comm may contain spaces and parentheses: fields resume after the last ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(stat.substr(close + 2));
+  StatFields f;
+  std::string skip;
+  rest >> f.state >> f.ppid;
+  for (int field = 5; field < 22; ++field) rest >> skip;
+  rest >> f.start_time;
+  if (!rest) return std::nullopt;
+  return f;
+}
+
+char process_state(pid_t pid) {
+  auto f = read_stat(pid);
+  return f ? f->state : 0;
+}
+
+std::optional<ProcessInfo> read_process(pid_t pid) {
+  auto f = read_stat(pid);
+  if (!f || f->state == 'Z' || f->state == 'X') return std::nullopt;
+  ProcessInfo info{pid, f->start_time, {}, {}};
+  info.comm = read_file(fmt::format("/proc/{}/comm", pid));
+  if (!info.comm.empty() && info.comm.back() == '\n') info.comm.pop_back();
+  info.cmdline = read_file(fmt::format("/proc/{}/cmdline", pid));
+  while (!info.cmdline.empty() && info.cmdline.back() == '\0') info.cmdline.pop_back();
+  std::replace(info.cmdline.begin(), info.cmdline.end(), '\0', ' ');
+  return info;
+}
+
+bool process_is(pid_t pid, uint64_t start_time) {
+  auto f = read_stat(pid);
+  return f && f->start_time == start_time && f->state != 'Z' && f->state != 'X';
+}
+
+// rebound and the processes that started it: a broad cmdline pattern must never hit them.
+static std::set<pid_t> self_and_ancestors() {
+  std::set<pid_t> out;
+  for (pid_t p = getpid(); p > 1 && out.insert(p).second;) {
+    auto f = read_stat(p);
+    if (!f) break;
+    p = f->ppid;
+  }
+  return out;
+}
+
+static std::string executable_name(pid_t pid, const ProcessInfo& info) {
+  std::error_code ec;
+  auto exe = fs::read_symlink(fmt::format("/proc/{}/exe", pid), ec);
+  if (!ec) {
+    std::string name = exe.filename().string();
+    const std::string deleted = " (deleted)";
+    if (name.size() > deleted.size() && name.ends_with(deleted)) name.resize(name.size() - deleted.size());
+    return name;
+  }
+  return info.comm;
+}
+
+static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
+  std::vector<pid_t> pids;
+  switch (spec.kind) {
+    case TargetKind::pid:
+      pids.push_back(static_cast<pid_t>(std::stol(spec.value)));
+      return pids;
+    case TargetKind::pidfile: {
+      std::ifstream in(spec.value);
+      if (!in) return fail(fmt::format("cannot read pidfile {}: {}", spec.value, std::strerror(errno)));
+      long pid = 0;
+      if (!(in >> pid) || pid <= 0) return fail(fmt::format("pidfile {} does not hold a pid", spec.value));
+      pids.push_back(static_cast<pid_t>(pid));
+      return pids;
+    }
+    case TargetKind::cgroup: {
+      std::ifstream in(spec.value + "/cgroup.procs");
+      if (!in)
+        return fail(fmt::format("cannot read {}/cgroup.procs: {} (is it a cgroup v2 directory?)", spec.value,
+                                std::strerror(errno)));
+      long pid = 0;
+      while (in >> pid) pids.push_back(static_cast<pid_t>(pid));
+      return pids;
+    }
+    case TargetKind::exe:
+    case TargetKind::cmdline:
+      for (const auto& entry : fs::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) pids.push_back(std::stoi(name));
+      }
+      return pids;
+  }
+  return pids;
+}
+
+Result<std::vector<ProcessInfo>> match_target(const TargetSpec& spec) {
+  auto pids = candidate_pids(spec);
+  if (!pids) return pids.error();
+  const auto excluded = self_and_ancestors();
+  std::optional<std::regex> pattern;
+  if (spec.kind == TargetKind::cmdline) pattern.emplace(spec.value, std::regex::extended);
+  std::vector<ProcessInfo> out;
+  for (pid_t pid : *pids) {
+    if (excluded.count(pid)) continue;
+    auto info = read_process(pid);
+    if (!info) continue;
+    if (spec.kind == TargetKind::exe && executable_name(pid, *info) != spec.value) continue;
+    if (spec.kind == TargetKind::cmdline && (info->cmdline.empty() || !std::regex_search(info->cmdline, *pattern)))
+      continue;
+    out.push_back(std::move(*info));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
+  return out;
+}
+
+Result<std::vector<ProcessInfo>> resolve_target(const TargetSpec& spec) {
+  auto matched = match_target(spec);
+  if (!matched) return fail(fmt::format("target '{}': {}", spec.name, matched.error().message));
+  if (matched->empty())
+    return fail(fmt::format("target '{}' ({} = \"{}\") matches no running process", spec.name, to_string(spec.kind),
+                            spec.value));
+  if (static_cast<int64_t>(matched->size()) > spec.max_targets) {
+    std::vector<std::string> pids;
+    for (const auto& p : *matched) pids.push_back(std::to_string(p.pid));
+    return fail(fmt::format("target '{}' ({} = \"{}\") matches {} processes (pids {}) but max_targets = {}; "
+                            "narrow the match or raise max_targets",
+                            spec.name, to_string(spec.kind), spec.value, matched->size(), fmt::join(pids, ", "),
+                            spec.max_targets));
+  }
+  return matched;
+}
+
+}  // namespace rebound

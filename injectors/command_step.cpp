@@ -1,0 +1,36 @@
+#include "injectors/command_step.hpp"
+
+#include "experiments/subprocess.hpp"
+
+namespace rebound {
+
+std::vector<ParamDoc> CommandStep::params() {
+  return {
+      {"argv", "string array", "", "program and arguments; no shell unless shell = true"},
+      {"shell", "bool", "false", "run argv[0] with /bin/sh -c"},
+      {"timeout", "duration", "30s", "the command is killed after this long"},
+      {"expect_exit", "integer or \"any\"", "0", "expected exit code; anything else fails the step"},
+      {"env", "table", "{}", "extra environment variables"},
+      {"cwd", "string", "rebound's working directory", "working directory"},
+  };
+}
+
+std::unique_ptr<StepAction> CommandStep::parse(TableReader& reader, const StepFactoryContext& context) {
+  auto spec = parse_command(reader, context.vars, {});
+  if (!spec) return nullptr;
+  return std::make_unique<CommandStep>(std::move(*spec));
+}
+
+Result<void> CommandStep::apply(StepContext& context) {
+  auto outcome = run_command(spec_, context.aborted);
+  if (!outcome) return outcome.error();
+  context.detail["exit_code"] = outcome->exit_code;
+  context.detail["duration_ms"] = outcome->duration_ms;
+  context.detail["stdout"] = outcome->out.substr(0, 4096);
+  context.detail["stderr"] = outcome->err.substr(0, 4096);
+  if (outcome->aborted) return {};
+  if (!outcome->as_expected(spec_)) return fail(outcome->summary(spec_));
+  return {};
+}
+
+}  // namespace rebound

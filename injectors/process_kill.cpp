@@ -1,0 +1,61 @@
+#include "injectors/process_kill.hpp"
+
+#include <csignal>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace rebound {
+
+std::vector<ParamDoc> ProcessKill::params() {
+  return {
+      {"signal", "string or integer", "\"SIGKILL\"", "signal to send: name (SIGTERM, TERM) or number"},
+      {"count", "integer or \"all\"", "\"all\"", "how many of the matched processes (lowest pids first)"},
+  };
+}
+
+std::unique_ptr<StepAction> ProcessKill::parse(TableReader& reader, const StepFactoryContext&) {
+  auto step = std::make_unique<ProcessKill>();
+  if (const toml::node* n = reader.node("signal")) {
+    auto signal = parse_signal(*n);
+    if (!signal) {
+      reader.error("signal", fmt::format("unknown signal {}: use a name such as \"SIGKILL\" or \"SIGTERM\", or a "
+                                         "number from 1 to 64",
+                                         describe_node(*n)));
+      return nullptr;
+    }
+    step->signal_ = *signal;
+  }
+  if (const toml::node* n = reader.node("count")) {
+    if (n->is_string() && *n->value<std::string>() == "all") {
+      step->count_.reset();
+    } else if (n->is_integer() && *n->value<int64_t>() >= 1) {
+      step->count_ = *n->value<int64_t>();
+    } else {
+      reader.error("count", fmt::format("expected a positive integer or \"all\", got {}", describe_node(*n)));
+      return nullptr;
+    }
+  }
+  return step;
+}
+
+Result<void> ProcessKill::apply(StepContext& context) {
+  nlohmann::json killed = nlohmann::json::array();
+  size_t wanted = count_ ? static_cast<size_t>(*count_) : context.processes.size();
+  for (size_t i = 0; i < context.processes.size() && i < wanted; ++i) {
+    const auto& p = context.processes[i];
+    if (!process_is(p.pid, p.start_time)) continue;  // exited since it was resolved
+    if (kill(p.pid, signal_) != 0)
+      return fail(fmt::format("cannot send {} to pid {}: {}", signal_name(signal_), p.pid, std::strerror(errno)));
+    killed.push_back({{"pid", p.pid}, {"comm", p.comm}});
+  }
+  if (killed.empty()) return fail("every matched process exited before the signal was sent");
+  context.detail["signal"] = signal_name(signal_);
+  context.detail["signalled"] = killed;
+  return {};
+}
+
+nlohmann::json ProcessKill::describe() const {
+  return {{"signal", signal_name(signal_)}, {"count", count_ ? nlohmann::json(*count_) : nlohmann::json("all")}};
+}
+
+}  // namespace rebound

@@ -1,0 +1,76 @@
+#include "injectors/registry.hpp"
+
+#include <csignal>
+#include <cctype>
+#include <fmt/format.h>
+
+#include "injectors/command_step.hpp"
+#include "injectors/process_kill.hpp"
+#include "injectors/process_stop.hpp"
+#include "injectors/wait_step.hpp"
+
+namespace rebound {
+
+const std::vector<StepType>& step_registry() {
+  static const std::vector<StepType> table = {
+      {"process.kill", "Sends a signal (SIGKILL by default) to the target's processes", StepKind::instant_fault,
+       DurationRule::forbidden, true, ProcessKill::params(), ProcessKill::parse, nullptr},
+      {"process.stop", "Freezes the target's processes with SIGSTOP for the duration, then sends SIGCONT",
+       StepKind::lasting_fault, DurationRule::required, true, ProcessStop::params(), ProcessStop::parse,
+       ProcessStop::recover},
+      {"command", "Runs a program (e.g. to trigger a failover); fails the step on an unexpected exit code",
+       StepKind::action, DurationRule::forbidden, false, CommandStep::params(), CommandStep::parse, nullptr},
+      {"wait", "Does nothing for the duration (keeps the method going)", StepKind::action, DurationRule::required,
+       false, {}, WaitStep::parse, nullptr},
+  };
+  return table;
+}
+
+const StepType* find_step_type(const std::string& name) {
+  for (const auto& t : step_registry())
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::vector<std::string> step_type_names() {
+  std::vector<std::string> names;
+  for (const auto& t : step_registry()) names.push_back(t.name);
+  return names;
+}
+
+bool is_fault(const StepType& type) { return type.kind != StepKind::action; }
+
+namespace {
+struct SignalName {
+  const char* name;
+  int number;
+};
+constexpr SignalName kSignals[] = {
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ABRT", SIGABRT}, {"KILL", SIGKILL},
+    {"USR1", SIGUSR1}, {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+    {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+};
+}  // namespace
+
+std::optional<int> parse_signal(const toml::node& node) {
+  if (node.is_integer()) {
+    auto n = *node.value<int64_t>();
+    if (n >= 1 && n <= 64) return static_cast<int>(n);
+    return std::nullopt;
+  }
+  if (!node.is_string()) return std::nullopt;
+  std::string name = *node.value<std::string>();
+  for (auto& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (name.starts_with("SIG")) name = name.substr(3);
+  for (const auto& s : kSignals)
+    if (name == s.name) return s.number;
+  return std::nullopt;
+}
+
+std::string signal_name(int signal) {
+  for (const auto& s : kSignals)
+    if (s.number == signal) return std::string("SIG") + s.name;
+  return fmt::format("signal {}", signal);
+}
+
+}  // namespace rebound

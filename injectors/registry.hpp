@@ -1,0 +1,49 @@
+#pragma once
+// The one table of step types: name -> factory that parses its own TOML table, plus how to
+// recover a leftover record of it.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "experiments/table_reader.hpp"
+#include "experiments/variables.hpp"
+#include "injectors/step.hpp"
+#include "probes/registry.hpp"
+
+namespace rebound {
+
+enum class StepKind {
+  instant_fault,  // happens at once (a kill); impact ends when it is applied
+  lasting_fault,  // applied for a duration, then reverted; impact ends at the revert
+  action,         // a command or a wait: not a fault
+};
+enum class DurationRule { forbidden, optional, required };
+
+struct StepFactoryContext {
+  const Variables& vars;
+};
+
+struct StepType {
+  std::string name;
+  std::string summary;
+  StepKind kind;
+  DurationRule duration;
+  bool needs_target;
+  std::vector<ParamDoc> params;
+  std::function<std::unique_ptr<StepAction>(TableReader&, const StepFactoryContext&)> parse;
+  // Undo a fault from its record's "undo" object; nullptr when the type leaves nothing to undo.
+  // Returns a sentence saying what was done.
+  std::function<Result<std::string>(const nlohmann::json& undo)> recover;
+};
+
+const std::vector<StepType>& step_registry();
+const StepType* find_step_type(const std::string& name);
+std::vector<std::string> step_type_names();
+bool is_fault(const StepType& type);
+
+// Parses "SIGKILL", "KILL", "kill" or 9.
+std::optional<int> parse_signal(const toml::node& node);
+std::string signal_name(int signal);
+
+}  // namespace rebound

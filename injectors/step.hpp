@@ -1,0 +1,44 @@
+#pragma once
+// A step applies one thing on the timeline (a fault, a command, a wait) and, for lasting faults, reverts it.
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "experiments/fault_record.hpp"
+#include "experiments/result.hpp"
+#include "experiments/targets.hpp"
+
+namespace rebound {
+
+struct StepContext {
+  std::string experiment;
+  std::string step;
+  std::string type;
+  std::vector<ProcessInfo> processes;     // the step's target, resolved when the step starts
+  FaultRecorder* recorder = nullptr;
+  std::function<bool()> aborted = [] { return false; };
+  nlohmann::json detail = nlohmann::json::object();  // what the step did, for the journal
+  std::string record_path;                // set by record(); the runner clears it after revert
+
+  // Durably notes what must be undone before the fault is applied, so `rebound recover` can undo it.
+  Result<void> record(nlohmann::json undo) {
+    if (!recorder) return {};
+    auto path = recorder->record({{"experiment", experiment}, {"step", step}, {"type", type}, {"undo", std::move(undo)}});
+    if (!path) return path.error();
+    record_path = *path;
+    return {};
+  }
+};
+
+class StepAction {
+ public:
+  virtual ~StepAction() = default;
+  virtual Result<void> apply(StepContext& context) = 0;
+  // Lasting faults only; called once after apply succeeded, whatever ended the step.
+  virtual Result<void> revert(StepContext&) { return {}; }
+  virtual nlohmann::json describe() const = 0;
+};
+
+}  // namespace rebound

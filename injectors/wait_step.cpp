@@ -1,0 +1,2 @@
+// WaitStep is header-only: the runner keeps every step with a duration open until it ends.
+#include "injectors/wait_step.hpp"

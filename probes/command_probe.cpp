@@ -1,0 +1,65 @@
+#include "probes/command_probe.hpp"
+
+#include <fmt/format.h>
+
+#include "experiments/subprocess.hpp"
+
+namespace rebound {
+
+std::vector<ParamDoc> CommandProbe::params() {
+  return {
+      {"argv", "string array", "", "program and arguments; no shell unless shell = true"},
+      {"shell", "bool", "false", "run argv[0] with /bin/sh -c"},
+      {"expect_exit", "integer or \"any\"", "0", "expected exit code"},
+      {"expect_stdout", "string (regex)", "none", "stdout must contain a match"},
+      {"env", "table", "{}", "extra environment variables"},
+      {"cwd", "string", "rebound's working directory", "working directory"},
+  };
+}
+
+std::unique_ptr<Probe> CommandProbe::parse(TableReader& reader, const ProbeFactoryContext& context) {
+  auto probe = std::make_unique<CommandProbe>();
+  auto spec = parse_command(reader, context.vars, {});
+  if (!spec) return nullptr;
+  probe->command_ = std::move(*spec);
+  probe->command_.timeout = context.timeout;
+  if (auto pattern = reader.string("expect_stdout")) {
+    try {
+      probe->stdout_pattern_.emplace(*pattern, std::regex::ECMAScript);
+      probe->stdout_pattern_text_ = *pattern;
+    } catch (const std::regex_error& e) {
+      reader.error("expect_stdout", fmt::format("invalid regular expression: {}", e.what()));
+      return nullptr;
+    }
+  }
+  return probe;
+}
+
+SampleResult CommandProbe::sample() {
+  SampleResult r;
+  auto outcome = run_command(command_);
+  if (!outcome) {
+    r.reason = outcome.error().message;
+    return r;
+  }
+  r.latency_ms = outcome->duration_ms;
+  if (!outcome->as_expected(command_)) {
+    r.reason = outcome->summary(command_);
+    return r;
+  }
+  if (stdout_pattern_ && !std::regex_search(outcome->out, *stdout_pattern_)) {
+    r.reason = fmt::format("exit {}, stdout does not match /{}/", outcome->exit_code, stdout_pattern_text_);
+    return r;
+  }
+  r.ok = true;
+  r.reason = fmt::format("exit {}", outcome->exit_code);
+  return r;
+}
+
+nlohmann::json CommandProbe::describe() const {
+  auto j = to_json(command_);
+  if (stdout_pattern_) j["expect_stdout"] = stdout_pattern_text_;
+  return j;
+}
+
+}  // namespace rebound

@@ -1,0 +1,23 @@
+#pragma once
+#include <optional>
+#include <regex>
+
+#include "experiments/command_spec.hpp"
+#include "probes/registry.hpp"
+
+namespace rebound {
+
+class CommandProbe : public Probe {
+ public:
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<Probe> parse(TableReader& reader, const ProbeFactoryContext& context);
+  SampleResult sample() override;
+  nlohmann::json describe() const override;
+
+ private:
+  CommandSpec command_;
+  std::string stdout_pattern_text_;
+  std::optional<std::regex> stdout_pattern_;
+};
+
+}  // namespace rebound

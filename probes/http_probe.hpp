@@ -1,0 +1,34 @@
+#pragma once
+#include <curl/curl.h>
+#include <optional>
+#include <regex>
+#include <vector>
+
+#include "experiments/command_spec.hpp"
+#include "probes/registry.hpp"
+
+namespace rebound {
+
+class HttpProbe : public Probe {
+ public:
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<Probe> parse(TableReader& reader, const ProbeFactoryContext& context);
+  ~HttpProbe() override;
+  SampleResult sample() override;
+  nlohmann::json describe() const override;
+
+ private:
+  std::string method_ = "GET";
+  std::string url_;
+  std::vector<std::string> headers_;
+  std::string body_;
+  Millis timeout_{1000};
+  std::vector<int64_t> expect_status_;  // empty: any 2xx or 3xx
+  std::string body_pattern_text_;
+  std::optional<std::regex> body_pattern_;
+  std::optional<Millis> max_latency_;
+  CURL* curl_ = nullptr;
+  curl_slist* header_list_ = nullptr;
+};
+
+}  // namespace rebound

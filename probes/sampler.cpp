@@ -1,0 +1,70 @@
+#include "probes/sampler.hpp"
+
+namespace rebound {
+
+Sampler::Sampler(const ProbeDecl& decl, SteadyClock::time_point epoch) : decl_(decl), epoch_(epoch) {
+  series_.name = decl.name;
+  series_.samples.reserve(1024);
+}
+
+Sampler::~Sampler() { stop(); }
+
+double Sampler::now_ms() const {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - epoch_).count();
+}
+
+void Sampler::start() {
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Sampler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Sampler::loop() {
+  const auto interval = std::chrono::duration_cast<SteadyClock::duration>(decl_.interval);
+  auto next = SteadyClock::now();
+  for (;;) {
+    Sample s;
+    s.t_ms = now_ms();
+    SampleResult r = decl_.probe->sample();
+    s.end_ms = now_ms();
+    s.ok = r.ok;
+    s.latency_ms = r.latency_ms;
+    s.reason = std::move(r.reason);
+    std::unique_lock lock(mutex_);
+    series_.samples.push_back(std::move(s));
+    next += interval;
+    const auto now = SteadyClock::now();
+    if (next < now) next += ((now - next) / interval + 1) * interval;  // skip missed ticks
+    if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
+  }
+}
+
+ProbeSeries Sampler::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return series_;
+}
+
+std::optional<Sample> Sampler::last() const {
+  std::lock_guard lock(mutex_);
+  if (series_.samples.empty()) return std::nullopt;
+  return series_.samples.back();
+}
+
+size_t Sampler::size() const {
+  std::lock_guard lock(mutex_);
+  return series_.samples.size();
+}
+
+void Sampler::inspect(const std::function<void(const ProbeSeries&)>& f) const {
+  std::lock_guard lock(mutex_);
+  f(series_);
+}
+
+}  // namespace rebound

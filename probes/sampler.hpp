@@ -1,0 +1,49 @@
+#pragma once
+// Samples one probe continuously on its own thread at its interval, timestamping each sample
+// on the experiment's monotonic clock. Missed ticks (a slow sample) are skipped, not bunched up.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "experiments/analysis.hpp"
+#include "experiments/experiment.hpp"
+
+namespace rebound {
+
+using SteadyClock = std::chrono::steady_clock;
+
+class Sampler {
+ public:
+  Sampler(const ProbeDecl& decl, SteadyClock::time_point epoch);
+  ~Sampler();
+  Sampler(const Sampler&) = delete;
+  Sampler& operator=(const Sampler&) = delete;
+
+  void start();
+  void stop();  // waits for the sample in flight
+  const std::string& name() const { return decl_.name; }
+  const ProbeDecl& decl() const { return decl_; }
+  ProbeSeries snapshot() const;
+  std::optional<Sample> last() const;
+  size_t size() const;
+  // Runs f on the live series under the lock (no copy), for frequent checks such as guards.
+  void inspect(const std::function<void(const ProbeSeries&)>& f) const;
+
+ private:
+  void loop();
+  double now_ms() const;
+
+  const ProbeDecl& decl_;
+  SteadyClock::time_point epoch_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  ProbeSeries series_;
+  std::thread thread_;
+};
+
+}  // namespace rebound

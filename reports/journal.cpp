@@ -1,0 +1,167 @@
+#include "reports/journal.hpp"
+
+namespace rebound {
+
+namespace {
+
+nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); }
+
+nlohmann::json stats_json(const PhaseStats& s) {
+  return {{"samples", s.samples}, {"failures", s.failures}, {"error_ratio", s.error_ratio},
+          {"p50_ms", opt(s.p50)},  {"p95_ms", opt(s.p95)},    {"p99_ms", opt(s.p99)}};
+}
+
+nlohmann::json check_json(const SteadyStateCheck& c) {
+  nlohmann::json probes = nlohmann::json::array();
+  for (const auto& p : c.probes)
+    probes.push_back({{"probe", p.probe}, {"passed", p.passed}, {"reason", p.reason}, {"stats", stats_json(p.stats)}});
+  return {{"from_ms", c.from_ms}, {"to_ms", c.to_ms}, {"passed", c.passed}, {"summary", c.summary()}, {"probes", probes}};
+}
+
+nlohmann::json tolerance_json(const Tolerance& t) {
+  return {{"min_success_ratio", t.min_success_ratio},
+          {"max_p50_ms", opt(t.max_p50_ms)},
+          {"max_p95_ms", opt(t.max_p95_ms)},
+          {"max_p99_ms", opt(t.max_p99_ms)}};
+}
+
+nlohmann::json optms(const std::optional<Millis>& v) { return v ? nlohmann::json(v->count()) : nlohmann::json(nullptr); }
+
+}  // namespace
+
+nlohmann::json experiment_to_json(const Experiment& ex) {
+  nlohmann::json j;
+  j["name"] = ex.name;
+  j["title"] = ex.title;
+  j["description"] = ex.description;
+  j["tags"] = ex.tags;
+  j["file"] = ex.file;
+  j["targets"] = nlohmann::json::array();
+  for (const auto& t : ex.targets) j["targets"].push_back(to_json(t));
+  j["probes"] = nlohmann::json::array();
+  for (const auto& p : ex.probes)
+    j["probes"].push_back({{"name", p.name},
+                           {"type", p.type},
+                           {"interval_ms", p.interval.count()},
+                           {"timeout_ms", p.timeout.count()},
+                           {"parameters", p.probe->describe()}});
+  j["steady_state"] = {{"probes", ex.steady_state.probes},
+                       {"window_ms", ex.steady_state.window.count()},
+                       {"tolerance", tolerance_json(ex.steady_state.tolerance)}};
+  auto commands = [](const std::vector<CommandSpec>& list) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& c : list) out.push_back(to_json(c));
+    return out;
+  };
+  j["setup"] = commands(ex.setup);
+  j["method"] = nlohmann::json::array();
+  for (const auto& s : ex.method)
+    j["method"].push_back({{"name", s.name},
+                           {"type", s.type->name},
+                           {"target", s.target.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.target)},
+                           {"start_ms", s.start.count()},
+                           {"duration_ms", optms(s.duration)},
+                           {"parameters", s.action->describe()}});
+  j["rollbacks"] = commands(ex.rollbacks);
+  j["teardown"] = commands(ex.teardown);
+  j["guards"] = nlohmann::json::array();
+  for (const auto& g : ex.guards)
+    j["guards"].push_back({{"name", g.name},
+                           {"probe", g.probe},
+                           {"max_failure_ratio", g.rule.max_failure_ratio},
+                           {"window_ms", g.rule.window_ms},
+                           {"min_samples", g.rule.min_samples}});
+  j["slo"] = {{"recover_within_ms", optms(ex.slo.recover_within)},
+              {"stable_for_ms", ex.slo.stable_for.count()},
+              {"observe_for_ms", ex.observe_for().count()},
+              {"max_error_ratio", opt(ex.slo.max_error_ratio)},
+              {"max_p50_ms", optms(ex.slo.max_p50)},
+              {"max_p95_ms", optms(ex.slo.max_p95)},
+              {"max_p99_ms", optms(ex.slo.max_p99)}};
+  return j;
+}
+
+nlohmann::json make_journal(const Experiment& ex, const RunResult& r) {
+  nlohmann::json j;
+  j["schema_version"] = kJournalSchemaVersion;
+  j["rebound_version"] = REBOUND_VERSION;
+  j["experiment"] = experiment_to_json(ex);
+  j["started_at"] = r.started_at;
+  j["ended_at"] = r.ended_at;
+  j["duration_ms"] = r.duration_ms;
+  j["status"] = r.status;
+  j["verdict"] = to_string(r.verdict);
+  j["exit_code"] = exit_code(r.verdict);
+  j["reasons"] = r.reasons;
+  j["phases"] = nlohmann::json::array();
+  for (const auto& p : r.phases) j["phases"].push_back({{"name", p.name}, {"start_ms", p.start_ms}, {"end_ms", p.end_ms}});
+  j["targets"] = nlohmann::json::object();
+  for (const auto& [name, processes] : r.targets) {
+    j["targets"][name] = nlohmann::json::array();
+    for (const auto& p : processes) j["targets"][name].push_back(to_json(p));
+  }
+  j["steps"] = nlohmann::json::array();
+  for (const auto& s : r.steps) {
+    nlohmann::json processes = nlohmann::json::array();
+    for (const auto& p : s.processes) processes.push_back(to_json(p));
+    j["steps"].push_back({{"name", s.name},
+                          {"type", s.type},
+                          {"kind", s.kind},
+                          {"target", s.target},
+                          {"planned_start_ms", s.planned_start_ms},
+                          {"planned_duration_ms", opt(s.planned_duration_ms)},
+                          {"started_ms", opt(s.started_ms)},
+                          {"applied_ms", opt(s.applied_ms)},
+                          {"reverted_ms", opt(s.reverted_ms)},
+                          {"ended_ms", opt(s.ended_ms)},
+                          {"status", s.status},
+                          {"error", s.error},
+                          {"processes", processes},
+                          {"detail", s.detail}});
+  }
+  j["commands"] = nlohmann::json::array();
+  for (const auto& c : r.commands)
+    j["commands"].push_back({{"phase", c.phase},
+                             {"name", c.name},
+                             {"argv", c.argv},
+                             {"started_ms", c.started_ms},
+                             {"ended_ms", c.ended_ms},
+                             {"ok", c.ok},
+                             {"summary", c.summary},
+                             {"pid", c.pid ? nlohmann::json(*c.pid) : nlohmann::json(nullptr)}});
+  j["guard_events"] = nlohmann::json::array();
+  for (const auto& g : r.guard_events)
+    j["guard_events"].push_back(
+        {{"guard", g.guard}, {"probe", g.probe}, {"t_ms", g.t_ms}, {"failure_ratio", g.failure_ratio}});
+  j["steady_state"] = {{"baseline", r.baseline ? check_json(*r.baseline) : nlohmann::json(nullptr)},
+                       {"after", r.after ? check_json(*r.after) : nlohmann::json(nullptr)}};
+  nlohmann::json phases = nlohmann::json::object();
+  for (const auto& [name, stats] : r.metrics.phases) phases[name] = stats_json(stats);
+  j["metrics"] = {{"first_sample_ms", opt(r.metrics.first_sample_ms)},
+                  {"first_fault_ms", opt(r.metrics.first_fault_ms)},
+                  {"end_of_impact_ms", opt(r.metrics.end_of_impact_ms)},
+                  {"time_to_impact_ms", opt(r.metrics.time_to_impact_ms)},
+                  {"recovered_at_ms", opt(r.metrics.recovered_at_ms)},
+                  {"time_to_recover_ms", opt(r.metrics.time_to_recover_ms)},
+                  {"observed_after_impact_ms", opt(r.metrics.observed_ms)},
+                  {"phases", phases}};
+  j["slo"] = nlohmann::json::array();
+  for (const auto& c : r.criteria)
+    j["slo"].push_back({{"criterion", c.name},
+                        {"value", opt(c.value)},
+                        {"limit", c.limit},
+                        {"unit", c.unit},
+                        {"passed", c.passed},
+                        {"detail", c.detail}});
+  j["probes"] = nlohmann::json::array();
+  for (const auto& p : r.probes) {
+    nlohmann::json samples = nlohmann::json::array();
+    for (const auto& s : p.samples)
+      samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
+                         {"reason", s.reason}});
+    j["probes"].push_back({{"name", p.name}, {"samples", samples}});
+  }
+  return j;
+}
+
+}  // namespace rebound

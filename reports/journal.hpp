@@ -1,0 +1,15 @@
+#pragma once
+// journal.json: the experiment as resolved, every sample, every step, the metrics and the verdict.
+#include <nlohmann/json.hpp>
+
+#include "experiments/experiment.hpp"
+#include "experiments/runner.hpp"
+
+namespace rebound {
+
+constexpr int kJournalSchemaVersion = 1;
+
+nlohmann::json experiment_to_json(const Experiment& experiment);
+nlohmann::json make_journal(const Experiment& experiment, const RunResult& result);
+
+}  // namespace rebound

@@ -1,0 +1,99 @@
+#include "reports/junit.hpp"
+
+#include <fmt/format.h>
+
+namespace rebound {
+
+std::string xml_escape(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') out += fmt::format("&#x{:x};", c);  // never valid XML raw
+        else out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+static std::string value_text(const Criterion& c) {
+  if (!c.value) return "none";
+  if (c.unit == "ms") return fmt::format("{:.1f} ms", *c.value);
+  if (c.unit == "ratio") return fmt::format("{:.4f}", *c.value);
+  return *c.value >= 1 ? "pass" : "fail";
+}
+
+static std::string limit_text(const Criterion& c) {
+  if (c.unit == "ms") return fmt::format("{:.1f} ms", c.limit);
+  if (c.unit == "ratio") return fmt::format("{:.4f}", c.limit);
+  return "pass";
+}
+
+std::string make_junit(const std::vector<JunitEntry>& entries) {
+  std::string suites;
+  size_t total_tests = 0, total_failures = 0, total_errors = 0;
+  double total_time = 0;
+  for (const auto& e : entries) {
+    std::string cases;
+    size_t tests = 0, failures = 0, errors = 0;
+    double seconds = e.result ? e.result->duration_ms / 1000 : 0;
+    const std::string classname = xml_escape("rebound." + e.experiment);
+    if (!e.result) {
+      ++tests;
+      ++errors;
+      cases += fmt::format("    <testcase classname=\"{}\" name=\"validate\" time=\"0\">\n"
+                           "      <error type=\"invalid\" message=\"experiment file is invalid\">{}</error>\n"
+                           "    </testcase>\n",
+                           classname, xml_escape(e.error));
+    } else {
+      const RunResult& r = *e.result;
+      if (r.verdict == Verdict::error || r.verdict == Verdict::aborted || r.verdict == Verdict::inconclusive) {
+        ++tests;
+        std::string reasons = fmt::format("{}", fmt::join(r.reasons, "\n"));
+        const char* tag = r.verdict == Verdict::error ? "error" : "failure";
+        (r.verdict == Verdict::error ? errors : failures)++;
+        cases += fmt::format("    <testcase classname=\"{}\" name=\"run\" time=\"{:.3f}\">\n"
+                             "      <{} type=\"{}\" message=\"verdict {}\">{}</{}>\n"
+                             "    </testcase>\n",
+                             classname, seconds, tag, to_string(r.verdict), to_string(r.verdict), xml_escape(reasons),
+                             tag);
+      }
+      for (const auto& c : r.criteria) {
+        ++tests;
+        cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", classname, xml_escape(c.name));
+        if (!c.passed) {
+          ++failures;
+          cases += fmt::format("      <failure type=\"{}\" message=\"{}\">measured: {}\nlimit: {}\n{}</failure>\n",
+                               xml_escape(c.name),
+                               xml_escape(fmt::format("measured {}, limit {}", value_text(c), limit_text(c))),
+                               xml_escape(value_text(c)), xml_escape(limit_text(c)), xml_escape(c.detail));
+        }
+        cases += fmt::format("      <system-out>{}</system-out>\n    </testcase>\n", xml_escape(c.detail));
+      }
+    }
+    suites += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3f}\" "
+                          "timestamp=\"{}\" file=\"{}\">\n",
+                          xml_escape(e.experiment), tests, failures, errors, seconds,
+                          e.result ? xml_escape(e.result->started_at) : "", xml_escape(e.file));
+    if (e.result)
+      suites += fmt::format("    <properties>\n      <property name=\"verdict\" value=\"{}\"/>\n"
+                            "      <property name=\"status\" value=\"{}\"/>\n    </properties>\n",
+                            to_string(e.result->verdict), xml_escape(e.result->status));
+    suites += cases + "  </testsuite>\n";
+    total_tests += tests;
+    total_failures += failures;
+    total_errors += errors;
+    total_time += seconds;
+  }
+  return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                     "<testsuites name=\"rebound\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3f}\">\n{}"
+                     "</testsuites>\n",
+                     total_tests, total_failures, total_errors, total_time, suites);
+}
+
+}  // namespace rebound

@@ -1,0 +1,97 @@
+#include "reports/markdown.hpp"
+
+#include <fmt/format.h>
+
+namespace rebound {
+
+namespace {
+
+// Table cells and headings carry user text: keep it from breaking the table or becoming markup.
+std::string md(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|' || c == '<' || c == '>' || c == '*' || c == '_' || c == '`' || c == '[' || c == ']') out += '\\';
+    if (c == '\n') {
+      out += ' ';
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string ms(const std::optional<double>& v) { return v ? fmt::format("{:.1f} ms", *v) : "–"; }
+
+const char* icon(Verdict v) {
+  switch (v) {
+    case Verdict::passed: return "✅";
+    case Verdict::failed: return "❌";
+    case Verdict::inconclusive: return "⚠️";
+    case Verdict::aborted: return "🛑";
+    case Verdict::error: return "💥";
+  }
+  return "";
+}
+
+std::string criterion_value(const Criterion& c) {
+  if (!c.value) return "not measured";
+  if (c.unit == "ms") return fmt::format("{:.1f} ms", *c.value);
+  if (c.unit == "ratio") return fmt::format("{:.2f}%", *c.value * 100);
+  return c.passed ? "holds" : "does not hold";
+}
+
+std::string criterion_limit(const Criterion& c) {
+  if (c.unit == "ms") return fmt::format("≤ {:.1f} ms", c.limit);
+  if (c.unit == "ratio") return fmt::format("≤ {:.2f}%", c.limit * 100);
+  return "holds";
+}
+
+}  // namespace
+
+std::string make_markdown(const Experiment& ex, const RunResult& r) {
+  std::string out = fmt::format("# {} {}: {}\n\n", icon(r.verdict), md(ex.title), to_string(r.verdict));
+  out += fmt::format("- experiment: `{}` ({})\n- status: {}, exit code {}\n- started {} · ran {:.1f} s\n", ex.name,
+                     md(ex.file), r.status, exit_code(r.verdict), r.started_at, r.duration_ms / 1000);
+  if (!ex.description.empty()) out += fmt::format("\n{}\n", md(ex.description));
+  if (!r.reasons.empty()) {
+    out += "\n## Why\n\n";
+    for (const auto& reason : r.reasons) out += fmt::format("- {}\n", md(reason));
+  }
+  if (!r.criteria.empty()) {
+    out += "\n## Criteria\n\n| criterion | measured | limit | result |\n|---|---|---|---|\n";
+    for (const auto& c : r.criteria)
+      out += fmt::format("| {} | {} | {} | {} |\n", c.name, criterion_value(c), criterion_limit(c),
+                         c.passed ? "pass" : "**FAIL**");
+  }
+  const auto& m = r.metrics;
+  out += "\n## Recovery\n\n";
+  out += fmt::format("- first fault at {}, end of impact at {}\n", ms(m.first_fault_ms), ms(m.end_of_impact_ms));
+  out += fmt::format("- time to impact: {}\n- time to recover: {}\n", ms(m.time_to_impact_ms),
+                     m.time_to_recover_ms ? ms(m.time_to_recover_ms)
+                                          : (m.end_of_impact_ms ? std::string("did not recover") : "–"));
+  if (!m.phases.empty()) {
+    out += "\n## Phases\n\n| phase | samples | failed | error ratio | p50 | p95 | p99 |\n|---|---|---|---|---|---|---|\n";
+    for (const char* name : {"baseline", "fault", "recovery", "after", "impact"}) {
+      auto it = m.phases.find(name);
+      if (it == m.phases.end()) continue;
+      const auto& s = it->second;
+      out += fmt::format("| {} | {} | {} | {:.2f}% | {} | {} | {} |\n", name, s.samples, s.failures,
+                         s.error_ratio * 100, ms(s.p50), ms(s.p95), ms(s.p99));
+    }
+  }
+  if (!r.steps.empty()) {
+    out += "\n## Steps\n\n| step | type | target | applied at | ended at | status |\n|---|---|---|---|---|---|\n";
+    for (const auto& s : r.steps)
+      out += fmt::format("| {} | {} | {} | {} | {} | {}{} |\n", md(s.name), s.type, md(s.target), ms(s.applied_ms),
+                         ms(s.ended_ms), s.status, s.error.empty() ? "" : ": " + md(s.error));
+  }
+  if (!r.guard_events.empty()) {
+    out += "\n## Guard events\n\n";
+    for (const auto& g : r.guard_events)
+      out += fmt::format("- `{}` tripped at {:.1f} ms (probe `{}` failure ratio {:.0f}%)\n", md(g.guard), g.t_ms,
+                         md(g.probe), g.failure_ratio * 100);
+  }
+  return out;
+}
+
+}  // namespace rebound

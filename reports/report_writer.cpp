@@ -1,0 +1,25 @@
+#include "reports/report_writer.hpp"
+
+#include <cstring>
+#include <fmt/format.h>
+#include <fstream>
+
+#include "reports/journal.hpp"
+#include "reports/markdown.hpp"
+
+namespace rebound {
+
+Result<void> write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return fail(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  return {};
+}
+
+Result<void> write_experiment_reports(const Experiment& ex, const RunResult& result, const std::string& dir) {
+  if (auto w = write_text_file(dir + "/journal.json", make_journal(ex, result).dump(2) + "\n"); !w) return w;
+  return write_text_file(dir + "/summary.md", make_markdown(ex, result));
+}
+
+}  // namespace rebound
