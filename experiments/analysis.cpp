@@ -121,7 +121,7 @@ std::optional<double> find_recovery(const SeriesSet& series, double end_of_impac
     for (const auto* p : series) {
       bool covered = false;
       for (const auto& s : p->samples) {
-        if (!s.ok && s.end_ms >= start && s.t_ms <= window_end) {
+        if (!s.ok && s.end_ms > start && s.t_ms <= window_end) {
           holds = false;
           break;
         }

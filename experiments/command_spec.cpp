@@ -37,8 +37,9 @@ std::optional<CommandSpec> parse_command(TableReader& reader, const Variables& v
     ok = false;
   }
   if (auto t = reader.duration("timeout")) spec.timeout = *t;
-  if (options.allow_expect_exit && reader.has("expect_exit")) {
-    auto* n = reader.node("expect_exit");
+  const toml::node* expect = options.allow_expect_exit ? reader.node("expect_exit") : nullptr;
+  if (expect) {
+    const toml::node* n = expect;
     if (n->is_string() && *n->value<std::string>() == "any") {
       spec.expect_exit.reset();
     } else if (auto code = reader.integer("expect_exit")) {

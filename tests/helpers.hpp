@@ -1,0 +1,76 @@
+#pragma once
+// Test helpers: child processes the tests own, rebound runs as a user would, temp folders, a small HTTP server.
+#include <atomic>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <sys/types.h>
+#include <thread>
+#include <vector>
+
+namespace test {
+
+std::string bin(const std::string& name);     // a binary from the build
+std::string source(const std::string& path);  // a file from the source tree
+
+// A temporary folder removed at the end of the test.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string write(const std::string& name, const std::string& text) const;
+
+ private:
+  std::string path_;
+};
+
+// A child process (own process group) killed and reaped at the end of the test.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& argv, const std::string& output_file = "/dev/null");
+  ~Child();
+  Child(const Child&) = delete;
+  pid_t pid() const { return pid_; }
+  bool alive();
+  // Waits for exit up to timeout_ms; the exit code, -signal if killed, or nullopt on timeout.
+  std::optional<int> wait(int timeout_ms);
+  void signal(int sig);
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int status_ = 0;
+};
+
+struct RunOutput {
+  int exit_code = -1;
+  std::string out, err;
+};
+// Runs rebound with the arguments and waits (up to timeout_ms).
+RunOutput rebound(const std::vector<std::string>& args, int timeout_ms = 60'000, const std::string& cwd = "");
+
+nlohmann::json read_json(const std::string& path);
+std::string read_text(const std::string& path);
+bool wait_for(const std::function<bool()>& condition, int timeout_ms);
+bool port_open(int port);
+
+// A threaded HTTP server on 127.0.0.1 with a fixed answer; counts requests.
+class HttpServer {
+ public:
+  HttpServer(int status, std::string body, int delay_ms = 0);
+  ~HttpServer();
+  int port() const { return port_; }
+  std::string url(const std::string& path = "/") const;
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// True if running as root; otherwise fails under CI (privileged tests must never skip there) and
+// warns and skips elsewhere.
+bool privileged();
+
+}  // namespace test

@@ -1,0 +1,245 @@
+// One test per validation message a user can meet, with the exact text they see.
+#include <catch2/catch.hpp>
+
+#include "experiments/loader.hpp"
+
+using namespace rebound;
+
+namespace {
+
+const char* kTarget = R"(
+[[targets]]
+name = "svc"
+pid = 1
+)";
+const char* kProbe = R"(
+[[probes]]
+name = "health"
+type = "http"
+url = "http://127.0.0.1:1/"
+)";
+
+// The diagnostics for a file made of the given parts, one per line.
+std::vector<std::string> errors_for(const std::string& text) {
+  auto r = load_experiment_text(text, "exp.toml", LoadOptions{"/opt/rebound"});
+  std::vector<std::string> out;
+  for (const auto& d : r.diagnostics.items()) out.push_back(d.format());
+  if (out.empty()) REQUIRE(r.experiment.has_value());
+  return out;
+}
+
+std::string only_error(const std::string& text) {
+  auto e = errors_for(text);
+  INFO("errors: " << e.size());
+  for (const auto& x : e) INFO(x);
+  REQUIRE(e.size() == 1);
+  return e[0];
+}
+
+std::string with_base(const std::string& extra) { return std::string("name = \"t\"\n") + kTarget + kProbe + extra; }
+
+}  // namespace
+
+TEST_CASE("a valid experiment has no errors", "[unit][validation]") {
+  auto e = errors_for(with_base("[[method]]\ntype = \"process.kill\"\ntarget = \"svc\"\n"));
+  CHECK(e.empty());
+}
+
+TEST_CASE("validation: TOML syntax error names line and column", "[unit][validation]") {
+  CHECK(only_error("name = \"t\"\ntitle = \"unterminated\n") ==
+        "exp.toml:2:22: error: TOML syntax: Error while parsing string: unescaped control characters other than TAB "
+        "(U+0009) are explicitly prohibited");
+}
+
+TEST_CASE("validation: unknown top-level key suggests the right one", "[unit][validation]") {
+  CHECK(only_error(with_base("[[probe]]\nname = \"x\"\n")) ==
+        "exp.toml:11:3: error: probe: unknown key; did you mean 'probes'?");
+}
+
+TEST_CASE("validation: unknown key inside a probe suggests the right one", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n") + kTarget +
+                   "[[probes]]\nname = \"h\"\ntype = \"http\"\nurl = \"http://x/\"\nexpect_stauts = [200]\n") ==
+        "exp.toml:10:1: error: probes[0].expect_stauts: unknown key; did you mean 'expect_status'?");
+}
+
+TEST_CASE("validation: a duration without a unit", "[unit][validation]") {
+  CHECK(only_error(with_base("[steady_state]\nwindow = 5\n")) ==
+        "exp.toml:12:10: error: steady_state.window: a duration needs a unit: write \"5s\" or \"5ms\" (units: us, ms, "
+        "s, m, h)");
+}
+
+TEST_CASE("validation: a duration with an unknown unit", "[unit][validation]") {
+  CHECK(only_error(with_base("[steady_state]\nwindow = \"5 sec\"\n")) ==
+        "exp.toml:12:10: error: steady_state.window: '5 sec' is not a duration: write a number and a unit, such as "
+        "\"250ms\", \"5s\" or \"2m\" (units: us, ms, s, m, h)");
+}
+
+TEST_CASE("validation: unknown probe type", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n[[probes]]\nname = \"h\"\ntype = \"htp\"\n")) ==
+        "exp.toml:4:8: error: probes[0].type: unknown probe type 'htp'; did you mean 'http'? (probe types: http, tcp, "
+        "command, process)");
+}
+
+TEST_CASE("validation: missing required key", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n[[probes]]\nname = \"h\"\ntype = \"http\"\n")) ==
+        "exp.toml:2:1: error: probes[0].url: missing required key (add url = <a string>)");
+}
+
+TEST_CASE("validation: wrong value type", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n[[probes]]\nname = \"h\"\ntype = \"tcp\"\nhost = \"127.0.0.1\"\nport = "
+                               "\"80\"\n")) ==
+        "exp.toml:6:8: error: probes[0].port: expected an integer, got string '80'");
+}
+
+TEST_CASE("validation: a probe URL must be http or https", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n[[probes]]\nname = \"h\"\ntype = \"http\"\nurl = \"ftp://x/\"\n")) ==
+        "exp.toml:5:7: error: probes[0].url: 'ftp://x/' is not an http:// or https:// URL");
+}
+
+TEST_CASE("validation: probe interval below 10ms", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n[[probes]]\nname = \"h\"\ntype = \"tcp\"\nhost = \"h\"\nport = "
+                               "1\ninterval = \"1ms\"\n")) ==
+        "exp.toml:7:12: error: probes[0].interval: the shortest probe interval is \"10ms\"");
+}
+
+TEST_CASE("validation: no probes at all", "[unit][validation]") {
+  CHECK(only_error("name = \"t\"\n") ==
+        "exp.toml:1:1: error: probes: no [[probes]]: add at least one probe so rebound can judge the steady state");
+}
+
+TEST_CASE("validation: a single table where an array of tables belongs", "[unit][validation]") {
+  CHECK(only_error("name = \"t\"\n[probes]\nname = \"h\"\n") ==
+        "exp.toml:2:1: error: probes: expected an array of tables: write [[probes]] for each entry, got a table");
+}
+
+TEST_CASE("validation: unknown step type suggests the right one", "[unit][validation]") {
+  CHECK(only_error(with_base("[[method]]\ntype = \"process.kil\"\ntarget = \"svc\"\n")) ==
+        "exp.toml:12:8: error: method[0].type: unknown step type 'process.kil'; did you mean 'process.kill'? (run "
+        "`rebound faults` for the list)");
+}
+
+TEST_CASE("validation: a step names a target that does not exist", "[unit][validation]") {
+  CHECK(only_error(with_base("[[method]]\ntype = \"process.kill\"\ntarget = \"scv\"\n")) ==
+        "exp.toml:13:10: error: method[0].target: no target named 'scv'; did you mean 'svc'?");
+}
+
+TEST_CASE("validation: a fault without a target", "[unit][validation]") {
+  CHECK(only_error(with_base("[[method]]\ntype = \"process.kill\"\n")) ==
+        "exp.toml:11:1: error: method[0].target: missing required key: process.kill acts on a target; add target = "
+        "\"<name of a [[targets]] entry>\"");
+}
+
+TEST_CASE("validation: a command step takes no target", "[unit][validation]") {
+  CHECK(only_error(with_base("[[method]]\ntype = \"command\"\ntarget = \"svc\"\nargv = [\"true\"]\n")) ==
+        "exp.toml:13:10: error: method[0].target: step type command takes no target; remove it");
+}
+
+TEST_CASE("validation: an instant fault takes no duration", "[unit][validation]") {
+  CHECK(only_error(with_base("[[method]]\ntype = \"process.kill\"\ntarget = \"svc\"\nduration = \"5s\"\n")) ==
+        "exp.toml:14:12: error: method[0].duration: process.kill takes no duration; remove it");
+}
+
+TEST_CASE("validation: a lasting fault needs a duration", "[unit][validation]") {
+  CHECK(only_error(with_base("[[method]]\ntype = \"process.stop\"\ntarget = \"svc\"\n")) ==
+        "exp.toml:11:1: error: method[0].duration: missing required key: process.stop needs a duration, e.g. "
+        "duration = \"5s\"");
+}
+
+TEST_CASE("validation: unknown signal", "[unit][validation]") {
+  CHECK(only_error(with_base("[[method]]\ntype = \"process.kill\"\ntarget = \"svc\"\nsignal = \"SIGFOO\"\n")) ==
+        "exp.toml:14:10: error: method[0].signal: unknown signal string 'SIGFOO': use a name such as \"SIGKILL\" or "
+        "\"SIGTERM\", or a number from 1 to 64");
+}
+
+TEST_CASE("validation: bad process count", "[unit][validation]") {
+  CHECK(only_error(with_base("[[method]]\ntype = \"process.kill\"\ntarget = \"svc\"\ncount = 0\n")) ==
+        "exp.toml:14:9: error: method[0].count: expected a positive integer or \"all\", got integer 0");
+}
+
+TEST_CASE("validation: a target needs a way to find it", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n[[targets]]\nname = \"svc\"\n") + kProbe) ==
+        "exp.toml:3:8: error: targets[0].name: a target needs one of pid, pidfile, exe, cmdline or cgroup (e.g. exe = "
+        "\"nginx\")");
+}
+
+TEST_CASE("validation: a target with two ways to find it", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n[[targets]]\nname = \"svc\"\npid = 3\nexe = \"x\"\n") + kProbe) ==
+        "exp.toml:3:8: error: targets[0].name: a target takes exactly one of pid, pidfile, exe, cmdline or cgroup");
+}
+
+TEST_CASE("validation: a command-line pattern that is not a regular expression", "[unit][validation]") {
+  auto e = only_error(std::string("name = \"t\"\n[[targets]]\nname = \"svc\"\ncmdline = \"(unclosed\"\n") + kProbe);
+  CHECK(e.starts_with("exp.toml:4:11: error: targets[0].cmdline: invalid regular expression (POSIX extended): "));
+}
+
+TEST_CASE("validation: a relative cgroup path", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"t\"\n[[targets]]\nname = \"svc\"\ncgroup = \"my-service\"\n") + kProbe) ==
+        "exp.toml:4:10: error: targets[0].cgroup: a cgroup must be an absolute path such as "
+        "\"/sys/fs/cgroup/unified/my-service\"");
+}
+
+TEST_CASE("validation: a ratio outside 0..1", "[unit][validation]") {
+  CHECK(only_error(with_base("[steady_state]\nmin_success_ratio = 95\n")) ==
+        "exp.toml:12:21: error: steady_state.min_success_ratio: 95 is not a ratio: use a number from 0 to 1 (e.g. 0.05 "
+        "for 5%)");
+}
+
+TEST_CASE("validation: the steady state names an unknown probe", "[unit][validation]") {
+  CHECK(only_error(with_base("[steady_state]\nprobes = [\"helth\"]\n")) ==
+        "exp.toml:12:10: error: steady_state.probes: no probe named 'helth'; did you mean 'health'?");
+}
+
+TEST_CASE("validation: a guard names an unknown probe", "[unit][validation]") {
+  CHECK(only_error(with_base("[[guards]]\nprobe = \"nope\"\n")) ==
+        "exp.toml:12:9: error: guards[0].probe: no probe named 'nope'");
+}
+
+TEST_CASE("validation: an unknown variable", "[unit][validation]") {
+  CHECK(only_error(with_base("[[setup]]\nargv = [\"${bin_dir}/x\"]\n")) ==
+        "exp.toml:12:8: error: setup[0].argv: unknown variable ${bin_dir} (known: ${experiment_dir}, "
+        "${rebound_bin_dir})");
+}
+
+TEST_CASE("validation: an empty argv", "[unit][validation]") {
+  CHECK(only_error(with_base("[[rollbacks]]\nargv = []\n")) ==
+        "exp.toml:12:8: error: rollbacks[0].argv: argv is empty: give the program and its arguments, e.g. argv = "
+        "[\"curl\", \"-f\", URL]");
+}
+
+TEST_CASE("validation: a shell command in several strings", "[unit][validation]") {
+  CHECK(only_error(with_base("[[teardown]]\nshell = true\nargv = [\"echo\", \"hi\"]\n")) ==
+        "exp.toml:13:8: error: teardown[0].argv: with shell = true, argv holds one string: the shell command line");
+}
+
+TEST_CASE("validation: background is for setup only", "[unit][validation]") {
+  CHECK(only_error(with_base("[[teardown]]\nargv = [\"x\"]\nbackground = true\n")) ==
+        "exp.toml:13:1: error: teardown[0].background: unknown key (known keys here: argv, cwd, env, expect_exit, "
+        "name, shell, timeout)");
+}
+
+TEST_CASE("validation: a setup readiness probe that does not exist", "[unit][validation]") {
+  CHECK(only_error(with_base("[[setup]]\nargv = [\"x\"]\nbackground = true\nready_probe = \"healt\"\n")) ==
+        "exp.toml:14:15: error: setup[0].ready_probe: no probe named 'healt'; did you mean 'health'?");
+}
+
+TEST_CASE("validation: two probes with one name", "[unit][validation]") {
+  CHECK(only_error(with_base(std::string(kProbe))) ==
+        "exp.toml:13:8: error: probes[1].name: another probe is already named 'health'");
+}
+
+TEST_CASE("validation: an experiment name that cannot name a folder", "[unit][validation]") {
+  CHECK(only_error(std::string("name = \"../evil\"\n") + kProbe) ==
+        "exp.toml:1:8: error: name: '../evil' cannot name a report folder: use letters, digits, '.', '_' and '-'");
+}
+
+TEST_CASE("validation: every error in a file is reported at once", "[unit][validation]") {
+  auto e = errors_for(with_base("[[method]]\ntype = \"process.kil\"\n[slo]\nrecover_within = 2\nstabel_for = \"1s\"\n"));
+  CHECK(e.size() == 3);
+}
+
+TEST_CASE("validation: variables expand to the experiment folder and rebound's folder", "[unit][validation]") {
+  auto r = load_experiment_text(with_base("[[setup]]\nargv = [\"${rebound_bin_dir}/svc\", \"${experiment_dir}\"]\n"),
+                                "/srv/x/exp.toml", LoadOptions{"/opt/rebound"});
+  REQUIRE(r.experiment);
+  CHECK(r.experiment->setup[0].argv == std::vector<std::string>{"/opt/rebound/svc", "/srv/x"});
+}
