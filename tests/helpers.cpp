@@ -97,7 +97,7 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-RunOutput rebound(const std::vector<std::string>& args, int timeout_ms, const std::string& cwd) {
+RunOutput run_rebound(const std::vector<std::string>& args, int timeout_ms, const std::string& cwd) {
   TempDir io;
   std::vector<std::string> argv{bin("rebound")};
   argv.insert(argv.end(), args.begin(), args.end());

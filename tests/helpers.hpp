@@ -47,7 +47,7 @@ struct RunOutput {
   std::string out, err;
 };
 // Runs rebound with the arguments and waits (up to timeout_ms).
-RunOutput rebound(const std::vector<std::string>& args, int timeout_ms = 60'000, const std::string& cwd = "");
+RunOutput run_rebound(const std::vector<std::string>& args, int timeout_ms = 60'000, const std::string& cwd = "");
 
 nlohmann::json read_json(const std::string& path);
 std::string read_text(const std::string& path);
