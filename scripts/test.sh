@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds rebound twice, plain and with ASan+UBSan, and runs every test in both builds.
+# Privileged tests ([root], CTest label "privileged") need root; under CI=true they fail instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -n "${CI:-}" ] && [ "$(id -u)" != 0 ]; then
+  echo "CI must run the tests as root: the privileged tests would skip" >&2
+  exit 1
+fi
+jobs=$(nproc)
+cmake -S . -B build -G Ninja
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure)
+cmake -S . -B build-asan -G Ninja -DREBOUND_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+cmake --build build-asan -j "$jobs"
+(cd build-asan && ctest --output-on-failure)
