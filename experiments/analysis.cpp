@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <limits>
 
 namespace rebound {
 
@@ -110,29 +111,34 @@ std::optional<double> find_impact(const SeriesSet& series, double fault_start, d
 
 std::optional<double> find_recovery(const SeriesSet& series, double end_of_impact, double stable_for) {
   if (series.empty()) return std::nullopt;
+  // Candidates: starts of ok samples at or after the end of impact. Failures: [t, end] spans of failed samples.
   std::vector<double> candidates;
-  for (const auto* p : series)
-    for (const auto& s : p->samples)
+  std::vector<std::pair<double, double>> failures;
+  double coverage_end = std::numeric_limits<double>::infinity();  // every probe has a sample starting by then
+  for (const auto* p : series) {
+    if (p->samples.empty()) return std::nullopt;
+    coverage_end = std::min(coverage_end, p->samples.back().t_ms);
+    for (const auto& s : p->samples) {
       if (s.ok && s.t_ms >= end_of_impact) candidates.push_back(s.t_ms);
-  std::sort(candidates.begin(), candidates.end());
-  for (double start : candidates) {
-    const double window_end = start + stable_for;
-    bool holds = true;
-    for (const auto* p : series) {
-      bool covered = false;
-      for (const auto& s : p->samples) {
-        if (!s.ok && s.end_ms > start && s.t_ms <= window_end) {
-          holds = false;
-          break;
-        }
-        if (s.t_ms >= window_end) covered = true;
-      }
-      if (!holds || !covered) {
-        holds = false;
-        break;
-      }
+      if (!s.ok) failures.emplace_back(s.t_ms, s.end_ms);
     }
-    if (holds) return start;
+  }
+  std::sort(candidates.begin(), candidates.end());
+  std::sort(failures.begin(), failures.end());
+  // A candidate c holds when no failure with start <= c + stable_for ends after c. Candidates only move
+  // forward, and so does the set of failures starting before c + stable_for: one sweep over both.
+  size_t next_failure = 0;
+  double latest_failure_end = -std::numeric_limits<double>::infinity();
+  auto c = candidates.begin();
+  while (c != candidates.end()) {
+    while (next_failure < failures.size() && failures[next_failure].first <= *c + stable_for)
+      latest_failure_end = std::max(latest_failure_end, failures[next_failure++].second);
+    if (latest_failure_end > *c) {
+      c = std::lower_bound(c, candidates.end(), latest_failure_end);
+      continue;
+    }
+    if (*c + stable_for > coverage_end) return std::nullopt;  // not observed long enough, nor will later ones be
+    return *c;
   }
   return std::nullopt;
 }

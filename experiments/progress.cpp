@@ -23,7 +23,7 @@ void Progress::event(const std::string& line) {
 void Progress::update(const ProgressState& s) {
   if (!live_) return;
   clear();
-  std::string out = fmt::format("\x1b[1m{}\x1b[0m  phase \x1b[36m{}\x1b[0m  {:.1f}s / ~{:.1f}s\n", s.experiment, s.phase,
+  std::string out = fmt::format("\x1b[1m{}\x1b[0m  phase \x1b[36m{}\x1b[0m  {:.1f}s (at most ~{:.1f}s)\n", s.experiment, s.phase,
                                 s.elapsed_ms / 1000, s.planned_ms / 1000);
   int lines = 1;
   for (const auto& p : s.probes) {

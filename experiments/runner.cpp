@@ -106,6 +106,7 @@ class Runner {
   void stop_background();
   std::vector<ProbeSeries> snapshot() const;
   SeriesSet steady_series(const std::vector<ProbeSeries>& all) const;
+  bool is_steady(const std::string& probe) const;
   void compute_metrics_and_verdict(double baseline_start, double method_start, double recovery_end,
                                    double after_start, double end);
   std::vector<std::string> active_faults();
@@ -171,9 +172,9 @@ void Runner::tick() {
     ProbeStatus p;
     p.name = s->name();
     p.type = s->decl().type;
+    p.failures = s->failures();
     s->inspect([&](const ProbeSeries& series) {
       p.samples = series.samples.size();
-      for (const auto& x : series.samples) p.failures += x.ok ? 0 : 1;
       if (!series.samples.empty()) {
         const auto& last = series.samples.back();
         p.has_sample = true;
@@ -470,11 +471,15 @@ std::vector<ProbeSeries> Runner::snapshot() const {
   return out;
 }
 
+bool Runner::is_steady(const std::string& probe) const {
+  const auto& names = ex_.steady_state.probes;
+  return std::find(names.begin(), names.end(), probe) != names.end();
+}
+
 SeriesSet Runner::steady_series(const std::vector<ProbeSeries>& all) const {
   SeriesSet out;
   for (const auto& s : all)
-    for (const auto& name : ex_.steady_state.probes)
-      if (s.name == name) out.push_back(&s);
+    if (is_steady(s.name)) out.push_back(&s);
   return out;
 }
 
@@ -594,8 +599,12 @@ RunResult Runner::run() {
         wait_until(eoi + ex_.observe_for().count(), [&] {
           if (now_ms() - last_check < 50) return false;
           last_check = now_ms();
-          auto all = snapshot();
-          recovered = find_recovery(steady_series(all), eoi, ex_.slo.stable_for.count()).has_value();
+          std::vector<ProbeSeries> recent;
+          for (const auto& sampler : samplers_)
+            if (is_steady(sampler->name())) recent.push_back(sampler->snapshot_since(eoi));
+          SeriesSet steady;
+          for (const auto& r : recent) steady.push_back(&r);
+          recovered = find_recovery(steady, eoi, ex_.slo.stable_for.count()).has_value();
           return recovered;
         });
         recovery_end = now_ms();
@@ -616,6 +625,8 @@ RunResult Runner::run() {
     setup_error_ = true;
     result_.reasons.push_back(fmt::format("internal error: {}", e.what()));
   }
+  // Ask every sampler first, then wait: one by one would cost a scheduling round per probe.
+  for (auto& s : samplers_) s->request_stop();
   for (auto& s : samplers_) s->stop();
   result_.probes = snapshot();
   end = std::max(end, now_ms());

@@ -1,5 +1,7 @@
 #include "probes/sampler.hpp"
 
+#include <algorithm>
+
 namespace rebound {
 
 Sampler::Sampler(const ProbeDecl& decl, SteadyClock::time_point epoch) : decl_(decl), epoch_(epoch) {
@@ -17,12 +19,16 @@ void Sampler::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
-void Sampler::stop() {
+void Sampler::request_stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
+}
+
+void Sampler::stop() {
+  request_stop();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -38,6 +44,7 @@ void Sampler::loop() {
     s.latency_ms = r.latency_ms;
     s.reason = std::move(r.reason);
     std::unique_lock lock(mutex_);
+    failures_ += s.ok ? 0 : 1;
     series_.samples.push_back(std::move(s));
     next += interval;
     const auto now = SteadyClock::now();
@@ -49,6 +56,20 @@ void Sampler::loop() {
 ProbeSeries Sampler::snapshot() const {
   std::lock_guard lock(mutex_);
   return series_;
+}
+
+ProbeSeries Sampler::snapshot_since(double from_ms) const {
+  // A sample lasts at most its timeout (plus scheduling slack), so earlier starts cannot reach from_ms.
+  const double earliest = from_ms - decl_.timeout.count() - 1000;
+  std::lock_guard lock(mutex_);
+  auto first = std::lower_bound(series_.samples.begin(), series_.samples.end(), earliest,
+                                [](const Sample& s, double t) { return s.t_ms < t; });
+  return ProbeSeries{series_.name, std::vector<Sample>(first, series_.samples.end())};
+}
+
+size_t Sampler::failures() const {
+  std::lock_guard lock(mutex_);
+  return failures_;
 }
 
 std::optional<Sample> Sampler::last() const {

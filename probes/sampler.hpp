@@ -24,10 +24,14 @@ class Sampler {
   Sampler& operator=(const Sampler&) = delete;
 
   void start();
-  void stop();  // waits for the sample in flight
+  void request_stop();  // returns at once; the thread ends after its sample in flight
+  void stop();          // request_stop, then wait for the thread
   const std::string& name() const { return decl_.name; }
   const ProbeDecl& decl() const { return decl_; }
   ProbeSeries snapshot() const;
+  // Only the samples that may matter from `from_ms` on (those that could still have been in flight then).
+  ProbeSeries snapshot_since(double from_ms) const;
+  size_t failures() const;
   std::optional<Sample> last() const;
   size_t size() const;
   // Runs f on the live series under the lock (no copy), for frequent checks such as guards.
@@ -43,6 +47,7 @@ class Sampler {
   std::condition_variable wake_;
   bool stopping_ = false;
   ProbeSeries series_;
+  size_t failures_ = 0;
   std::thread thread_;
 };
 
