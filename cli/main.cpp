@@ -7,12 +7,14 @@
 #include <set>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "experiments/fault_record.hpp"
 #include "experiments/loader.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/signals.hpp"
+#include "injectors/network/bpf_handles.hpp"
 #include "injectors/recovery.hpp"
 #include "injectors/registry.hpp"
 #include "probes/registry.hpp"
@@ -116,10 +118,20 @@ int dry_run(const Experiment& ex) {
   std::cout << fmt::format("  baseline   sample for {}, steady state: {} with success >= {:.0f}%\n",
                            format_duration(ex.steady_state.window), fmt::join(ex.steady_state.probes, ", "),
                            ex.steady_state.tolerance.min_success_ratio * 100);
-  for (const auto& s : ex.method)
+  for (const auto& s : ex.method) {
     std::cout << fmt::format("  method +{:<6} {:<14} {:<14} {}{} {}\n", format_duration(s.start), s.name, s.type->name,
                              s.target.empty() ? "" : "target " + s.target,
                              s.duration ? " for " + format_duration(*s.duration) : "", s.action->describe().dump());
+    Result<void> ok;
+    if (s.type->available) ok = s.type->available();
+    if (ok) ok = s.action->preflight();
+    if (!ok) {
+      std::cout << fmt::format("           cannot run on this host: {}\n", ok.error().message);
+      status = exit_code(Verdict::error);
+    } else if (s.type->available) {
+      std::cout << "           programs loaded through the verifier: ok (not attached)\n";
+    }
+  }
   for (const auto& c : ex.rollbacks) std::cout << fmt::format("  rollback   {}\n", fmt::join(c.argv, " "));
   std::cout << fmt::format("  recovery   observe up to {} for the steady state to hold {}\n",
                            format_duration(ex.observe_for()), format_duration(ex.slo.stable_for));
@@ -199,7 +211,7 @@ int cmd_faults() {
   std::cout << ", and where noted target and duration.\n";
   for (const auto& t : step_registry()) {
     std::string extra;
-    if (t.needs_target) extra += "target (required)";
+    if (t.target == TargetRule::required) extra += "target (required)";
     if (t.duration == DurationRule::required) extra += std::string(extra.empty() ? "" : ", ") + "duration (required)";
     if (t.duration == DurationRule::optional) extra += std::string(extra.empty() ? "" : ", ") + "duration (optional)";
     std::cout << fmt::format("\n{}  [{}]\n  {}\n", t.name,
@@ -219,6 +231,26 @@ int cmd_faults() {
                                p.default_value.empty() ? "(required)" : p.default_value, p.description);
   }
   return 0;
+}
+
+int cmd_doctor() {
+  utsname u{};
+  uname(&u);
+  std::cout << fmt::format("kernel {} {} ({}), running as uid {}\n", u.sysname, u.release, u.machine, geteuid());
+  std::cout << fmt::format("cgroup v2: {}\n", cgroup2_mount().empty() ? "not mounted" : "mounted at " + cgroup2_mount());
+  int missing = 0;
+  for (const auto& t : step_registry()) {
+    Result<void> ok;
+    if (t.available) ok = t.available();
+    if (ok) {
+      std::cout << fmt::format("  available    {}\n", t.name);
+    } else {
+      ++missing;
+      std::cout << fmt::format("  unavailable  {:<18} {}\n", t.name, ok.error().message);
+    }
+  }
+  std::cout << "network backends: tc clsact and cgroup programs with BPF (no netem, no iptables needed)\n";
+  return missing ? 1 : 0;
 }
 
 int cmd_recover(const std::string& state_dir, bool force) {
@@ -258,6 +290,7 @@ int main(int argc, char** argv) {
   validate->add_option("files", files, "experiment files")->required();
 
   app.add_subcommand("faults", "List every step and probe type with its parameters and defaults");
+  app.add_subcommand("doctor", "Tell which fault types this host can inject, and why not");
 
   auto* recover = app.add_subcommand("recover", "Undo faults left behind by a rebound that died");
   recover->add_option("--state-dir", state_dir, "where fault records are kept (default: /run/rebound as root)");
@@ -274,6 +307,7 @@ int main(int argc, char** argv) {
     if (run->parsed()) return cmd_run(files, report_dir, dry, state_dir, no_progress);
     if (validate->parsed()) return cmd_validate(files);
     if (app.got_subcommand("faults")) return cmd_faults();
+    if (app.got_subcommand("doctor")) return cmd_doctor();
     if (recover->parsed()) return cmd_recover(state_dir, force);
   } catch (const std::exception& e) {
     std::cerr << "internal error: " << e.what() << "\n";

@@ -212,11 +212,12 @@ void Loader::parse_step(TableReader& r, size_t index, Experiment& ex) {
                                 did_you_mean(*type, step_type_names())));
     return;
   }
-  if (s.type->needs_target && !target) {
+  const bool needs_target = s.type->target == TargetRule::required;
+  if (needs_target && !target) {
     r.error("target", fmt::format("missing required key: {} acts on a target; add target = \"<name of a "
                                   "[[targets]] entry>\"",
                                   s.type->name));
-  } else if (!s.type->needs_target && target) {
+  } else if (s.type->target == TargetRule::forbidden && target) {
     r.error("target", fmt::format("step type {} takes no target; remove it", s.type->name));
   } else if (target) {
     if (!ex.find_target(*target)) {
@@ -230,7 +231,7 @@ void Loader::parse_step(TableReader& r, size_t index, Experiment& ex) {
     r.error("duration", fmt::format("{} takes no duration; remove it", s.type->name));
   if (s.type->duration == DurationRule::required && !has_duration)
     r.error("duration", fmt::format("missing required key: {} needs a duration, e.g. duration = \"5s\"", s.type->name));
-  StepFactoryContext context{vars_};
+  StepFactoryContext context{vars_, target ? ex.find_target(*target) : nullptr};
   s.action = s.type->parse(r, context);
   r.finish();
   if (s.action) ex.method.push_back(std::move(s));

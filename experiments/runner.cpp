@@ -95,6 +95,7 @@ class Runner {
   // Waits until the deadline, `done()` or an interrupt; returns false when interrupted.
   bool wait_until(double deadline_ms, const std::function<bool()>& done = {});
   void tick();
+  bool preflight();
   bool run_setup();
   bool resolve_targets();
   void run_method();
@@ -197,6 +198,22 @@ bool Runner::wait_until(double deadline_ms, const std::function<bool()>& done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return !check_interrupt();
+}
+
+bool Runner::preflight() {
+  for (const auto& step : ex_.method) {
+    Result<void> ok;
+    if (step.type->available) ok = step.type->available();
+    if (ok) ok = step.action->preflight();
+    if (!ok) {
+      setup_error_ = true;
+      result_.reasons.push_back(fmt::format("step '{}' ({}) cannot run on this host: {}", step.name, step.type->name,
+                                            ok.error().message));
+      progress_.event(result_.reasons.back());
+      return false;
+    }
+  }
+  return true;
 }
 
 bool Runner::run_setup() {
@@ -560,8 +577,10 @@ RunResult Runner::run() {
   planned_ms_ = ex_.steady_state.window.count() * 2 + ex_.method_span().count() + ex_.observe_for().count();
   double baseline_start = 0, method_start = 0, recovery_end = 0, after_start = 0, end = 0;
   try {
-    begin_phase("setup");
-    if (run_setup() && resolve_targets()) {
+    begin_phase("preflight");
+    if (!preflight()) {
+      // Nothing ran: the verdict says why.
+    } else if (begin_phase("setup"), run_setup() && resolve_targets()) {
       begin_phase("baseline");
       for (const auto& p : ex_.probes) samplers_.push_back(std::make_unique<Sampler>(p, epoch_));
       for (auto& s : samplers_) s->start();

@@ -5,23 +5,47 @@
 #include <fmt/format.h>
 
 #include "injectors/command_step.hpp"
+#include "injectors/network/network_fault.hpp"
 #include "injectors/process_kill.hpp"
 #include "injectors/process_stop.hpp"
 #include "injectors/wait_step.hpp"
 
 namespace rebound {
 
+namespace {
+// Network faults: lasting, on a target's cgroup or an interface, undone by NetworkFault::recover.
+StepType network(std::string name, std::string summary, std::vector<ParamDoc> params,
+                 std::function<std::unique_ptr<StepAction>(TableReader&, const StepFactoryContext&)> parse) {
+  std::string type = name;
+  return {std::move(name), std::move(summary), StepKind::lasting_fault, DurationRule::required, TargetRule::optional,
+          std::move(params), std::move(parse), NetworkFault::recover,
+          [type] { return network_fault_available(type); }};
+}
+}  // namespace
+
 const std::vector<StepType>& step_registry() {
   static const std::vector<StepType> table = {
       {"process.kill", "Sends a signal (SIGKILL by default) to the target's processes", StepKind::instant_fault,
-       DurationRule::forbidden, true, ProcessKill::params(), ProcessKill::parse, nullptr},
+       DurationRule::forbidden, TargetRule::required, ProcessKill::params(), ProcessKill::parse, nullptr},
       {"process.stop", "Freezes the target's processes with SIGSTOP for the duration, then sends SIGCONT",
-       StepKind::lasting_fault, DurationRule::required, true, ProcessStop::params(), ProcessStop::parse,
+       StepKind::lasting_fault, DurationRule::required, TargetRule::required, ProcessStop::params(), ProcessStop::parse,
        ProcessStop::recover},
       {"command", "Runs a program (e.g. to trigger a failover); fails the step on an unexpected exit code",
-       StepKind::action, DurationRule::forbidden, false, CommandStep::params(), CommandStep::parse, nullptr},
+       StepKind::action, DurationRule::forbidden, TargetRule::forbidden, CommandStep::params(), CommandStep::parse, nullptr},
       {"wait", "Does nothing for the duration (keeps the method going)", StepKind::action, DurationRule::required,
-       false, {}, WaitStep::parse, nullptr},
+       TargetRule::forbidden, {}, WaitStep::parse, nullptr},
+      network("network.loss", "Drops packets with a probability", NetworkLoss::params(), NetworkLoss::parse),
+      network("network.corrupt", "Damages a 16-bit word of the payload of TCP/UDP packets (checksum kept valid, so "
+              "the receiving application reads damaged bytes)", NetworkCorrupt::params(), NetworkCorrupt::parse),
+      network("network.duplicate", "Sends packets twice", NetworkDuplicate::params(), NetworkDuplicate::parse),
+      network("network.partition", "Drops all traffic between the target and the listed peers, both directions",
+              NetworkPartition::params(), NetworkPartition::parse),
+      network("network.refuse", "connect() to matching destinations fails at once with an errno",
+              NetworkRefuse::params(), NetworkRefuse::parse),
+      network("network.bandwidth", "Limits throughput to a rate (token-bucket policer in BPF)",
+              NetworkBandwidth::params(), NetworkBandwidth::parse),
+      network("dns.fail", "DNS queries for matching names get NXDOMAIN, SERVFAIL or no answer", DnsFail::params(),
+              DnsFail::parse),
   };
   return table;
 }

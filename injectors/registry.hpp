@@ -19,9 +19,11 @@ enum class StepKind {
   action,         // a command or a wait: not a fault
 };
 enum class DurationRule { forbidden, optional, required };
+enum class TargetRule { forbidden, optional, required };
 
 struct StepFactoryContext {
   const Variables& vars;
+  const TargetSpec* target = nullptr;  // the step's target, when it names one
 };
 
 struct StepType {
@@ -29,12 +31,14 @@ struct StepType {
   std::string summary;
   StepKind kind;
   DurationRule duration;
-  bool needs_target;
+  TargetRule target;
   std::vector<ParamDoc> params;
   std::function<std::unique_ptr<StepAction>(TableReader&, const StepFactoryContext&)> parse;
   // Undo a fault from its record's "undo" object; nullptr when the type leaves nothing to undo.
   // Returns a sentence saying what was done.
   std::function<Result<std::string>(const nlohmann::json& undo)> recover;
+  // Whether this host can do it at all (privileges, program types, qdiscs); nullptr: always.
+  std::function<Result<void>()> available = nullptr;
 };
 
 const std::vector<StepType>& step_registry();

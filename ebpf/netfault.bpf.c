@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* rebound's network faults. One object per fault step; rebound loads only the programs the step needs:
+ *   tc ingress/egress (interface scope, attached through netlink: honours a deadline kept alive by rebound),
+ *   cgroup_skb ingress/egress (process-tree scope, attached with links the kernel drops when rebound dies),
+ *   cgroup connect4/connect6 (network.refuse).
+ * The configuration lives in .bss so rebound writes it, and extends the deadline, through the skeleton. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "netfault.h"
+
+#ifndef ECONNREFUSED
+#define ECONNREFUSED 111
+#endif
+
+struct netfault_config cfg = {};
+__u64 deadline_ns = 0; /* CLOCK_MONOTONIC; 0: none. Past it every program lets everything through. */
+struct netfault_stats stats = {};
+
+struct bucket {
+  struct bpf_spin_lock lock;
+  __u64 tokens;
+  __u64 last_ns;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct bucket);
+} buckets SEC(".maps");
+
+struct packet {
+  __u8 family;
+  __u8 proto;
+  __u16 peer_port; /* host order; 0 when there is none */
+  __u32 peer[4];
+  __u32 l3_off;
+  __u32 l4_off;
+  __u32 payload_off; /* 0 when not TCP or UDP */
+};
+
+static __always_inline int expired(void) { return deadline_ns && bpf_ktime_get_ns() > deadline_ns; }
+
+static __always_inline int chance(void) {
+  return cfg.probability == 0xffffffffu || bpf_get_prandom_u32() < cfg.probability;
+}
+
+/* Fills p from the IP header at l3_off; peer is the remote end for this direction. */
+static __always_inline int parse(struct __sk_buff *skb, __u32 l3_off, int egress, struct packet *p) {
+  __u8 version = 0;
+  if (bpf_skb_load_bytes(skb, l3_off, &version, 1)) return -1;
+  version >>= 4;
+  p->l3_off = l3_off;
+  if (version == 4) {
+    struct iphdr ip;
+    if (bpf_skb_load_bytes(skb, l3_off, &ip, sizeof(ip))) return -1;
+    p->family = 4;
+    p->proto = ip.protocol;
+    p->peer[0] = egress ? ip.daddr : ip.saddr;
+    p->l4_off = l3_off + ip.ihl * 4;
+    if (ip.frag_off & bpf_htons(0x1fff)) return 0; /* a later fragment: no ports */
+  } else if (version == 6) {
+    struct ipv6hdr ip6;
+    if (bpf_skb_load_bytes(skb, l3_off, &ip6, sizeof(ip6))) return -1;
+    p->family = 6;
+    p->proto = ip6.nexthdr;
+    __builtin_memcpy(p->peer, egress ? ip6.daddr.in6_u.u6_addr32 : ip6.saddr.in6_u.u6_addr32, 16);
+    p->l4_off = l3_off + sizeof(ip6);
+  } else {
+    return -1;
+  }
+  if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+    __u16 ports[2];
+    if (bpf_skb_load_bytes(skb, p->l4_off, ports, sizeof(ports))) return -1;
+    p->peer_port = bpf_ntohs(egress ? ports[1] : ports[0]);
+    if (p->proto == IPPROTO_UDP) {
+      p->payload_off = p->l4_off + sizeof(struct udphdr);
+    } else {
+      __u8 doff = 0;
+      if (bpf_skb_load_bytes(skb, p->l4_off + 12, &doff, 1)) return -1;
+      p->payload_off = p->l4_off + (doff >> 4) * 4;
+    }
+  }
+  return 0;
+}
+
+static __always_inline int prefix_match(const __u32 *net, const __u32 *addr, __u32 prefix, int words) {
+  for (int i = 0; i < 4; i++) {
+    if (i >= words) break;
+    __u32 bits = prefix > 32 ? 32 : prefix;
+    prefix -= bits;
+    if (bits == 0) break;
+    __u32 mask = bits == 32 ? 0xffffffffu : bpf_htonl(~((1u << (32 - bits)) - 1));
+    if ((net[i] & mask) != (addr[i] & mask)) return 0;
+  }
+  return 1;
+}
+
+static __always_inline int matches(const struct packet *p) {
+  if (cfg.protocol) {
+    int icmp = cfg.protocol == IPPROTO_ICMP && p->proto == IPPROTO_ICMPV6;
+    if (p->proto != cfg.protocol && !icmp) return 0;
+  }
+  if (cfg.n_ports) {
+    int found = 0;
+    for (int i = 0; i < NETFAULT_MAX_PORTS; i++) {
+      if (i >= cfg.n_ports) break;
+      if (cfg.ports[i] == p->peer_port) {
+        found = 1;
+        break;
+      }
+    }
+    if (!found) return 0;
+  }
+  if (cfg.n_cidrs) {
+    int found = 0;
+    for (int i = 0; i < NETFAULT_MAX_CIDRS; i++) {
+      if (i >= cfg.n_cidrs) break;
+      const struct netfault_cidr *c = &cfg.cidrs[i];
+      if (c->family != p->family) continue;
+      if (prefix_match(c->addr, p->peer, c->prefix, p->family == 4 ? 1 : 4)) {
+        found = 1;
+        break;
+      }
+    }
+    if (!found) return 0;
+  }
+  return 1;
+}
+
+/* A token bucket shared by every CPU: 1 when the packet exceeds the rate. */
+static __always_inline int over_rate(__u32 len) {
+  __u32 key = 0;
+  struct bucket *b = bpf_map_lookup_elem(&buckets, &key);
+  if (!b) return 0;
+  __u64 now = bpf_ktime_get_ns();
+  int over = 0;
+  bpf_spin_lock(&b->lock);
+  if (b->last_ns == 0) {
+    b->tokens = cfg.burst_bytes;
+    b->last_ns = now;
+  }
+  __u64 elapsed = now > b->last_ns ? now - b->last_ns : 0;
+  if (elapsed > 1000000000ull) elapsed = 1000000000ull; /* keeps the product below 2^64 */
+  b->last_ns = now;
+  __u64 tokens = b->tokens + elapsed * cfg.rate_bytes_per_sec / 1000000000ull;
+  if (tokens > cfg.burst_bytes) tokens = cfg.burst_bytes;
+  if (tokens >= len) tokens -= len;
+  else over = 1;
+  b->tokens = tokens;
+  bpf_spin_unlock(&b->lock);
+  return over;
+}
+
+/* Flips the bits of one 16-bit word of the L4 payload and keeps the L4 checksum consistent,
+ * so the damaged bytes reach the receiving application instead of being dropped by its stack. */
+static __always_inline int corrupt(struct __sk_buff *skb, const struct packet *p) {
+  if (!p->payload_off || skb->len < p->payload_off + 2) return 0;
+  __u32 room = (skb->len - p->payload_off) & ~1u;
+  if (room < 2) return 0;
+  __u32 offset = p->payload_off + ((bpf_get_prandom_u32() % room) & ~1u);
+  __u16 old_word = 0;
+  if (bpf_skb_load_bytes(skb, offset, &old_word, 2)) return 0;
+  __u16 flip = (__u16)(bpf_get_prandom_u32() | 1);
+  __u16 new_word = old_word ^ flip;
+  __u32 csum_off = p->l4_off + (p->proto == IPPROTO_TCP ? 16 : 6);
+  if (bpf_skb_store_bytes(skb, offset, &new_word, 2, 0)) return 0;
+  bpf_l4_csum_replace(skb, csum_off, old_word, new_word, 2 | (p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0));
+  return 1;
+}
+
+/* 1 when the DNS query in the packet asks for a name the pattern matches. Reads byte by byte: the
+ * verifier proves fixed-size loads easily, variable-length ones hardly. */
+static __always_inline int load_byte(struct __sk_buff *skb, __u32 offset) {
+  __u8 b = 0;
+  if (bpf_skb_load_bytes(skb, offset, &b, 1)) return -1;
+  return b;
+}
+
+static __always_inline int dns_name_matches(struct __sk_buff *skb, const struct packet *p) {
+  const __u32 start = p->payload_off + 12; /* the question follows the 12-byte header */
+  /* Walk the labels: where the name ends, and which offsets start a label. */
+  __u64 starts_lo = 0, starts_hi = 0;
+  __u32 pos = 0;
+  int ended = 0;
+  for (int i = 0; i < 64; i++) {
+    if (pos >= NETFAULT_MAX_DNS_NAME) return 0;
+    int len = load_byte(skb, start + pos);
+    if (len < 0 || len > 63) return 0; /* compression pointers do not occur in questions */
+    if (len == 0) {
+      ended = 1;
+      break;
+    }
+    if (pos < 64) starts_lo |= 1ull << pos;
+    else starts_hi |= 1ull << ((pos - 64) & 63);
+    pos += 1 + len;
+  }
+  if (!ended) return 0;
+  __u32 want = cfg.dns_name_len;
+  if (want == 0 || want > pos || want > NETFAULT_MAX_DNS_NAME) return 0;
+  __u32 from = pos - want;
+  if (from != 0) {
+    if (!cfg.dns_suffix) return 0;
+    int boundary = from < 64 ? (starts_lo >> from) & 1 : (starts_hi >> ((from - 64) & 63)) & 1;
+    if (!boundary) return 0;
+  }
+  for (int i = 0; i < NETFAULT_MAX_DNS_NAME; i++) {
+    if (i >= want) break;
+    int c = load_byte(skb, start + from + i);
+    if (c < 0) return 0;
+    if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
+    if (c != cfg.dns_name[i & (NETFAULT_MAX_DNS_NAME - 1)]) return 0;
+  }
+  return 1;
+}
+
+/* Turns the query into an answer with cfg.dns_rcode and sends it back in on the same interface. */
+static __always_inline int dns_answer(struct __sk_buff *skb, const struct packet *p) {
+  __u8 macs[12], swapped[12];
+  if (bpf_skb_load_bytes(skb, 0, macs, 12)) return TC_ACT_UNSPEC;
+  __builtin_memcpy(swapped, macs + 6, 6);
+  __builtin_memcpy(swapped + 6, macs, 6);
+  bpf_skb_store_bytes(skb, 0, swapped, 12, 0);
+  if (p->family == 4) {
+    __u32 addrs[2], back[2];
+    if (bpf_skb_load_bytes(skb, p->l3_off + 12, addrs, 8)) return TC_ACT_UNSPEC;
+    back[0] = addrs[1];
+    back[1] = addrs[0];
+    bpf_skb_store_bytes(skb, p->l3_off + 12, back, 8, 0); /* the IP checksum is a sum: a swap keeps it */
+  } else {
+    __u32 addrs[8], back[8];
+    if (bpf_skb_load_bytes(skb, p->l3_off + 8, addrs, 32)) return TC_ACT_UNSPEC;
+    __builtin_memcpy(back, addrs + 4, 16);
+    __builtin_memcpy(back + 4, addrs, 16);
+    bpf_skb_store_bytes(skb, p->l3_off + 8, back, 32, 0);
+  }
+  __u16 ports[2], rports[2];
+  if (bpf_skb_load_bytes(skb, p->l4_off, ports, 4)) return TC_ACT_UNSPEC;
+  rports[0] = ports[1];
+  rports[1] = ports[0];
+  bpf_skb_store_bytes(skb, p->l4_off, rports, 4, 0);
+  __u16 flags = 0;
+  if (bpf_skb_load_bytes(skb, p->payload_off + 2, &flags, 2)) return TC_ACT_UNSPEC;
+  __u16 answer = bpf_htons((bpf_ntohs(flags) & 0x7900) | 0x8080 | (cfg.dns_rcode & 0xf)); /* QR, RA, rcode */
+  bpf_skb_store_bytes(skb, p->payload_off + 2, &answer, 2, 0);
+  bpf_l4_csum_replace(skb, p->l4_off + 6, flags, answer, 2 | BPF_F_MARK_MANGLED_0);
+  return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
+}
+
+/* The verifier allows only full 32-bit writes to skb->mark; clang would otherwise narrow them. */
+static __always_inline void set_mark(struct __sk_buff *skb, __u32 mark) { *(volatile __u32 *)&skb->mark = mark; }
+
+static __always_inline int tc_fault(struct __sk_buff *skb, int egress) {
+  if (expired()) return TC_ACT_UNSPEC;
+  if ((skb->mark & 0xffff0000u) == NETFAULT_DUP_MARK) { /* our own clone coming back through the hook */
+    set_mark(skb, skb->mark & 0xffffu);
+    return TC_ACT_UNSPEC;
+  }
+  if (!(cfg.directions & (egress ? NETFAULT_DIR_EGRESS : NETFAULT_DIR_INGRESS))) return TC_ACT_UNSPEC;
+  if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6)) return TC_ACT_UNSPEC;
+  __sync_fetch_and_add(&stats.seen, 1);
+  struct packet p = {};
+  if (parse(skb, sizeof(struct ethhdr), egress, &p) || !matches(&p)) return TC_ACT_UNSPEC;
+  if (cfg.action == NETFAULT_DNS && !(egress && p.proto == IPPROTO_UDP && p.peer_port == 53 && dns_name_matches(skb, &p)))
+    return TC_ACT_UNSPEC;
+  __sync_fetch_and_add(&stats.matched, 1);
+  switch (cfg.action) {
+    case NETFAULT_POLICE:
+      if (!over_rate(skb->len)) return TC_ACT_UNSPEC;
+      __sync_fetch_and_add(&stats.affected, 1);
+      return TC_ACT_SHOT;
+    case NETFAULT_CORRUPT:
+      if (chance() && corrupt(skb, &p)) __sync_fetch_and_add(&stats.affected, 1);
+      return TC_ACT_UNSPEC;
+    case NETFAULT_DUPLICATE:
+      if (chance()) {
+        __u32 mark = skb->mark;
+        set_mark(skb, NETFAULT_DUP_MARK | (mark & 0xffffu));
+        if (bpf_clone_redirect(skb, skb->ifindex, egress ? 0 : BPF_F_INGRESS) == 0)
+          __sync_fetch_and_add(&stats.affected, 1);
+        set_mark(skb, mark);
+      }
+      return TC_ACT_UNSPEC;
+    case NETFAULT_DNS:
+      if (!chance()) return TC_ACT_UNSPEC;
+      __sync_fetch_and_add(&stats.affected, 1);
+      return cfg.dns_rcode ? dns_answer(skb, &p) : TC_ACT_SHOT;
+    default: /* NETFAULT_DROP */
+      if (!chance()) return TC_ACT_UNSPEC;
+      __sync_fetch_and_add(&stats.affected, 1);
+      return TC_ACT_SHOT;
+  }
+}
+
+SEC("tc")
+int netfault_tc_ingress(struct __sk_buff *skb) { return tc_fault(skb, 0); }
+
+SEC("tc")
+int netfault_tc_egress(struct __sk_buff *skb) { return tc_fault(skb, 1); }
+
+/* cgroup_skb sees the IP header at offset 0 and cannot change packets: drop, police, DNS timeout. */
+static __always_inline int cgroup_fault(struct __sk_buff *skb, int egress) {
+  if (expired()) return 1;
+  if (!(cfg.directions & (egress ? NETFAULT_DIR_EGRESS : NETFAULT_DIR_INGRESS))) return 1;
+  __sync_fetch_and_add(&stats.seen, 1);
+  struct packet p = {};
+  if (parse(skb, 0, egress, &p) || !matches(&p)) return 1;
+  if (cfg.action == NETFAULT_DNS) {
+    if (!(egress && p.proto == IPPROTO_UDP && p.peer_port == 53 && dns_name_matches(skb, &p))) return 1;
+  }
+  __sync_fetch_and_add(&stats.matched, 1);
+  if (cfg.action == NETFAULT_POLICE) {
+    if (!over_rate(skb->len)) return 1;
+  } else if (!chance()) {
+    return 1;
+  }
+  __sync_fetch_and_add(&stats.affected, 1);
+  return 0;
+}
+
+SEC("cgroup_skb/ingress")
+int netfault_cgroup_ingress(struct __sk_buff *skb) { return cgroup_fault(skb, 0); }
+
+SEC("cgroup_skb/egress")
+int netfault_cgroup_egress(struct __sk_buff *skb) { return cgroup_fault(skb, 1); }
+
+static __always_inline int refuse(struct bpf_sock_addr *ctx, const struct packet *p) {
+  if (expired()) return 1;
+  __sync_fetch_and_add(&stats.seen, 1);
+  if (!matches(p)) return 1;
+  __sync_fetch_and_add(&stats.matched, 1);
+  if (!chance()) return 1;
+  __sync_fetch_and_add(&stats.affected, 1);
+  bpf_set_retval(cfg.refuse_errno ? -cfg.refuse_errno : -ECONNREFUSED);
+  return 0;
+}
+
+SEC("cgroup/connect4")
+int netfault_connect4(struct bpf_sock_addr *ctx) {
+  struct packet p = {};
+  p.family = 4;
+  p.proto = ctx->protocol;
+  p.peer[0] = ctx->user_ip4;
+  p.peer_port = bpf_ntohs((__u16)ctx->user_port);
+  return refuse(ctx, &p);
+}
+
+SEC("cgroup/connect6")
+int netfault_connect6(struct bpf_sock_addr *ctx) {
+  struct packet p = {};
+  p.family = 6;
+  p.proto = ctx->protocol;
+  p.peer[0] = ctx->user_ip6[0];
+  p.peer[1] = ctx->user_ip6[1];
+  p.peer[2] = ctx->user_ip6[2];
+  p.peer[3] = ctx->user_ip6[3];
+  p.peer_port = bpf_ntohs((__u16)ctx->user_port);
+  return refuse(ctx, &p);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,56 @@
+/* Shared between the BPF programs (netfault.bpf.c) and rebound's injectors: one fault's configuration.
+ * Addresses are in network byte order, ports in host byte order. */
+#ifndef REBOUND_NETFAULT_H
+#define REBOUND_NETFAULT_H
+
+#include <linux/types.h>
+
+#define NETFAULT_MAX_CIDRS 16
+#define NETFAULT_MAX_PORTS 16
+#define NETFAULT_MAX_DNS_NAME 128
+
+enum netfault_action {
+  NETFAULT_DROP = 1,       /* loss and partition */
+  NETFAULT_CORRUPT = 2,    /* flip payload bits, keep the L4 checksum valid */
+  NETFAULT_DUPLICATE = 3,  /* clone the packet */
+  NETFAULT_POLICE = 4,     /* token bucket: drop what exceeds the rate */
+  NETFAULT_DNS = 5,        /* DNS queries for matching names: drop, or answer with an error code */
+  NETFAULT_REFUSE = 6,     /* connect() fails with an errno (cgroup connect hooks) */
+};
+
+struct netfault_cidr {
+  __u8 family; /* 4 or 6 */
+  __u8 prefix;
+  __u8 pad[2];
+  __u32 addr[4]; /* IPv4 uses addr[0] */
+};
+
+struct netfault_config {
+  __u32 action;
+  __u32 probability;  /* a matching packet is affected when bpf_get_prandom_u32() < probability; 0xffffffff: always */
+  __u32 protocol;     /* 0: any; else IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
+  __u32 directions;   /* bit 0: ingress, bit 1: egress */
+  __u32 n_cidrs;      /* 0: any peer */
+  struct netfault_cidr cidrs[NETFAULT_MAX_CIDRS];
+  __u32 n_ports;      /* 0: any port */
+  __u16 ports[NETFAULT_MAX_PORTS];
+  __u64 rate_bytes_per_sec;
+  __u64 burst_bytes;
+  __s32 refuse_errno;
+  __u32 dns_rcode;    /* 0: drop the query (the client times out); 2: SERVFAIL; 3: NXDOMAIN */
+  __u32 dns_suffix;   /* 1: the pattern matches the name and any name below it */
+  __u32 dns_name_len; /* the pattern in DNS wire format (length-prefixed labels, lower case, no final 0) */
+  __u8 dns_name[NETFAULT_MAX_DNS_NAME];
+};
+
+struct netfault_stats {
+  __u64 seen;     /* packets (or connects) the program looked at */
+  __u64 matched;  /* that matched the filters */
+  __u64 affected; /* that the fault changed */
+};
+
+#define NETFAULT_DIR_INGRESS 1u
+#define NETFAULT_DIR_EGRESS 2u
+#define NETFAULT_DUP_MARK 0x52420000u /* on clones, so a clone re-entering the hook is not cloned again */
+
+#endif

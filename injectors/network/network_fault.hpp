@@ -1,0 +1,127 @@
+#pragma once
+// What every network fault shares: where it applies (a target's cgroup, or an interface, optionally in
+// a named network namespace), which packets it matches (peers, ports, protocol, direction), and the
+// kernel handles that put it in place. The fault types themselves only fill in the configuration.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "injectors/network/bpf_handles.hpp"
+#include "injectors/registry.hpp"
+#include "netfault.h"
+
+namespace rebound {
+
+// How long a tc fault outlives rebound at most: rebound renews this lease every kLeaseRenewMs.
+constexpr int64_t kTcLeaseMs = 2000;
+constexpr int64_t kTcLeaseRenewMs = 200;
+constexpr unsigned kTcFirstPriority = 0xc000;
+constexpr unsigned kTcPriorities = 64;
+
+struct NetworkKeys {
+  bool direction = true;    // accepts `direction`
+  bool probability = true;  // accepts `probability`
+  bool probability_required = true;
+  bool cgroup_scope = true;      // may act on a target's cgroup
+  bool interface_scope = true;   // may act on an interface
+  const char* cgroup_only_reason = "";  // why an interface is refused, for the error message
+  const char* interface_only_reason = "";
+};
+
+class NetworkFault : public StepAction {
+ public:
+  Result<void> apply(StepContext& context) override;
+  Result<void> revert(StepContext& context) override;
+  Result<void> preflight() override;
+  nlohmann::json describe() const override;
+  // `rebound recover` for any network fault's record.
+  static Result<std::string> recover(const nlohmann::json& undo);
+  ~NetworkFault() override;
+
+ protected:
+  // Reads target/interface scope and the filters; false after recording errors.
+  bool parse_common(TableReader& reader, const StepFactoryContext& context, const NetworkKeys& keys);
+  // Reads a ratio into config_.probability.
+  bool parse_probability(TableReader& reader, bool required);
+  netfault_config config_{};
+  nlohmann::json parameters_ = nlohmann::json::object();  // the type's own keys, for describe()
+  std::string interface_;  // empty: the target's cgroup
+
+  // Makes a fault of type T with the common keys read; nullptr after recording errors.
+  template <class T>
+  static std::unique_ptr<T> start(TableReader& reader, const StepFactoryContext& context, const NetworkKeys& keys,
+                                  netfault_action action) {
+    auto fault = std::make_unique<T>();
+    fault->config_.action = action;
+    if (!fault->parse_common(reader, context, keys)) return nullptr;
+    return fault;
+  }
+
+ private:
+  unsigned programs() const;
+  Result<void> apply_cgroup(StepContext& context);
+  Result<void> apply_interface(StepContext& context);
+  void renew_lease();
+  void stop_keeper();
+
+  // Scope.
+  std::optional<TargetSpec> target_;
+  std::string netns_;
+  // Filters as written, for describe().
+  std::vector<std::string> peers_;
+  std::vector<int64_t> ports_;
+  std::string protocol_ = "any";
+  std::string direction_ = "both";
+
+  // Live state while applied.
+  NetfaultSkeleton skel_;
+  std::vector<BpfLink> links_;
+  std::vector<TcFilter> filters_;
+  std::string cgroup_path_;
+  std::string created_cgroup_;
+  std::string original_cgroup_;
+  std::vector<ProcessInfo> moved_;
+  bool created_clsact_ = false;
+  int ifindex_ = 0;
+  std::thread keeper_;
+  std::mutex keeper_mutex_;
+  std::condition_variable keeper_wake_;
+  bool keeper_stop_ = false;
+};
+
+// The fault types: each parses its own keys into the shared configuration.
+struct NetworkLoss : NetworkFault {
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext& context);
+};
+struct NetworkPartition : NetworkFault {
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext& context);
+};
+struct NetworkCorrupt : NetworkFault {
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext& context);
+};
+struct NetworkDuplicate : NetworkFault {
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext& context);
+};
+struct NetworkBandwidth : NetworkFault {
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext& context);
+};
+struct NetworkRefuse : NetworkFault {
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext& context);
+};
+struct DnsFail : NetworkFault {
+  static std::vector<ParamDoc> params();
+  static std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext& context);
+};
+
+// For `rebound doctor` and for refusing a step before anything runs: can this host do the step type?
+Result<void> network_fault_available(const std::string& type);
+
+}  // namespace rebound
