@@ -27,7 +27,7 @@ struct netfault_stats stats = {};
 
 struct bucket {
   struct bpf_spin_lock lock;
-  __u64 tokens;
+  __s64 tokens; /* may go down to -burst: a debt that senders are told to slow down for */
   __u64 last_ns;
 };
 
@@ -137,28 +137,39 @@ static __always_inline int matches(const struct packet *p) {
   return 1;
 }
 
-/* A token bucket shared by every CPU: 1 when the packet exceeds the rate. */
+/* A token bucket shared by every CPU. 0: within the rate. 1: over it, but within a debt of one burst
+ * (the caller may pass it while telling the sender to slow down). 2: over the rate and the debt: drop. */
+#define RATE_OK 0
+#define RATE_DEBT 1
+#define RATE_OVER 2
 static __always_inline int over_rate(__u32 len) {
   __u32 key = 0;
   struct bucket *b = bpf_map_lookup_elem(&buckets, &key);
-  if (!b) return 0;
+  if (!b) return RATE_OK;
   __u64 now = bpf_ktime_get_ns();
-  int over = 0;
+  __s64 burst = (__s64)cfg.burst_bytes;
+  int verdict = RATE_OK;
   bpf_spin_lock(&b->lock);
   if (b->last_ns == 0) {
-    b->tokens = cfg.burst_bytes;
+    b->tokens = burst;
     b->last_ns = now;
   }
   __u64 elapsed = now > b->last_ns ? now - b->last_ns : 0;
   if (elapsed > 1000000000ull) elapsed = 1000000000ull; /* keeps the product below 2^64 */
   b->last_ns = now;
-  __u64 tokens = b->tokens + elapsed * cfg.rate_bytes_per_sec / 1000000000ull;
-  if (tokens > cfg.burst_bytes) tokens = cfg.burst_bytes;
-  if (tokens >= len) tokens -= len;
-  else over = 1;
+  __s64 tokens = b->tokens + (__s64)(elapsed * cfg.rate_bytes_per_sec / 1000000000ull);
+  if (tokens > burst) tokens = burst;
+  if (tokens >= (__s64)len) {
+    tokens -= len;
+  } else if (tokens - (__s64)len >= -burst) {
+    tokens -= len;
+    verdict = RATE_DEBT;
+  } else {
+    verdict = RATE_OVER;
+  }
   b->tokens = tokens;
   bpf_spin_unlock(&b->lock);
-  return over;
+  return verdict;
 }
 
 /* Flips the bits of one 16-bit word of the L4 payload and keeps the L4 checksum consistent,
@@ -275,7 +286,7 @@ static __always_inline int tc_fault(struct __sk_buff *skb, int egress) {
   __sync_fetch_and_add(&stats.matched, 1);
   switch (cfg.action) {
     case NETFAULT_POLICE:
-      if (!over_rate(skb->len)) return TC_ACT_UNSPEC;
+      if (over_rate(skb->len) != RATE_OVER) return TC_ACT_UNSPEC; /* tc has no congestion signal: debt passes */
       __sync_fetch_and_add(&stats.affected, 1);
       return TC_ACT_SHOT;
     case NETFAULT_CORRUPT:
@@ -319,10 +330,15 @@ static __always_inline int cgroup_fault(struct __sk_buff *skb, int egress) {
   }
   __sync_fetch_and_add(&stats.matched, 1);
   if (cfg.action == NETFAULT_POLICE) {
-    if (!over_rate(skb->len)) return 1;
-  } else if (!chance()) {
-    return 1;
+    int rate = over_rate(skb->len);
+    if (rate == RATE_OK) return 1;
+    __sync_fetch_and_add(&stats.affected, 1);
+    /* On egress the return value carries a congestion notification (bit 1) that makes TCP shrink its window
+     * at once: 3 passes a packet in debt, 2 drops one over it. Ingress can only pass or drop. */
+    if (egress) return rate == RATE_DEBT ? 3 : 2;
+    return rate == RATE_DEBT ? 1 : 0;
   }
+  if (!chance()) return 1;
   __sync_fetch_and_add(&stats.affected, 1);
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "helpers.hpp"
 
+#include "experiments/subprocess.hpp"
+
 #include <arpa/inet.h>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -186,6 +188,95 @@ HttpServer::~HttpServer() {
 
 std::string HttpServer::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+std::string sh(const std::string& command) {
+  rebound::CommandSpec spec;
+  spec.argv = {command};
+  spec.shell = true;
+  spec.timeout = rebound::Millis(30'000);
+  auto r = rebound::run_command(spec);
+  INFO(command);
+  REQUIRE(r);
+  INFO(r->err);
+  REQUIRE(r->exit_code == 0);
+  return r->out;
+}
+
+static std::atomic<int> g_net_sequence{0};
+
+TestNet::TestNet() {
+  int n = (getpid() * 7 + g_net_sequence++) % 250 + 1;
+  std::string id = std::to_string(getpid() % 100000) + "x" + std::to_string(g_net_sequence.load());
+  client = "rbc" + id;
+  server = "rbs" + id;
+  client_if = "rbc" + id;
+  server_if = "rbs" + id;
+  client_ip = "10.199." + std::to_string(n) + ".1";
+  server_ip = "10.199." + std::to_string(n) + ".2";
+  server_ip2 = "10.199." + std::to_string(n) + ".3";
+  sh("ip netns add " + client + " && ip netns add " + server);
+  sh("ip link add " + client_if + " netns " + client + " type veth peer name " + server_if + " netns " + server);
+  sh("ip -n " + client + " addr add " + client_ip + "/24 dev " + client_if);
+  sh("ip -n " + server + " addr add " + server_ip + "/24 dev " + server_if);
+  sh("ip -n " + server + " addr add " + server_ip2 + "/24 dev " + server_if);
+  sh("ip -n " + client + " link set lo up && ip -n " + client + " link set " + client_if + " up");
+  sh("ip -n " + server + " link set lo up && ip -n " + server + " link set " + server_if + " up");
+}
+
+TestNet::~TestNet() {
+  rebound::CommandSpec spec;
+  spec.argv = {"ip netns del " + client + "; ip netns del " + server};
+  spec.shell = true;
+  rebound::run_command(spec);
+}
+
+std::vector<std::string> TestNet::in(const std::string& ns, std::vector<std::string> argv) const {
+  std::vector<std::string> out{"/usr/bin/ip", "netns", "exec", ns};
+  if (!fs::exists(out[0])) out[0] = "/sbin/ip";
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+std::vector<std::string> TestNet::tool(const std::string& ns, std::vector<std::string> args,
+                                      const std::string& cgroup) const {
+  std::vector<std::string> out{bin("rebound-nettool")};
+  if (!cgroup.empty()) out.insert(out.end(), {"--cgroup", cgroup});
+  out.insert(out.end(), {"--netns", ns});
+  out.insert(out.end(), args.begin(), args.end());
+  return out;
+}
+
+static std::string cgroup2_root() {
+  std::ifstream mounts("/proc/mounts");
+  std::string device, path, type, rest;
+  while (mounts >> device >> path >> type && std::getline(mounts, rest))
+    if (type == "cgroup2") return path;
+  return "";
+}
+
+TestCgroup::TestCgroup() {
+  static std::atomic<int> sequence{0};
+  std::string root = cgroup2_root();
+  REQUIRE_FALSE(root.empty());
+  path_ = root + "/rebound-test-" + std::to_string(getpid()) + "-" + std::to_string(sequence++);
+  fs::create_directory(path_);
+}
+
+TestCgroup::~TestCgroup() {
+  // Move leftovers to the root, then remove the folder.
+  for (int i = 0; i < 100; ++i) {
+    std::ifstream procs(path_ + "/cgroup.procs");
+    for (pid_t pid; procs >> pid;) std::ofstream(cgroup2_root() + "/cgroup.procs") << pid;
+    if (rmdir(path_.c_str()) == 0 || errno == ENOENT) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void TestCgroup::adopt(pid_t pid) const { std::ofstream(path_ + "/cgroup.procs") << pid << "\n"; }
+
+bool file_contains_soon(const std::string& path, const std::string& needle, int timeout_ms) {
+  return wait_for([&] { return read_text(path).find(needle) != std::string::npos; }, timeout_ms);
 }
 
 bool privileged() {

@@ -69,6 +69,39 @@ class HttpServer {
   std::thread thread_;
 };
 
+// A shell command that must succeed (test set-up); returns its stdout.
+std::string sh(const std::string& command);
+
+// Two network namespaces of the test's own, client and server, joined by a veth pair:
+// client 10.199.N.1 <-> server 10.199.N.2 and 10.199.N.3. Removed at the end of the test.
+class TestNet {
+ public:
+  TestNet();
+  ~TestNet();
+  std::string client, server;        // namespace names
+  std::string client_if, server_if;  // veth ends
+  std::string client_ip, server_ip, server_ip2;
+  // argv run inside a namespace (ip netns exec).
+  std::vector<std::string> in(const std::string& ns, std::vector<std::string> argv) const;
+  // rebound-nettool in a namespace, optionally inside a cgroup first.
+  std::vector<std::string> tool(const std::string& ns, std::vector<std::string> args, const std::string& cgroup = "") const;
+};
+
+// A cgroup v2 folder made for one test, emptied and removed after it.
+class TestCgroup {
+ public:
+  TestCgroup();
+  ~TestCgroup();
+  const std::string& path() const { return path_; }
+  void adopt(pid_t pid) const;
+
+ private:
+  std::string path_;
+};
+
+// The text a file holds once `needle` appears in it (or after timeout_ms).
+bool file_contains_soon(const std::string& path, const std::string& needle, int timeout_ms);
+
 // True if running as root; otherwise fails under CI (privileged tests must never skip there) and
 // warns and skips elsewhere.
 bool privileged();

@@ -13,29 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string cgroup2_mount() {
-  std::ifstream mounts("/proc/mounts");
-  std::string device, path, type, rest;
-  while (mounts >> device >> path >> type && std::getline(mounts, rest))
-    if (type == "cgroup2") return path;
-  return "";
-}
-
-// A cgroup v2 folder made for one test and removed after it.
-struct TestCgroup {
-  std::string path;
-  TestCgroup() {
-    std::string root = cgroup2_mount();
-    REQUIRE_FALSE(root.empty());
-    path = root + "/rebound-test-" + std::to_string(getpid());
-    fs::create_directory(path);
-  }
-  ~TestCgroup() {
-    for (int i = 0; i < 100 && rmdir(path.c_str()) != 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  void adopt(pid_t pid) const { std::ofstream(path + "/cgroup.procs") << pid << "\n"; }
-};
-
 const std::string kTrueProbe =
     "[[probes]]\nname = \"always\"\ntype = \"command\"\nargv = [\"/bin/true\"]\ninterval = \"100ms\"\n";
 
@@ -43,14 +20,14 @@ const std::string kTrueProbe =
 
 TEST_CASE("a cgroup target kills every process in the cgroup and nothing else", "[root][cgroup]") {
   if (!test::privileged()) return;
-  TestCgroup cgroup;
+  test::TestCgroup cgroup;
   test::Child inside_a({"/bin/sleep", "30"});
   test::Child inside_b({"/bin/sleep", "30"});
   test::Child outside({"/bin/sleep", "30"});
   cgroup.adopt(inside_a.pid());
   cgroup.adopt(inside_b.pid());
   test::TempDir dir;
-  auto file = dir.write("cg.toml", "name = \"cg\"\n[[targets]]\nname = \"group\"\ncgroup = \"" + cgroup.path +
+  auto file = dir.write("cg.toml", "name = \"cg\"\n[[targets]]\nname = \"group\"\ncgroup = \"" + cgroup.path() +
                                        "\"\nmax_targets = 2\n" + kTrueProbe +
                                        "[steady_state]\nwindow = \"200ms\"\n[[method]]\ntype = \"process.kill\"\ntarget = "
                                        "\"group\"\n");
