@@ -334,3 +334,23 @@ TEST_CASE("a network step the host cannot do is refused before anything runs", "
                                                  "root") != std::string::npos);
   CHECK_FALSE(fs::exists(marker));  // setup never ran
 }
+
+TEST_CASE("the shipped network scenario: the partition is felt, recovery is measured, the verdict passes",
+          "[root][network][demo]") {
+  if (!test::privileged()) return;
+  const bool clsact_before = test::sh("tc qdisc show dev lo").find("clsact") != std::string::npos;
+  test::TempDir dir;
+  auto r = test::run_rebound({"run", test::source("scenarios/network/partition-demo-service.toml"), "--report-dir",
+                              dir.path(), "--state-dir", dir.path() + "/state"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  auto j = test::read_json(dir.path() + "/network-partition-demo/journal.json");
+  CHECK(j["verdict"] == "passed");
+  // Every sample during the 3 s partition failed, and recovery came within the 1 s objective.
+  CHECK(j["metrics"]["phases"]["fault"]["error_ratio"].get<double>() > 0.9);
+  CHECK(j["metrics"]["time_to_recover_ms"].get<double>() < 1000);
+  CHECK(j["steps"][0]["detail"]["packets_affected"].get<int>() > 0);
+  // Nothing is left on lo: no filter, and no clsact unless one was there before.
+  CHECK(test::sh("tc filter show dev lo ingress; tc filter show dev lo egress").empty());
+  CHECK((test::sh("tc qdisc show dev lo").find("clsact") != std::string::npos) == clsact_before);
+}
