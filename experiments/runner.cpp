@@ -574,6 +574,8 @@ void Runner::compute_metrics_and_verdict(double baseline_start, double method_st
 RunResult Runner::run() {
   epoch_ = SteadyClock::now();
   result_.started_at = iso8601_now();
+  result_.monotonic_epoch_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(epoch_.time_since_epoch()).count();
   planned_ms_ = ex_.steady_state.window.count() * 2 + ex_.method_span().count() + ex_.observe_for().count();
   double baseline_start = 0, method_start = 0, recovery_end = 0, after_start = 0, end = 0;
   try {

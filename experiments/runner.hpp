@@ -63,6 +63,7 @@ struct RunResult {
   std::string status = "completed";  // completed, aborted, interrupted, error
   std::vector<std::string> reasons;  // why the verdict is not passed, for people
   std::string started_at, ended_at;  // ISO 8601 UTC
+  int64_t monotonic_epoch_ns = 0;    // CLOCK_MONOTONIC at t = 0 ms, to line the journal up with other tools
   double duration_ms = 0;
   std::vector<PhaseSpan> phases;
   std::map<std::string, std::vector<ProcessInfo>> targets;

@@ -89,6 +89,7 @@ nlohmann::json make_journal(const Experiment& ex, const RunResult& r) {
   j["started_at"] = r.started_at;
   j["ended_at"] = r.ended_at;
   j["duration_ms"] = r.duration_ms;
+  j["monotonic_epoch_ns"] = r.monotonic_epoch_ns;
   j["status"] = r.status;
   j["verdict"] = to_string(r.verdict);
   j["exit_code"] = exit_code(r.verdict);

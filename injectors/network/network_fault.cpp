@@ -282,15 +282,19 @@ Result<void> NetworkFault::preflight() {
   if (interface_.empty() && cgroup2_mount().empty()) {
     return fail("cgroup v2 is not mounted: a process tree cannot be scoped (mount cgroup2, or use interface = ...)");
   }
+  // Loaded now, before the timeline: the verifier's time must not count against the step's start.
   auto skel = load_netfault(programs());
   if (!skel) return skel.error();
+  skel_ = std::move(*skel);
   return {};
 }
 
 Result<void> NetworkFault::apply(StepContext& context) {
-  auto skel = load_netfault(programs());
-  if (!skel) return skel.error();
-  skel_ = std::move(*skel);
+  if (!skel_) {
+    auto skel = load_netfault(programs());
+    if (!skel) return skel.error();
+    skel_ = std::move(*skel);
+  }
   skel_->bss->cfg = config_;
   auto applied = interface_.empty() ? apply_cgroup(context) : apply_interface(context);
   if (!applied) {
