@@ -243,3 +243,96 @@ TEST_CASE("validation: variables expand to the experiment folder and rebound's f
   REQUIRE(r.experiment);
   CHECK(r.experiment->setup[0].argv == std::vector<std::string>{"/opt/rebound/svc", "/srv/x"});
 }
+
+// Network steps: every message a user can meet while declaring one.
+namespace {
+std::string net_step(const std::string& body) {
+  return with_base("[[method]]\nduration = \"5s\"\n" + body);  // the step starts on line 11
+}
+}  // namespace
+
+TEST_CASE("validation: a network fault with neither target nor interface", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.loss\"\nprobability = 0.1\n")) ==
+        "exp.toml:11:1: error: method[0].target: missing required key: a network fault acts on a target's cgroup "
+        "(target = \"...\") or on an interface (interface = \"eth0\")");
+}
+
+TEST_CASE("validation: a network fault with both target and interface", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.loss\"\ntarget = \"svc\"\ninterface = \"eth0\"\nprobability = 0.1\n")) ==
+        "exp.toml:15:13: error: method[0].interface: give either target (the process tree's cgroup) or interface, not "
+        "both");
+}
+
+TEST_CASE("validation: corrupt cannot act on a cgroup", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.corrupt\"\ntarget = \"svc\"\nprobability = 0.1\n")) ==
+        "exp.toml:14:10: error: method[0].target: this fault cannot act on a cgroup (cgroup_skb programs cannot change "
+        "packets); use interface = \"...\"");
+}
+
+TEST_CASE("validation: refuse cannot act on an interface", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.refuse\"\ninterface = \"eth0\"\n")) ==
+        "exp.toml:14:13: error: method[0].interface: this fault cannot act on an interface (connect() hooks attach to "
+        "cgroups); use target = \"...\"");
+}
+
+TEST_CASE("validation: netns without an interface", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.loss\"\ntarget = \"svc\"\nnetns = \"ns1\"\nprobability = 0.1\n")) ==
+        "exp.toml:15:9: error: method[0].netns: netns goes with interface: name the interface inside that namespace");
+}
+
+TEST_CASE("validation: a probability outside 0..1", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.loss\"\ntarget = \"svc\"\nprobability = 30\n")) ==
+        "exp.toml:15:15: error: method[0].probability: 30 is not a probability: use a number from 0 to 1 (0.3 for "
+        "30%)");
+}
+
+TEST_CASE("validation: loss without a probability", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.loss\"\ntarget = \"svc\"\n")) ==
+        "exp.toml:11:1: error: method[0].probability: missing required key (add probability = <a number>)");
+}
+
+TEST_CASE("validation: a peer that is not an address", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.loss\"\ntarget = \"svc\"\nprobability = 1.0\npeers = [\"10.0.0.0/33\"]\n")) ==
+        "exp.toml:16:9: error: method[0].peers: '10.0.0.0/33' is not an IP address or CIDR such as \"10.0.0.0/8\" or "
+        "\"fd00::/64\"");
+}
+
+TEST_CASE("validation: an unknown direction and protocol", "[unit][validation][network]") {
+  auto e = errors_for(net_step("type = \"network.loss\"\ntarget = \"svc\"\nprobability = 1.0\ndirection = \"out\"\n"
+                               "protocol = \"sctp\"\n"));
+  REQUIRE(e.size() == 2);
+  CHECK(e[0] == "exp.toml:16:13: error: method[0].direction: 'out' is not a direction: use \"ingress\", \"egress\" or "
+                "\"both\"");
+  CHECK(e[1] == "exp.toml:17:12: error: method[0].protocol: 'sctp' is not a protocol: use \"tcp\", \"udp\", \"icmp\" or "
+                "\"any\"");
+}
+
+TEST_CASE("validation: a partition needs peers", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.partition\"\ntarget = \"svc\"\n")) ==
+        "exp.toml:11:1: error: method[0].peers: missing required key: a partition needs the peers it cuts off, e.g. "
+        "peers = [\"10.0.0.0/8\"]");
+}
+
+TEST_CASE("validation: a bandwidth rate without a unit", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.bandwidth\"\ntarget = \"svc\"\nrate = \"10\"\n")) ==
+        "exp.toml:15:8: error: method[0].rate: '10' is not a rate: write a number and a unit such as \"10mbit\", "
+        "\"512kbit\" or \"2MB\" (bit, kbit, mbit, gbit, B, kB, KiB, MB, MiB, GB per second)");
+}
+
+TEST_CASE("validation: an errno refuse cannot return", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.refuse\"\ntarget = \"svc\"\nerrno = \"ENOENT\"\n")) ==
+        "exp.toml:15:9: error: method[0].errno: 'ENOENT' is not an errno rebound can return from connect(): use "
+        "ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH, ECONNRESET, EACCES or EPERM");
+}
+
+TEST_CASE("validation: dns.fail answers need an interface", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"dns.fail\"\ntarget = \"svc\"\ndomain = \"example.com\"\n")) ==
+        "exp.toml:11:1: error: method[0].answer: a cgroup-scoped dns.fail can only drop queries (answer = "
+        "\"timeout\"): cgroup_skb programs cannot write an answer; use interface = \"...\" for nxdomain or servfail");
+}
+
+TEST_CASE("validation: a domain that is not a DNS name", "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"dns.fail\"\ninterface = \"eth0\"\ndomain = \"bad..name\"\n")) ==
+        "exp.toml:15:10: error: method[0].domain: 'bad..name' is not a DNS name such as \"api.example.com\" or "
+        "\"*.example.com\"");
+}

@@ -485,8 +485,10 @@ Result<std::string> NetworkFault::recover(const nlohmann::json& undo) {
 // The fault types
 
 namespace {
-const ParamDoc kTargetDoc{"target", "string", "", "a [[targets]] entry: the fault applies to its cgroup (see scope)"};
-const ParamDoc kInterfaceDoc{"interface", "string", "", "instead of target: an interface (tc), e.g. \"eth0\""};
+const ParamDoc kTargetDoc{"target", "string", "or interface", "a [[targets]] entry: the fault applies to its cgroup"};
+const ParamDoc kTargetOnlyDoc{"target", "string", "", "a [[targets]] entry: the fault applies to its cgroup"};
+const ParamDoc kInterfaceDoc{"interface", "string", "or target", "an interface (tc filter), e.g. \"eth0\""};
+const ParamDoc kInterfaceOnlyDoc{"interface", "string", "", "an interface (tc filter), e.g. \"eth0\""};
 const ParamDoc kNetnsDoc{"netns", "string", "rebound's", "with interface: the named network namespace it is in"};
 const ParamDoc kDirectionDoc{"direction", "string", "\"both\"", "\"ingress\", \"egress\" or \"both\""};
 const ParamDoc kPeersDoc{"peers", "string array", "any", "peer addresses or CIDRs (IPv4 or IPv6)"};
@@ -520,7 +522,7 @@ std::unique_ptr<StepAction> NetworkPartition::parse(TableReader& reader, const S
 }
 
 std::vector<ParamDoc> NetworkCorrupt::params() {
-  return {kInterfaceDoc, kNetnsDoc, {"probability", "ratio", "", "share of matching TCP/UDP packets damaged"},
+  return {kInterfaceOnlyDoc, kNetnsDoc, {"probability", "ratio", "", "share of matching TCP/UDP packets damaged"},
           kDirectionDoc, kPeersDoc, kPortsDoc, kProtocolDoc};
 }
 std::unique_ptr<StepAction> NetworkCorrupt::parse(TableReader& reader, const StepFactoryContext& context) {
@@ -531,7 +533,7 @@ std::unique_ptr<StepAction> NetworkCorrupt::parse(TableReader& reader, const Ste
 }
 
 std::vector<ParamDoc> NetworkDuplicate::params() {
-  return {kInterfaceDoc, kNetnsDoc, {"probability", "ratio", "", "share of matching packets sent twice"},
+  return {kInterfaceOnlyDoc, kNetnsDoc, {"probability", "ratio", "", "share of matching packets sent twice"},
           kDirectionDoc, kPeersDoc, kPortsDoc, kProtocolDoc};
 }
 std::unique_ptr<StepAction> NetworkDuplicate::parse(TableReader& reader, const StepFactoryContext& context) {
@@ -588,7 +590,7 @@ std::unique_ptr<StepAction> NetworkBandwidth::parse(TableReader& reader, const S
 }
 
 std::vector<ParamDoc> NetworkRefuse::params() {
-  return {kTargetDoc,
+  return {kTargetOnlyDoc,
           {"errno", "string", "\"ECONNREFUSED\"", "ECONNREFUSED, ETIMEDOUT, ENETUNREACH, EHOSTUNREACH, ECONNRESET, EACCES, EPERM"},
           {"probability", "ratio", "1.0", "share of matching connects refused"},
           kPeersDoc,
