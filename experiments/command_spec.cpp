@@ -71,6 +71,18 @@ std::optional<CommandSpec> parse_command(TableReader& reader, const Variables& v
   return spec;
 }
 
+std::vector<ParamDoc> command_param_docs(bool with_timeout) {
+  std::vector<ParamDoc> docs = {
+      {"argv", "string array", "", "program and arguments; no shell unless shell = true"},
+      {"shell", "bool", "false", "run argv[0] with /bin/sh -c"},
+      {"expect_exit", "integer or \"any\"", "0", "expected exit code"},
+      {"env", "table", "{}", "extra environment variables"},
+      {"cwd", "string", "rebound's working directory", "working directory"},
+  };
+  if (with_timeout) docs.insert(docs.begin() + 2, {"timeout", "duration", "30s", "the command is killed after this long"});
+  return docs;
+}
+
 nlohmann::json to_json(const CommandSpec& spec) {
   nlohmann::json j{{"argv", spec.argv}, {"shell", spec.shell}, {"timeout_ms", spec.timeout.count()}};
   if (!spec.name.empty()) j["name"] = spec.name;

@@ -40,4 +40,7 @@ std::optional<std::string> expand_value(TableReader& reader, const std::string& 
 
 nlohmann::json to_json(const CommandSpec& spec);
 
+// The keys parse_command reads (with or without `timeout`, which probes take from their envelope).
+std::vector<ParamDoc> command_param_docs(bool with_timeout);
+
 }  // namespace rebound

@@ -12,6 +12,14 @@
 
 namespace rebound {
 
+// One key of a table, for `rebound faults` and the docs.
+struct ParamDoc {
+  std::string name;
+  std::string type;
+  std::string default_value;  // "" when required
+  std::string description;
+};
+
 class TableReader {
  public:
   TableReader(const toml::table& table, std::string path, Diagnostics& diagnostics);

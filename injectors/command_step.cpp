@@ -4,16 +4,7 @@
 
 namespace rebound {
 
-std::vector<ParamDoc> CommandStep::params() {
-  return {
-      {"argv", "string array", "", "program and arguments; no shell unless shell = true"},
-      {"shell", "bool", "false", "run argv[0] with /bin/sh -c"},
-      {"timeout", "duration", "30s", "the command is killed after this long"},
-      {"expect_exit", "integer or \"any\"", "0", "expected exit code; anything else fails the step"},
-      {"env", "table", "{}", "extra environment variables"},
-      {"cwd", "string", "rebound's working directory", "working directory"},
-  };
-}
+std::vector<ParamDoc> CommandStep::params() { return command_param_docs(true); }
 
 std::unique_ptr<StepAction> CommandStep::parse(TableReader& reader, const StepFactoryContext& context) {
   auto spec = parse_command(reader, context.vars, {});

@@ -9,7 +9,7 @@ namespace rebound {
 std::vector<ParamDoc> ProcessKill::params() {
   return {
       {"signal", "string or integer", "\"SIGKILL\"", "signal to send: name (SIGTERM, TERM) or number"},
-      {"count", "integer or \"all\"", "\"all\"", "how many of the matched processes (lowest pids first)"},
+      process_count_doc(),
   };
 }
 
@@ -25,24 +25,13 @@ std::unique_ptr<StepAction> ProcessKill::parse(TableReader& reader, const StepFa
     }
     step->signal_ = *signal;
   }
-  if (const toml::node* n = reader.node("count")) {
-    if (n->is_string() && *n->value<std::string>() == "all") {
-      step->count_.reset();
-    } else if (n->is_integer() && *n->value<int64_t>() >= 1) {
-      step->count_ = *n->value<int64_t>();
-    } else {
-      reader.error("count", fmt::format("expected a positive integer or \"all\", got {}", describe_node(*n)));
-      return nullptr;
-    }
-  }
+  if (!parse_process_count(reader, step->count_)) return nullptr;
   return step;
 }
 
 Result<void> ProcessKill::apply(StepContext& context) {
   nlohmann::json killed = nlohmann::json::array();
-  size_t wanted = count_ ? static_cast<size_t>(*count_) : context.processes.size();
-  for (size_t i = 0; i < context.processes.size() && i < wanted; ++i) {
-    const auto& p = context.processes[i];
+  for (const auto& p : first_processes(context.processes, count_)) {
     if (!process_is(p.pid, p.start_time)) continue;  // exited since it was resolved
     if (kill(p.pid, signal_) != 0)
       return fail(fmt::format("cannot send {} to pid {}: {}", signal_name(signal_), p.pid, std::strerror(errno)));

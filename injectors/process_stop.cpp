@@ -6,22 +6,11 @@
 
 namespace rebound {
 
-std::vector<ParamDoc> ProcessStop::params() {
-  return {{"count", "integer or \"all\"", "\"all\"", "how many of the matched processes (lowest pids first)"}};
-}
+std::vector<ParamDoc> ProcessStop::params() { return {process_count_doc()}; }
 
 std::unique_ptr<StepAction> ProcessStop::parse(TableReader& reader, const StepFactoryContext&) {
   auto step = std::make_unique<ProcessStop>();
-  if (const toml::node* n = reader.node("count")) {
-    if (n->is_string() && *n->value<std::string>() == "all") {
-      step->count_.reset();
-    } else if (n->is_integer() && *n->value<int64_t>() >= 1) {
-      step->count_ = *n->value<int64_t>();
-    } else {
-      reader.error("count", fmt::format("expected a positive integer or \"all\", got {}", describe_node(*n)));
-      return nullptr;
-    }
-  }
+  if (!parse_process_count(reader, step->count_)) return nullptr;
   return step;
 }
 
@@ -32,9 +21,7 @@ static nlohmann::json undo_list(const std::vector<ProcessInfo>& processes) {
 }
 
 Result<void> ProcessStop::apply(StepContext& context) {
-  size_t wanted = count_ ? static_cast<size_t>(*count_) : context.processes.size();
-  std::vector<ProcessInfo> chosen(context.processes.begin(),
-                                  context.processes.begin() + std::min(wanted, context.processes.size()));
+  const std::vector<ProcessInfo> chosen = first_processes(context.processes, count_);
   // The record comes first: if rebound dies right after SIGSTOP, `rebound recover` still knows.
   if (auto r = context.record(undo_list(chosen)); !r) return r;
   nlohmann::json done = nlohmann::json::array();

@@ -76,6 +76,29 @@ constexpr SignalName kSignals[] = {
 };
 }  // namespace
 
+bool parse_process_count(TableReader& reader, std::optional<int64_t>& count) {
+  const toml::node* n = reader.node("count");
+  if (!n) return true;
+  if (n->is_string() && *n->value<std::string>() == "all") {
+    count.reset();
+  } else if (n->is_integer() && *n->value<int64_t>() >= 1) {
+    count = *n->value<int64_t>();
+  } else {
+    reader.error("count", fmt::format("expected a positive integer or \"all\", got {}", describe_node(*n)));
+    return false;
+  }
+  return true;
+}
+
+ParamDoc process_count_doc() {
+  return {"count", "integer or \"all\"", "\"all\"", "how many of the matched processes (lowest pids first)"};
+}
+
+std::vector<ProcessInfo> first_processes(const std::vector<ProcessInfo>& processes, const std::optional<int64_t>& count) {
+  size_t n = count ? std::min(static_cast<size_t>(*count), processes.size()) : processes.size();
+  return {processes.begin(), processes.begin() + static_cast<std::ptrdiff_t>(n)};
+}
+
 std::optional<int> parse_signal(const toml::node& node) {
   if (node.is_integer()) {
     auto n = *node.value<int64_t>();

@@ -46,6 +46,12 @@ const StepType* find_step_type(const std::string& name);
 std::vector<std::string> step_type_names();
 bool is_fault(const StepType& type);
 
+// `count = N` or `count = "all"` (nullopt in `count`); false after recording an error.
+bool parse_process_count(TableReader& reader, std::optional<int64_t>& count);
+ParamDoc process_count_doc();
+// The first `count` processes (lowest pids first), or all of them.
+std::vector<ProcessInfo> first_processes(const std::vector<ProcessInfo>& processes, const std::optional<int64_t>& count);
+
 // Parses "SIGKILL", "KILL", "kill" or 9.
 std::optional<int> parse_signal(const toml::node& node);
 std::string signal_name(int signal);

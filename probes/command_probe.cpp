@@ -7,14 +7,9 @@
 namespace rebound {
 
 std::vector<ParamDoc> CommandProbe::params() {
-  return {
-      {"argv", "string array", "", "program and arguments; no shell unless shell = true"},
-      {"shell", "bool", "false", "run argv[0] with /bin/sh -c"},
-      {"expect_exit", "integer or \"any\"", "0", "expected exit code"},
-      {"expect_stdout", "string (regex)", "none", "stdout must contain a match"},
-      {"env", "table", "{}", "extra environment variables"},
-      {"cwd", "string", "rebound's working directory", "working directory"},
-  };
+  auto docs = command_param_docs(false);
+  docs.push_back({"expect_stdout", "string (regex)", "none", "stdout must contain a match"});
+  return docs;
 }
 
 std::unique_ptr<Probe> CommandProbe::parse(TableReader& reader, const ProbeFactoryContext& context) {

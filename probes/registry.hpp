@@ -12,13 +12,6 @@
 
 namespace rebound {
 
-struct ParamDoc {
-  std::string name;
-  std::string type;
-  std::string default_value;  // "" when required
-  std::string description;
-};
-
 struct ProbeFactoryContext {
   const Variables& vars;
   const std::vector<TargetSpec>& targets;
