@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -18,7 +19,10 @@
 #include "injectors/recovery.hpp"
 #include "injectors/registry.hpp"
 #include "probes/registry.hpp"
+#include "reports/html.hpp"
+#include "reports/journal.hpp"
 #include "reports/junit.hpp"
+#include "reports/metrics.hpp"
 #include "reports/report_writer.hpp"
 
 namespace fs = std::filesystem;
@@ -153,7 +157,7 @@ void print_result(const Experiment& ex, const RunResult& r, const std::string& d
 }
 
 int cmd_run(const std::vector<std::string>& files, std::string report_dir, bool dry, const std::string& state_dir,
-            bool no_progress) {
+            bool no_progress, const std::string& metrics_file) {
   bool valid = false;
   auto loaded = load_all(files, valid);
   if (dry) {
@@ -202,7 +206,16 @@ int cmd_run(const std::vector<std::string>& files, std::string report_dir, bool 
   }
   if (auto w = write_text_file(report_dir + "/junit.xml", make_junit(junit)); !w)
     std::cerr << "error: " << w.error().message << "\n";
-  std::cout << fmt::format("\nreports: {}  (JUnit: {}/junit.xml)\n", report_dir, report_dir);
+  if (!metrics_file.empty()) {
+    std::vector<nlohmann::json> journals;
+    for (size_t i = 0; i < results.size(); ++i) journals.push_back(make_journal(*loaded[i].result.experiment, results[i]));
+    // Written whole, then renamed: the textfile collector never reads half a file.
+    if (auto w = write_text_file(metrics_file + ".tmp", make_prometheus_metrics(journals)); !w)
+      std::cerr << "error: " << w.error().message << "\n";
+    else fs::rename(metrics_file + ".tmp", metrics_file, ec);
+  }
+  std::cout << fmt::format("\nreports: {}  (JUnit: {}/junit.xml, HTML: report.html beside each journal)\n", report_dir,
+                           report_dir);
   return exit_code(overall);
 }
 
@@ -231,6 +244,36 @@ int cmd_faults() {
                                p.default_value.empty() ? "(required)" : p.default_value, p.description);
   }
   return 0;
+}
+
+// Re-renders HTML reports from journals: OUT is the file for one journal, a folder for several.
+int cmd_report(const std::vector<std::string>& journals, const std::string& out) {
+  if (out.empty()) {
+    std::cerr << "error: say where the report goes: --html OUT\n";
+    return exit_code(Verdict::error);
+  }
+  std::error_code ec;
+  if (journals.size() > 1) fs::create_directories(out, ec);
+  int status = 0;
+  for (const auto& path : journals) {
+    std::ifstream in(path);
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (!in || j.is_discarded() || !j.contains("schema_version")) {
+      std::cerr << fmt::format("error: {} is not a rebound journal\n", path);
+      status = exit_code(Verdict::error);
+      continue;
+    }
+    std::string target = journals.size() > 1
+                             ? fmt::format("{}/{}.html", out, j["experiment"].value("name", fs::path(path).stem().string()))
+                             : out;
+    if (auto w = write_text_file(target, make_html(j)); !w) {
+      std::cerr << "error: " << w.error().message << "\n";
+      status = exit_code(Verdict::error);
+    } else {
+      std::cout << target << "\n";
+    }
+  }
+  return status;
 }
 
 int cmd_doctor() {
@@ -276,7 +319,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
 
   std::vector<std::string> files;
-  std::string report_dir, state_dir;
+  std::string report_dir, state_dir, metrics_file, html_out;
   bool dry = false, no_progress = false, force = false;
 
   auto* run = app.add_subcommand("run", "Run experiments and write their reports");
@@ -285,11 +328,15 @@ int main(int argc, char** argv) {
   run->add_flag("--dry-run", dry, "validate, resolve targets and print the timeline; inject nothing");
   run->add_option("--state-dir", state_dir, "where fault records are kept (default: /run/rebound as root)");
   run->add_flag("--no-progress", no_progress, "plain log lines even on a terminal");
+  run->add_option("--metrics-file", metrics_file, "also write the figures in Prometheus text format (textfile collector)");
 
   auto* validate = app.add_subcommand("validate", "Check experiment files; exit 0 if valid, 4 if not");
   validate->add_option("files", files, "experiment files")->required();
 
   app.add_subcommand("faults", "List every step and probe type with its parameters and defaults");
+  auto* report = app.add_subcommand("report", "Re-render HTML reports from journals");
+  report->add_option("journals", files, "journal.json files")->required();
+  report->add_option("--html", html_out, "the HTML file (one journal) or folder (several)")->required();
   app.add_subcommand("doctor", "Tell which fault types this host can inject, and why not");
 
   auto* recover = app.add_subcommand("recover", "Undo faults left behind by a rebound that died");
@@ -304,7 +351,8 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
   try {
-    if (run->parsed()) return cmd_run(files, report_dir, dry, state_dir, no_progress);
+    if (run->parsed()) return cmd_run(files, report_dir, dry, state_dir, no_progress, metrics_file);
+    if (report->parsed()) return cmd_report(files, html_out);
     if (validate->parsed()) return cmd_validate(files);
     if (app.got_subcommand("faults")) return cmd_faults();
     if (app.got_subcommand("doctor")) return cmd_doctor();

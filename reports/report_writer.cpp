@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fstream>
 
+#include "reports/html.hpp"
 #include "reports/journal.hpp"
 #include "reports/markdown.hpp"
 
@@ -18,7 +19,9 @@ Result<void> write_text_file(const std::string& path, const std::string& text) {
 }
 
 Result<void> write_experiment_reports(const Experiment& ex, const RunResult& result, const std::string& dir) {
-  if (auto w = write_text_file(dir + "/journal.json", make_journal(ex, result).dump(2) + "\n"); !w) return w;
+  const auto journal = make_journal(ex, result);
+  if (auto w = write_text_file(dir + "/journal.json", journal.dump(2) + "\n"); !w) return w;
+  if (auto w = write_text_file(dir + "/report.html", make_html(journal)); !w) return w;
   return write_text_file(dir + "/summary.md", make_markdown(ex, result));
 }
 

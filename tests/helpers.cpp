@@ -247,7 +247,7 @@ std::vector<std::string> TestNet::tool(const std::string& ns, std::vector<std::s
   return out;
 }
 
-static std::string cgroup2_root() {
+std::string cgroup2_root() {
   std::ifstream mounts("/proc/mounts");
   std::string device, path, type, rest;
   while (mounts >> device >> path >> type && std::getline(mounts, rest))

@@ -102,6 +102,9 @@ class TestCgroup {
 // The text a file holds once `needle` appears in it (or after timeout_ms).
 bool file_contains_soon(const std::string& path, const std::string& needle, int timeout_ms);
 
+// Where cgroup v2 is mounted.
+std::string cgroup2_root();
+
 // True if running as root; otherwise fails under CI (privileged tests must never skip there) and
 // warns and skips elsewhere.
 bool privileged();

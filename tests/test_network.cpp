@@ -354,3 +354,42 @@ TEST_CASE("the shipped network scenario: the partition is felt, recovery is meas
   CHECK(test::sh("tc filter show dev lo ingress; tc filter show dev lo egress").empty());
   CHECK((test::sh("tc qdisc show dev lo").find("clsact") != std::string::npos) == clsact_before);
 }
+
+TEST_CASE("SIGKILL during a fault on a process target: recover moves it back and removes rebound's cgroup",
+          "[root][network]") {
+  if (!test::privileged()) return;
+  test::TestCgroup home;
+  test::Child victim({"/bin/sleep", "120"});
+  home.adopt(victim.pid());
+  const std::string cgroup_file = "/proc/" + std::to_string(victim.pid()) + "/cgroup";
+  RunningFault fault("[[targets]]\nname = \"victim\"\npid = " + std::to_string(victim.pid()) + "\n",
+                     "type = \"network.loss\"\ntarget = \"victim\"\nprobability = 1.0");
+  auto during = test::read_text(cgroup_file);
+  REQUIRE(during.find("rebound-") != std::string::npos);
+  const std::string created = test::cgroup2_root() + during.substr(during.find("::") + 2, during.find('\n') -
+                                                                                                  during.find("::") - 2);
+  fault.stop(SIGKILL);
+  CHECK(test::read_text(cgroup_file) == during);  // nobody moved it back yet
+  auto r = test::run_rebound({"recover", "--state-dir", fault.state});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("moved the processes back to " + home.path()) != std::string::npos);
+  CHECK(test::read_text(cgroup_file).find(home.path().substr(home.path().rfind('/'))) != std::string::npos);
+  CHECK_FALSE(fs::exists(created));
+  CHECK(fault.records() == 0);
+}
+
+TEST_CASE("dry run loads the network programs through the verifier and attaches nothing", "[root][network]") {
+  if (!test::privileged()) return;
+  test::TestNet net;
+  test::TempDir dir;
+  auto file = dir.write("x.toml", "name = \"x\"\n" + kTrueProbe + "[[method]]\ntype = \"network.duplicate\"\ninterface = \"" +
+                                      net.client_if + "\"\nnetns = \"" + net.client +
+                                      "\"\nprobability = 0.5\nduration = \"5s\"\n");
+  auto r = test::run_rebound({"run", "--dry-run", file});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("programs loaded through the verifier: ok (not attached)") != std::string::npos);
+  CHECK(tc_filters(net).empty());
+  CHECK(test::sh("tc -netns " + net.client + " qdisc show dev " + net.client_if).find("clsact") == std::string::npos);
+}
