@@ -69,13 +69,13 @@ std::string timeline_svg(const json& j) {
   const auto& probes = j["probes"];
   const double end_ms = std::max(1.0, num(j, "duration_ms").value_or(1));
   const double plot_w = width - left - right;
-  const double height = top + lane_height * std::max<size_t>(1, probes.size()) + 36;
+  const double height = top + lane_height * std::max<size_t>(1, probes.size()) + 56;
   auto x = [&](double t) { return left + std::clamp(t / end_ms, 0.0, 1.0) * plot_w; };
   std::string svg = fmt::format(
       "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" role=\"img\" "
       "aria-label=\"probe timeline\">\n",
       width, height);
-  const double plot_bottom = height - 36;
+  const double plot_bottom = height - 56;  // below: fault and recovery labels, then the time axis
   // Phases as labelled bands.
   static const std::pair<const char*, const char*> phase_colors[] = {
       {"setup", "#f6f8fa"}, {"baseline", "#ddf4ff"}, {"method", "#fff8c5"}, {"recovery", "#fbefff"},

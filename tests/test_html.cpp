@@ -1,0 +1,119 @@
+// The HTML report as a reader sees it: rendered by headless Chromium, with user text shown as text.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+
+#include "experiments/subprocess.hpp"
+#include "helpers.hpp"
+#include "reports/html.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string chromium() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
+    if (fs::exists(p)) return p;
+  return "";
+}
+
+// Chromium's flags for a closed network (no background fetches) and a fresh profile.
+rebound::CommandSpec headless(const std::string& profile, std::vector<std::string> extra) {
+  rebound::CommandSpec spec;
+  spec.argv = {chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--user-data-dir=" + profile, "--hide-scrollbars"};
+  spec.argv.insert(spec.argv.end(), extra.begin(), extra.end());
+  spec.timeout = rebound::Millis(60'000);
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("the HTML report escapes everything from files and probes", "[unit][reports][html]") {
+  nlohmann::json j = {{"schema_version", 1},
+                      {"verdict", "failed"},
+                      {"exit_code", 1},
+                      {"status", "completed"},
+                      {"duration_ms", 1000},
+                      {"reasons", {"probe said <script>alert(1)</script>"}},
+                      {"experiment", {{"name", "x"}, {"title", "<img src=x onerror=alert(2)>"}, {"file", "a&b.toml"}}},
+                      {"slo", nlohmann::json::array()},
+                      {"phases", nlohmann::json::array()},
+                      {"steps", nlohmann::json::array()},
+                      {"guard_events", nlohmann::json::array()},
+                      {"metrics", {{"phases", nlohmann::json::object()}}},
+                      {"probes", {{{"name", "p\"><b>"}, {"samples", {{{"t_ms", 1}, {"ok", false}, {"reason", "<script>x"}}}}}}}};
+  auto html = rebound::make_html(j);
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("<img") == std::string::npos);
+  CHECK(html.find("probe said &lt;script&gt;alert(1)&lt;/script&gt;") != std::string::npos);
+  CHECK(html.find("&lt;img src=x onerror=alert(2)&gt;") != std::string::npos);
+  CHECK(html.find("a&amp;b.toml") != std::string::npos);
+  CHECK(html.find("data-probe=\"p&quot;&gt;&lt;b&gt;\"") != std::string::npos);
+}
+
+TEST_CASE("the HTML report renders in headless Chromium with its verdict and timeline", "[integration][html]") {
+  if (chromium().empty()) {
+    if (std::getenv("CI")) FAIL("Chromium is not installed: CI must run this test (scripts/install-deps.sh installs it)");
+    WARN("skipped: Chromium is not installed");
+    return;
+  }
+  test::TempDir dir;
+  // A probe whose failure reason carries markup: the baseline fails and the reason lands in the report.
+  auto file = dir.write("x.toml", R"(name = "markup"
+title = "Report <b>escaping</b>"
+[[probes]]
+name = "nasty"
+type = "command"
+argv = ["/bin/sh", "-c", "echo '<script>document.title=\"pwned\"</script>' >&2; exit 1"]
+interval = "100ms"
+[steady_state]
+window = "300ms"
+)");
+  auto r = test::run_rebound({"run", file, "--report-dir", dir.path() + "/r", "--state-dir", dir.path() + "/s"});
+  REQUIRE(r.exit_code == 2);
+  const std::string report = dir.path() + "/r/markup/report.html";
+  REQUIRE(fs::exists(report));
+
+  auto dom = rebound::run_command(headless(dir.path() + "/p1", {"--dump-dom", "file://" + report}));
+  REQUIRE(dom);
+  INFO(dom->err);
+  CHECK(dom->out.find("id=\"verdict\"") != std::string::npos);
+  CHECK(dom->out.find("id=\"timeline\"") != std::string::npos);
+  CHECK(dom->out.find("class=\"probe-lane\"") != std::string::npos);
+  CHECK(dom->out.find(">inconclusive<") != std::string::npos);
+  // The probe's output is text on the page, never a script element.
+  CHECK(dom->out.find("<script") == std::string::npos);
+  CHECK(dom->out.find("&lt;script&gt;document.title") != std::string::npos);
+  CHECK(dom->out.find("<title>Report &lt;b&gt;escaping&lt;/b&gt;: inconclusive</title>") != std::string::npos);
+
+  auto shot = rebound::run_command(headless(dir.path() + "/p2", {"--window-size=1200,1400",
+                                                                  "--screenshot=" + dir.path() + "/shot.png",
+                                                                  "file://" + report}));
+  REQUIRE(shot);
+  CHECK(fs::file_size(dir.path() + "/shot.png") > 20'000);  // a rendered page, not a blank one
+}
+
+TEST_CASE("rebound report re-renders HTML from journals", "[integration][html]") {
+  test::TempDir dir;
+  auto run = test::run_rebound({"run", test::source("scenarios/demo/kill-supervised.toml"), "--report-dir",
+                                dir.path() + "/r", "--state-dir", dir.path() + "/s", "--metrics-file",
+                                dir.path() + "/rebound.prom"});
+  REQUIRE(run.exit_code == 0);
+  const std::string journal = dir.path() + "/r/demo-kill-supervised/journal.json";
+  auto one = test::run_rebound({"report", journal, "--html", dir.path() + "/again.html"});
+  CHECK(one.exit_code == 0);
+  CHECK(test::read_text(dir.path() + "/again.html") == test::read_text(dir.path() + "/r/demo-kill-supervised/report.html"));
+  auto bad = test::run_rebound({"report", dir.path() + "/r/junit.xml", "--html", dir.path() + "/x.html"});
+  CHECK(bad.exit_code == 4);
+  CHECK(bad.err.find("is not a rebound journal") != std::string::npos);
+  // The metrics file is in the Prometheus text format.
+  auto prom = test::read_text(dir.path() + "/rebound.prom");
+  CHECK(prom.find("# TYPE rebound_time_to_recover_seconds gauge\nrebound_time_to_recover_seconds{experiment=\"demo-kill-"
+                  "supervised\"} 0.") != std::string::npos);
+  CHECK(prom.find("rebound_experiment_verdict{experiment=\"demo-kill-supervised\",verdict=\"passed\"} 1") !=
+        std::string::npos);
+  CHECK(prom.find("rebound_slo_criterion_passed{experiment=\"demo-kill-supervised\",criterion=\"recover_within\"} 1") !=
+        std::string::npos);
+}
