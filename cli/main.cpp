@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "experiments/fault_record.hpp"
+#include "experiments/history.hpp"
 #include "experiments/loader.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/signals.hpp"
@@ -156,8 +157,38 @@ void print_result(const Experiment& ex, const RunResult& r, const std::string& d
   std::cout << fmt::format("  report: {}/summary.md\n", dir);
 }
 
-int cmd_run(const std::vector<std::string>& files, std::string report_dir, bool dry, const std::string& state_dir,
-            bool no_progress, const std::string& metrics_file) {
+struct RunFlags {
+  std::string report_dir, state_dir, metrics_file, history, baseline;
+  bool dry = false, no_progress = false, no_history = false;
+};
+
+// Compares with the baseline run (before this run is recorded) and makes a passed verdict failed on a regression.
+void apply_baseline(History& history, const std::string& which, const Experiment& ex, RunResult& r) {
+  auto base = history.baseline(ex.name, which);
+  if (!base) {
+    std::cerr << "error: " << base.error().message << "\n";
+    return;
+  }
+  if (!*base) {
+    std::cerr << fmt::format("note: no baseline run of {} in the history yet: nothing to compare with\n", ex.name);
+    return;
+  }
+  const HistoryRow& row = **base;
+  if (!row.time_to_recover_ms || !r.metrics.time_to_recover_ms) return;  // recover_within already judges that
+  auto c = regression_criterion(*r.metrics.time_to_recover_ms, *row.time_to_recover_ms, row.id,
+                                ex.slo.max_recovery_regression);
+  if (!c.passed && r.verdict == Verdict::passed) {
+    r.verdict = Verdict::failed;
+    r.reasons.push_back(fmt::format("{}: {}", c.name, c.detail));
+  }
+  r.criteria.push_back(std::move(c));
+}
+
+int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
+  std::string report_dir = flags.report_dir;
+  const bool dry = flags.dry, no_progress = flags.no_progress;
+  const std::string& state_dir = flags.state_dir;
+  const std::string& metrics_file = flags.metrics_file;
   bool valid = false;
   auto loaded = load_all(files, valid);
   if (dry) {
@@ -166,7 +197,8 @@ int cmd_run(const std::vector<std::string>& files, std::string report_dir, bool 
     for (const auto& l : loaded) status = std::max(status, dry_run(*l.result.experiment));
     return status;
   }
-  if (report_dir.empty()) report_dir = default_report_dir();
+  const bool default_dir = report_dir.empty();
+  if (default_dir) report_dir = default_report_dir();
   std::error_code ec;
   fs::create_directories(report_dir, ec);
   if (ec) {
@@ -187,6 +219,18 @@ int cmd_run(const std::vector<std::string>& files, std::string report_dir, bool 
     std::cerr << fmt::format("nothing was run; JUnit: {}/junit.xml\n", report_dir);
     return exit_code(Verdict::error);
   }
+  std::unique_ptr<History> history;
+  if (!flags.no_history) {
+    auto opened = History::open(flags.history.empty() ? History::default_path(report_dir, default_dir) : flags.history);
+    if (!opened) {
+      std::cerr << "error: " << opened.error().message << "\n";
+      return exit_code(Verdict::error);
+    }
+    history = std::move(*opened);
+  } else if (!flags.baseline.empty()) {
+    std::cerr << "error: --baseline needs the history; drop --no-history\n";
+    return exit_code(Verdict::error);
+  }
   install_interrupt_handlers();
   RunOptions options;
   options.state_dir = state_dir.empty() ? FaultRecorder::default_dir() : state_dir;
@@ -197,7 +241,12 @@ int cmd_run(const std::vector<std::string>& files, std::string report_dir, bool 
     fs::create_directories(options.output_dir, ec);
     if (interrupt_signal()) break;
     results.push_back(run_experiment(ex, options));
-    const RunResult& r = results.back();
+    RunResult& r = results.back();
+    if (history && !flags.baseline.empty()) apply_baseline(*history, flags.baseline, ex, r);
+    if (history) {
+      if (auto id = history->record(make_journal(ex, r), options.output_dir + "/journal.json"); !id)
+        std::cerr << "error: " << id.error().message << "\n";
+    }
     if (auto w = write_experiment_reports(ex, r, options.output_dir); !w)
       std::cerr << "error: " << w.error().message << "\n";
     junit.push_back({ex.name, l.file, &r, ""});
@@ -276,6 +325,54 @@ int cmd_report(const std::vector<std::string>& journals, const std::string& out)
   return status;
 }
 
+int cmd_history(const std::string& path, const std::string& experiment, bool trend, int limit) {
+  std::string file = path.empty() ? History::default_path("rebound-reports/x", true) : path;
+  if (!fs::exists(file)) {
+    std::cerr << fmt::format("no history at {} yet (rebound run records every run there)\n", file);
+    return exit_code(Verdict::error);
+  }
+  auto history = History::open(file);
+  if (!history) {
+    std::cerr << "error: " << history.error().message << "\n";
+    return exit_code(Verdict::error);
+  }
+  auto rows = (*history)->runs(experiment, limit);
+  if (!rows) {
+    std::cerr << "error: " << rows.error().message << "\n";
+    return exit_code(Verdict::error);
+  }
+  auto ms = [](const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : std::string("-"); };
+  if (!trend) {
+    std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>12} {:>8} {:>9}  {}\n", "run", "started", "experiment",
+                             "verdict", "recover ms", "errors", "p99 ms", "host");
+    for (const auto& r : *rows)
+      std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>12} {:>7.2f}% {:>9}  {}\n", r.id, r.started_at,
+                               r.experiment, r.verdict, ms(r.time_to_recover_ms), r.error_ratio.value_or(0) * 100,
+                               ms(r.p99_ms), r.host);
+    return 0;
+  }
+  // Time to recover over runs, oldest first, one bar per run, per experiment.
+  std::map<std::string, std::vector<HistoryRow>> by_experiment;
+  for (auto it = rows->rbegin(); it != rows->rend(); ++it) by_experiment[it->experiment].push_back(*it);
+  for (const auto& [name, runs] : by_experiment) {
+    double top = 1;
+    for (const auto& r : runs) top = std::max(top, r.time_to_recover_ms.value_or(0));
+    std::cout << fmt::format("{}: time to recover over {} runs\n", name, runs.size());
+    for (const auto& r : runs) {
+      int bar = r.time_to_recover_ms ? static_cast<int>(*r.time_to_recover_ms / top * 40 + 0.5) : 0;
+      std::cout << fmt::format("  run {:>4}  {:<24} {:>10} ms  {}{}\n", r.id, r.started_at, ms(r.time_to_recover_ms),
+                               std::string(static_cast<size_t>(bar), '#'), r.time_to_recover_ms ? "" : "(no recovery: " + r.verdict + ")");
+    }
+    std::vector<double> values;
+    for (const auto& r : runs)
+      if (r.time_to_recover_ms) values.push_back(*r.time_to_recover_ms);
+    if (values.size() >= 2)
+      std::cout << fmt::format("  first {:.1f} ms, last {:.1f} ms ({:+.0f}%)\n", values.front(), values.back(),
+                               (values.back() / values.front() - 1) * 100);
+  }
+  return 0;
+}
+
 int cmd_doctor() {
   utsname u{};
   uname(&u);
@@ -319,21 +416,32 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
 
   std::vector<std::string> files;
-  std::string report_dir, state_dir, metrics_file, html_out;
-  bool dry = false, no_progress = false, force = false;
+  std::string state_dir, html_out, experiment_filter, history_path;
+  RunFlags flags;
+  bool force = false, trend = false;
+  int limit = 50;
 
   auto* run = app.add_subcommand("run", "Run experiments and write their reports");
   run->add_option("files", files, "experiment files")->required();
-  run->add_option("--report-dir", report_dir, "where reports go (default: a new folder under rebound-reports/)");
-  run->add_flag("--dry-run", dry, "validate, resolve targets and print the timeline; inject nothing");
-  run->add_option("--state-dir", state_dir, "where fault records are kept (default: /run/rebound as root)");
-  run->add_flag("--no-progress", no_progress, "plain log lines even on a terminal");
-  run->add_option("--metrics-file", metrics_file, "also write the figures in Prometheus text format (textfile collector)");
+  run->add_option("--report-dir", flags.report_dir, "where reports go (default: a new folder under rebound-reports/)");
+  run->add_flag("--dry-run", flags.dry, "validate, resolve targets and print the timeline; inject nothing");
+  run->add_option("--state-dir", flags.state_dir, "where fault records are kept (default: /run/rebound as root)");
+  run->add_flag("--no-progress", flags.no_progress, "plain log lines even on a terminal");
+  run->add_option("--metrics-file", flags.metrics_file, "also write the figures in Prometheus text format (textfile collector)");
+  run->add_option("--history", flags.history, "the history database (default: history.sqlite beside the run folders)");
+  run->add_flag("--no-history", flags.no_history, "do not record this run");
+  run->add_option("--baseline", flags.baseline,
+                  "last or a run id: fail when time to recover regressed beyond slo.max_recovery_regression");
 
   auto* validate = app.add_subcommand("validate", "Check experiment files; exit 0 if valid, 4 if not");
   validate->add_option("files", files, "experiment files")->required();
 
   app.add_subcommand("faults", "List every step and probe type with its parameters and defaults");
+  auto* history_cmd = app.add_subcommand("history", "List recorded runs, or the trend of time to recover");
+  history_cmd->add_option("--experiment", experiment_filter, "only this experiment");
+  history_cmd->add_option("--history", history_path, "the history database (default: rebound-reports/history.sqlite)");
+  history_cmd->add_flag("--trend", trend, "time to recover over runs, per experiment");
+  history_cmd->add_option("--limit", limit, "how many runs, newest first")->capture_default_str();
   auto* report = app.add_subcommand("report", "Re-render HTML reports from journals");
   report->add_option("journals", files, "journal.json files")->required();
   report->add_option("--html", html_out, "the HTML file (one journal) or folder (several)")->required();
@@ -351,7 +459,8 @@ int main(int argc, char** argv) {
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
   try {
-    if (run->parsed()) return cmd_run(files, report_dir, dry, state_dir, no_progress, metrics_file);
+    if (run->parsed()) return cmd_run(files, flags);
+    if (history_cmd->parsed()) return cmd_history(history_path, experiment_filter, trend, limit);
     if (report->parsed()) return cmd_report(files, html_out);
     if (validate->parsed()) return cmd_validate(files);
     if (app.got_subcommand("faults")) return cmd_faults();

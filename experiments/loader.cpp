@@ -264,6 +264,10 @@ void Loader::parse_slo(TableReader& r, Experiment& ex) {
   slo.max_p50 = r.duration("max_p50");
   slo.max_p95 = r.duration("max_p95");
   slo.max_p99 = r.duration("max_p99");
+  if (auto v = r.number("max_recovery_regression")) {
+    if (*v < 0) r.error("max_recovery_regression", "use a share such as 0.2 for 20% slower than the baseline");
+    else slo.max_recovery_regression = *v;
+  }
   r.finish();
 }
 

@@ -68,6 +68,14 @@ std::vector<Criterion> evaluate_slo(const SloSpec& slo, const RunMetrics& m, boo
   return out;
 }
 
+Criterion regression_criterion(double ttr, double baseline_ms, int64_t baseline_run, double margin) {
+  Criterion c{"regression.time_to_recover", ttr, baseline_ms * (1 + margin), "ms", false, ""};
+  c.passed = ttr <= c.limit;
+  c.detail = fmt::format("recovered in {:.0f} ms; baseline run {} recovered in {:.0f} ms, allowed up to {:.0f} ms (+{:.0f}%)",
+                         ttr, baseline_run, baseline_ms, c.limit, margin * 100);
+  return c;
+}
+
 namespace {
 
 const char* kind_name(StepKind kind) {

@@ -81,6 +81,9 @@ RunResult run_experiment(const Experiment& experiment, const RunOptions& options
 // The SLO criteria for measured metrics (pure, for tests and reports).
 std::vector<Criterion> evaluate_slo(const SloSpec& slo, const RunMetrics& metrics, bool faults_applied);
 
+// Against a baseline run's time to recover: passes while recovery is at most (1 + margin) x the baseline's.
+Criterion regression_criterion(double time_to_recover_ms, double baseline_ms, int64_t baseline_run, double margin);
+
 std::string iso8601_now();
 
 }  // namespace rebound

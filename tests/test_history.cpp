@@ -1,0 +1,85 @@
+// Run history, trends, and the regression gate a pipeline uses: --baseline last|ID.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "experiments/history.hpp"
+#include "experiments/runner.hpp"
+#include "helpers.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+// The supervised demo with its own port and restart delay: a slower restart means a slower recovery.
+std::string demo_with_delay(const test::TempDir& dir, const std::string& file, int delay_ms) {
+  std::ifstream in(test::source("scenarios/demo/kill-supervised.toml"));
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text = std::regex_replace(text, std::regex("\"--restart-delay-ms\", \"150\""),
+                            "\"--restart-delay-ms\", \"" + std::to_string(delay_ms) + "\"");
+  text = std::regex_replace(text, std::regex("18181"), "18197");
+  return dir.write(file, text);
+}
+}  // namespace
+
+TEST_CASE("the regression criterion allows the declared margin over the baseline", "[unit][history]") {
+  auto ok = rebound::regression_criterion(230, 200, 7, 0.2);
+  CHECK(ok.passed);
+  CHECK(ok.limit == Approx(240));
+  auto slow = rebound::regression_criterion(300, 200, 7, 0.2);
+  CHECK_FALSE(slow.passed);
+  CHECK(slow.detail == "recovered in 300 ms; baseline run 7 recovered in 200 ms, allowed up to 240 ms (+20%)");
+}
+
+TEST_CASE("history records each run; a slower recovery against --baseline last fails the gate", "[integration][history]") {
+  test::TempDir dir;
+  const std::string db = dir.path() + "/history.sqlite";
+  auto fast = demo_with_delay(dir, "fast.toml", 50);
+  auto slow = demo_with_delay(dir, "slow.toml", 900);
+  auto first = test::run_rebound({"run", fast, "--report-dir", dir.path() + "/r1", "--state-dir", dir.path() + "/s",
+                                  "--history", db, "--baseline", "last"});
+  INFO(first.out << first.err);
+  CHECK(first.exit_code == 0);  // nothing to compare with yet
+  CHECK(first.err.find("no baseline run of demo-kill-supervised in the history yet") != std::string::npos);
+
+  auto second = test::run_rebound({"run", slow, "--report-dir", dir.path() + "/r2", "--state-dir", dir.path() + "/s",
+                                   "--history", db, "--baseline", "last"});
+  INFO(second.out << second.err);
+  CHECK(second.exit_code == 1);
+  auto j = test::read_json(dir.path() + "/r2/demo-kill-supervised/journal.json");
+  CHECK(j["verdict"] == "failed");
+  bool found = false;
+  for (const auto& c : j["slo"])
+    if (c["criterion"] == "regression.time_to_recover") {
+      found = true;
+      CHECK(c["passed"] == false);
+    }
+  CHECK(found);
+  CHECK(test::read_text(dir.path() + "/r2/junit.xml").find("name=\"regression.time_to_recover\"") != std::string::npos);
+
+  // Against run 1 explicitly, with the same outcome; against a run id that does not exist, nothing to compare.
+  auto history = rebound::History::open(db);
+  REQUIRE(history);
+  auto rows = (*history)->runs("demo-kill-supervised", 10);
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 2);
+  CHECK((*rows)[0].verdict == "failed");
+  CHECK((*rows)[1].verdict == "passed");
+  CHECK(*(*rows)[0].time_to_recover_ms > *(*rows)[1].time_to_recover_ms);
+
+  auto listed = test::run_rebound({"history", "--history", db});
+  CHECK(listed.exit_code == 0);
+  CHECK(std::regex_search(listed.out, std::regex("\\n +2  \\S+ +demo-kill-supervised +failed")));
+  auto trend = test::run_rebound({"history", "--history", db, "--trend"});
+  CHECK(trend.out.find("demo-kill-supervised: time to recover over 2 runs") != std::string::npos);
+  CHECK(std::regex_search(trend.out, std::regex("run +2 .* ms  #{40}\\n")));  // the slowest run has the full bar
+}
+
+TEST_CASE("a baseline that is not last or a number is an error", "[integration][history]") {
+  test::TempDir dir;
+  auto history = rebound::History::open(dir.path() + "/h.sqlite");
+  REQUIRE(history);
+  auto r = (*history)->baseline("x", "yesterday");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "--baseline takes \"last\" or a run id from `rebound history`, not 'yesterday'");
+}
