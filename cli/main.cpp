@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +14,7 @@
 
 #include "experiments/fault_record.hpp"
 #include "experiments/history.hpp"
+#include "experiments/suite.hpp"
 #include "experiments/loader.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/signals.hpp"
@@ -25,6 +27,7 @@
 #include "reports/junit.hpp"
 #include "reports/metrics.hpp"
 #include "reports/report_writer.hpp"
+#include "reports/suite_report.hpp"
 
 namespace fs = std::filesystem;
 using namespace rebound;
@@ -325,6 +328,60 @@ int cmd_report(const std::vector<std::string>& journals, const std::string& out)
   return status;
 }
 
+int cmd_gameday(const std::string& file, const RunFlags& flags) {
+  auto loaded = load_suite(file, LoadOptions{bin_dir()});
+  if (!loaded.ok()) {
+    std::cerr << loaded.format_all();
+    return exit_code(Verdict::error);
+  }
+  const Suite& suite = *loaded.suite;
+  const bool default_dir = flags.report_dir.empty();
+  std::string report_dir = default_dir ? default_report_dir() : flags.report_dir;
+  std::error_code ec;
+  fs::create_directories(report_dir, ec);
+  std::unique_ptr<History> history;
+  if (!flags.no_history) {
+    auto opened = History::open(flags.history.empty() ? History::default_path(report_dir, default_dir) : flags.history);
+    if (!opened) {
+      std::cerr << "error: " << opened.error().message << "\n";
+      return exit_code(Verdict::error);
+    }
+    history = std::move(*opened);
+  }
+  install_interrupt_handlers();
+  RunOptions base;
+  base.state_dir = flags.state_dir.empty() ? FaultRecorder::default_dir() : flags.state_dir;
+  base.live_progress = !flags.no_progress && isatty(STDERR_FILENO);
+  std::mutex history_mutex;
+  auto outcome = run_suite(suite, base, report_dir, [&](const Experiment& ex, TrialRecord& trial) {
+    if (auto w = write_experiment_reports(ex, trial.result, trial.dir); !w) std::cerr << "error: " << w.error().message << "\n";
+    std::lock_guard lock(history_mutex);
+    if (history) history->record(make_journal(ex, trial.result), trial.dir + "/journal.json");
+    std::cout << fmt::format("{} trial {}: {}{}\n", ex.name, trial.trial, to_string(trial.result.verdict),
+                             trial.result.metrics.time_to_recover_ms
+                                 ? fmt::format(" (recovered in {:.1f} ms)", *trial.result.metrics.time_to_recover_ms)
+                                 : "");
+  });
+  std::vector<JunitEntry> junit;
+  for (const auto& t : outcome.trials)
+    junit.push_back({fmt::format("{}.trial-{}", t.experiment, t.trial), file, &t.result, ""});
+  write_text_file(report_dir + "/junit.xml", make_junit(junit));
+  write_text_file(report_dir + "/summary.md", make_suite_markdown(suite, outcome));
+  std::map<std::string, std::vector<HistoryRow>> trend;
+  if (history)
+    for (const auto& e : outcome.entries) {
+      auto rows = history->runs(e.experiment, 30);
+      if (rows) trend[e.experiment].assign(rows->rbegin(), rows->rend());
+    }
+  write_text_file(report_dir + "/report.html", make_suite_html(suite, outcome, trend));
+  std::cout << fmt::format("\n{}: {} (exit {})\n", suite.name, to_string(outcome.verdict), exit_code(outcome.verdict));
+  for (const auto& e : outcome.entries)
+    std::cout << fmt::format("  {:<6} {:<28} median {} over {} trials: {}\n", to_string(e.verdict), e.experiment,
+                             e.stats.median ? fmt::format("{:.1f} ms", *e.stats.median) : "-", e.stats.trials, e.reason);
+  std::cout << fmt::format("reports: {} (summary.md, report.html, junit.xml)\n", report_dir);
+  return exit_code(outcome.verdict);
+}
+
 int cmd_history(const std::string& path, const std::string& experiment, bool trend, int limit) {
   std::string file = path.empty() ? History::default_path("rebound-reports/x", true) : path;
   if (!fs::exists(file)) {
@@ -437,6 +494,14 @@ int main(int argc, char** argv) {
   validate->add_option("files", files, "experiment files")->required();
 
   app.add_subcommand("faults", "List every step and probe type with its parameters and defaults");
+  std::string suite_file;
+  auto* gameday = app.add_subcommand("gameday", "Run a game-day suite now");
+  gameday->add_option("file", suite_file, "suite file")->required();
+  gameday->add_option("--report-dir", flags.report_dir, "where reports go (default: a new folder under rebound-reports/)");
+  gameday->add_option("--state-dir", flags.state_dir, "where fault records are kept");
+  gameday->add_option("--history", flags.history, "the history database");
+  gameday->add_flag("--no-progress", flags.no_progress, "plain log lines even on a terminal");
+  gameday->add_flag("--no-history", flags.no_history, "do not record the trials");
   auto* history_cmd = app.add_subcommand("history", "List recorded runs, or the trend of time to recover");
   history_cmd->add_option("--experiment", experiment_filter, "only this experiment");
   history_cmd->add_option("--history", history_path, "the history database (default: rebound-reports/history.sqlite)");
@@ -460,6 +525,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   try {
     if (run->parsed()) return cmd_run(files, flags);
+    if (gameday->parsed()) return cmd_gameday(suite_file, flags);
     if (history_cmd->parsed()) return cmd_history(history_path, experiment_filter, trend, limit);
     if (report->parsed()) return cmd_report(files, html_out);
     if (validate->parsed()) return cmd_validate(files);

@@ -1,0 +1,230 @@
+#include "experiments/suite.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "experiments/signals.hpp"
+#include "experiments/table_reader.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rebound {
+
+std::string SuiteLoad::format_all() const {
+  std::string out;
+  for (const auto& d : diagnostics) out += d.format_all();
+  return out;
+}
+
+SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
+  SuiteLoad out;
+  out.diagnostics.emplace_back(path);
+  Diagnostics& d = out.diagnostics.front();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    d.error(0, 0, "file", fmt::format("cannot read the file: {}", std::strerror(errno)));
+    return out;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  toml::table root;
+  try {
+    root = toml::parse(text.str(), path);
+  } catch (const toml::parse_error& e) {
+    d.error(static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column), "TOML syntax",
+            std::string(e.description()));
+    return out;
+  }
+  Suite suite;
+  suite.file = path;
+  TableReader top(root, "", d);
+  suite.name = top.string("name").value_or(fs::path(path).stem().string());
+  suite.title = top.string("title").value_or(suite.name);
+  if (const toml::node* p = top.node("pass_if")) {
+    if (p->is_string() && *p->value<std::string>() == "all") {
+      suite.pass_share.reset();
+    } else if (p->is_number() && *p->value<double>() > 0 && *p->value<double>() <= 1) {
+      suite.pass_share = *p->value<double>();
+    } else {
+      top.error("pass_if", fmt::format("expected \"all\" or a share of trials from 0 to 1 such as 0.95, got {}",
+                                       describe_node(*p)));
+    }
+  }
+  if (auto f = top.string("on_failure")) {
+    if (*f == "stop") suite.stop_on_failure = true;
+    else if (*f != "continue") top.error("on_failure", fmt::format("'{}': use \"continue\" or \"stop\"", *f));
+  }
+  if (auto p = top.duration("pause")) suite.pause = *p;
+  const fs::path base = fs::path(path).parent_path();
+  std::set<std::string> names;
+  const toml::array* groups = top.array("groups");
+  if (!groups || groups->empty()) top.error("groups", "a suite needs at least one [[groups]] with [[groups.experiments]]");
+  for (size_t g = 0; groups && g < groups->size(); ++g) {
+    const toml::table* gt = (*groups)[g].as_table();
+    if (!gt) continue;
+    TableReader gr(*gt, fmt::format("groups[{}]", g), d);
+    SuiteGroup group;
+    group.name = gr.string("name").value_or(fmt::format("group {}", g + 1));
+    std::string mode = gr.string("mode").value_or("serial");
+    if (mode == "parallel") group.parallel = true;
+    else if (mode != "serial") gr.error("mode", fmt::format("'{}': use \"serial\" or \"parallel\"", mode));
+    const toml::array* entries = gr.array("experiments");
+    if (!entries || entries->empty()) gr.error("experiments", "add at least one [[groups.experiments]] with file = \"...\"");
+    for (size_t e = 0; entries && e < entries->size(); ++e) {
+      const toml::table* et = (*entries)[e].as_table();
+      if (!et) continue;
+      TableReader er(*et, fmt::format("groups[{}].experiments[{}]", g, e), d);
+      auto file = er.string("file", true);
+      int repeat = static_cast<int>(er.integer("repeat").value_or(1));
+      if (repeat < 1) er.error("repeat", "repeat must be at least 1");
+      er.finish();
+      if (!file) continue;
+      SuiteEntry entry;
+      entry.file = (base / *file).lexically_normal().string();
+      entry.repeat = std::max(repeat, 1);
+      auto loaded = load_experiment(entry.file, options);
+      if (!loaded.experiment) {
+        out.diagnostics.push_back(std::move(loaded.diagnostics));
+        continue;
+      }
+      entry.experiment = std::move(*loaded.experiment);
+      if (!names.insert(entry.experiment.name).second)
+        er.error("file", fmt::format("experiment '{}' appears twice in the suite: its reports would collide; use repeat",
+                                     entry.experiment.name));
+      group.entries.push_back(std::move(entry));
+    }
+    gr.finish();
+    suite.groups.push_back(std::move(group));
+  }
+  top.finish();
+  for (const auto& diag : out.diagnostics)
+    if (!diag.empty()) return out;
+  out.suite = std::move(suite);
+  return out;
+}
+
+TrialStats trial_stats(const std::vector<std::optional<double>>& ttr, size_t passed) {
+  TrialStats s;
+  s.trials = ttr.size();
+  s.passed = passed;
+  std::vector<double> v;
+  for (const auto& x : ttr)
+    if (x) v.push_back(*x);
+  s.recovered = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  auto rank = [&](double p) { return v[std::clamp<size_t>(static_cast<size_t>(std::ceil(p * n)), 1, n) - 1]; };
+  s.min = v.front();
+  s.max = v.back();
+  s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  s.p95 = rank(0.95);
+  // Order-statistic interval [x_(j), x_(n+1-j)] with the largest j whose coverage is still >= 95%;
+  // coverage = 1 - 2 * P(Binomial(n, 1/2) < j).
+  auto coverage = [&](size_t j) {
+    double below = 0;
+    for (size_t k = 0; k < j; ++k) below += std::exp(std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) -
+                                                     static_cast<double>(n) * std::log(2.0));
+    return std::max(0.0, 1 - 2 * below);
+  };
+  size_t j = 1;
+  while (j + 1 <= n / 2 && coverage(j + 1) >= 0.95) ++j;
+  s.median_low = v[j - 1];
+  s.median_high = v[n - j];
+  s.median_coverage = coverage(j);
+  return s;
+}
+
+EntryOutcome judge_entry(const std::string& experiment, const std::string& group,
+                         const std::vector<const RunResult*>& trials, const std::optional<double>& pass_share) {
+  EntryOutcome e{experiment, group, {}, Verdict::passed, ""};
+  std::vector<std::optional<double>> ttr;
+  size_t passed = 0;
+  Verdict worst_other = Verdict::passed;
+  for (const auto* r : trials) {
+    ttr.push_back(r->metrics.time_to_recover_ms);
+    if (r->verdict == Verdict::passed) ++passed;
+    else worst_other = worst(worst_other, r->verdict);
+  }
+  e.stats = trial_stats(ttr, passed);
+  const double share = trials.empty() ? 0 : static_cast<double>(passed) / static_cast<double>(trials.size());
+  const double needed = pass_share.value_or(1.0);
+  if (worst_other == Verdict::error || worst_other == Verdict::aborted) {
+    e.verdict = worst_other;
+    e.reason = fmt::format("a trial ended in {}", to_string(worst_other));
+  } else if (share + 1e-9 < needed) {
+    e.verdict = worst_other == Verdict::passed ? Verdict::failed : worst_other;
+    e.reason = fmt::format("{} of {} trials met the SLO ({:.0f}%); the suite needs {}", passed, trials.size(),
+                           share * 100, pass_share ? fmt::format("{:.0f}%", needed * 100) : std::string("all"));
+  } else {
+    e.reason = fmt::format("{} of {} trials met the SLO", passed, trials.size());
+  }
+  return e;
+}
+
+SuiteOutcome run_suite(const Suite& suite, const RunOptions& base, const std::string& report_dir,
+                       const std::function<void(const Experiment&, TrialRecord&)>& on_trial) {
+  SuiteOutcome out;
+  std::mutex mutex;
+  auto sleep_unless_interrupted = [](Millis d) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
+    while (std::chrono::steady_clock::now() < until && !interrupt_signal())
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
+  bool stop = false;
+  auto run_entry = [&](const SuiteGroup& group, const SuiteEntry& entry, bool live) {
+    for (int t = 1; t <= entry.repeat && !interrupt_signal(); ++t) {
+      {
+        std::lock_guard lock(mutex);
+        if (stop) return;
+      }
+      RunOptions options = base;
+      options.live_progress = live;
+      options.output_dir = fmt::format("{}/{}/trial-{}", report_dir, entry.experiment.name, t);
+      std::error_code ec;
+      fs::create_directories(options.output_dir, ec);
+      TrialRecord record{entry.experiment.name, options.output_dir, t, group.name, run_experiment(entry.experiment, options)};
+      on_trial(entry.experiment, record);
+      std::lock_guard lock(mutex);
+      if (suite.stop_on_failure && record.result.verdict != Verdict::passed) {
+        stop = true;
+        out.stopped_early = true;
+      }
+      out.trials.push_back(std::move(record));
+    }
+  };
+  for (size_t g = 0; g < suite.groups.size() && !stop && !interrupt_signal(); ++g) {
+    const auto& group = suite.groups[g];
+    if (g > 0) sleep_unless_interrupted(suite.pause);
+    if (group.parallel) {
+      std::vector<std::thread> threads;
+      for (const auto& entry : group.entries) threads.emplace_back([&, e = &entry] { run_entry(group, *e, false); });
+      for (auto& t : threads) t.join();
+    } else {
+      for (size_t e = 0; e < group.entries.size() && !stop && !interrupt_signal(); ++e) {
+        if (e > 0) sleep_unless_interrupted(suite.pause);
+        run_entry(group, group.entries[e], base.live_progress);
+      }
+    }
+  }
+  for (const auto& group : suite.groups)
+    for (const auto& entry : group.entries) {
+      std::vector<const RunResult*> trials;
+      for (const auto& t : out.trials)
+        if (t.experiment == entry.experiment.name) trials.push_back(&t.result);
+      if (trials.empty()) continue;
+      out.entries.push_back(judge_entry(entry.experiment.name, group.name, trials, suite.pass_share));
+      out.verdict = worst(out.verdict, out.entries.back().verdict);
+    }
+  if (interrupt_signal()) out.verdict = worst(out.verdict, Verdict::aborted);
+  return out;
+}
+
+}  // namespace rebound

@@ -1,0 +1,18 @@
+#pragma once
+// A suite's summary.md and report.html: experiments and trials, the time-to-recover distribution per
+// experiment, and its trend from the history.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "experiments/history.hpp"
+#include "experiments/suite.hpp"
+
+namespace rebound {
+
+std::string make_suite_markdown(const Suite& suite, const SuiteOutcome& outcome);
+// `trend`: per experiment, earlier runs' times to recover from the history, oldest first.
+std::string make_suite_html(const Suite& suite, const SuiteOutcome& outcome,
+                            const std::map<std::string, std::vector<HistoryRow>>& trend);
+
+}  // namespace rebound
