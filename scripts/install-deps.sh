@@ -6,7 +6,7 @@ packages=(
   libcurl4-openssl-dev libboost-dev libboost-filesystem-dev
   libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
   libsqlite3-dev libbpf-dev bpftool clang llvm
-  iproute2 procps curl python3 dnsmasq-base util-linux nftables iptables chromium fonts-dejavu-core
+  iproute2 procps curl python3 dnsmasq-base util-linux nftables iptables chromium fonts-dejavu-core tzdata
 )
 missing=()
 for p in "${packages[@]}"; do
