@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <set>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -328,27 +329,10 @@ int cmd_report(const std::vector<std::string>& journals, const std::string& out)
   return status;
 }
 
-int cmd_gameday(const std::string& file, const RunFlags& flags) {
-  auto loaded = load_suite(file, LoadOptions{bin_dir()});
-  if (!loaded.ok()) {
-    std::cerr << loaded.format_all();
-    return exit_code(Verdict::error);
-  }
-  const Suite& suite = *loaded.suite;
-  const bool default_dir = flags.report_dir.empty();
-  std::string report_dir = default_dir ? default_report_dir() : flags.report_dir;
+// Runs a suite into report_dir and writes its reports; the suite's verdict.
+Verdict run_and_report_suite(const Suite& suite, const std::string& report_dir, const RunFlags& flags, History* history) {
   std::error_code ec;
   fs::create_directories(report_dir, ec);
-  std::unique_ptr<History> history;
-  if (!flags.no_history) {
-    auto opened = History::open(flags.history.empty() ? History::default_path(report_dir, default_dir) : flags.history);
-    if (!opened) {
-      std::cerr << "error: " << opened.error().message << "\n";
-      return exit_code(Verdict::error);
-    }
-    history = std::move(*opened);
-  }
-  install_interrupt_handlers();
   RunOptions base;
   base.state_dir = flags.state_dir.empty() ? FaultRecorder::default_dir() : flags.state_dir;
   base.live_progress = !flags.no_progress && isatty(STDERR_FILENO);
@@ -364,7 +348,7 @@ int cmd_gameday(const std::string& file, const RunFlags& flags) {
   });
   std::vector<JunitEntry> junit;
   for (const auto& t : outcome.trials)
-    junit.push_back({fmt::format("{}.trial-{}", t.experiment, t.trial), file, &t.result, ""});
+    junit.push_back({fmt::format("{}.trial-{}", t.experiment, t.trial), suite.file, &t.result, ""});
   write_text_file(report_dir + "/junit.xml", make_junit(junit));
   write_text_file(report_dir + "/summary.md", make_suite_markdown(suite, outcome));
   std::map<std::string, std::vector<HistoryRow>> trend;
@@ -379,7 +363,167 @@ int cmd_gameday(const std::string& file, const RunFlags& flags) {
     std::cout << fmt::format("  {:<6} {:<28} median {} over {} trials: {}\n", to_string(e.verdict), e.experiment,
                              e.stats.median ? fmt::format("{:.1f} ms", *e.stats.median) : "-", e.stats.trials, e.reason);
   std::cout << fmt::format("reports: {} (summary.md, report.html, junit.xml)\n", report_dir);
-  return exit_code(outcome.verdict);
+  return outcome.verdict;
+}
+
+std::optional<Suite> load_suite_or_say(const std::string& file) {
+  auto loaded = load_suite(file, LoadOptions{bin_dir()});
+  if (!loaded.ok()) {
+    std::cerr << loaded.format_all();
+    return std::nullopt;
+  }
+  return std::move(*loaded.suite);
+}
+
+std::unique_ptr<History> open_history_or_say(const RunFlags& flags, const std::string& report_dir, bool default_dir,
+                                             bool& failed) {
+  failed = false;
+  if (flags.no_history) return nullptr;
+  auto opened = History::open(flags.history.empty() ? History::default_path(report_dir, default_dir) : flags.history);
+  if (!opened) {
+    std::cerr << "error: " << opened.error().message << "\n";
+    failed = true;
+    return nullptr;
+  }
+  return std::move(*opened);
+}
+
+int cmd_gameday(const std::string& file, const RunFlags& flags) {
+  auto suite = load_suite_or_say(file);
+  if (!suite) return exit_code(Verdict::error);
+  const bool default_dir = flags.report_dir.empty();
+  std::string report_dir = default_dir ? default_report_dir() : flags.report_dir;
+  bool failed = false;
+  auto history = open_history_or_say(flags, report_dir, default_dir, failed);
+  if (failed) return exit_code(Verdict::error);
+  install_interrupt_handlers();
+  return exit_code(run_and_report_suite(*suite, report_dir, flags, history.get()));
+}
+
+std::string now_stamp() {
+  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  return stamp;
+}
+
+// systemd units for users who prefer systemd's timers to `rebound schedule`.
+int print_systemd(const std::string& file) {
+  auto suite = load_suite_or_say(file);
+  if (!suite) return exit_code(Verdict::error);
+  if (!suite->schedule) {
+    std::cerr << fmt::format("{} has no [schedule]\n", file);
+    return exit_code(Verdict::error);
+  }
+  const auto& s = *suite->schedule;
+  std::error_code ec;
+  const std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  const std::string path = fs::absolute(file, ec).string();
+  std::cout << fmt::format("# /etc/systemd/system/rebound-{0}.service\n[Unit]\nDescription=rebound game-day: {1}\n"
+                           "After=network-online.target\n\n[Service]\nType=oneshot\n"
+                           "# Each run's reports go to a new folder under /var/lib/rebound/{0}/rebound-reports/.\n"
+                           "StateDirectory=rebound/{0}\nWorkingDirectory=/var/lib/rebound/{0}\n"
+                           "ExecStart={2} gameday {3} --no-progress\n"
+                           "# SIGTERM makes rebound revert every fault before it exits.\nKillSignal=SIGTERM\n"
+                           "TimeoutStopSec=120\n\n",
+                           suite->name, suite->title, self, path);
+  std::cout << fmt::format("# /etc/systemd/system/rebound-{}.timer\n[Unit]\nDescription=When to run rebound game-day "
+                           "{}\n\n[Timer]\n",
+                           suite->name, suite->name);
+  for (const auto& c : s.cron) std::cout << fmt::format("OnCalendar={}\n", c.on_calendar());
+  for (const auto& w : s.random)
+    std::cout << fmt::format("OnCalendar={}\nRandomizedDelaySec={}\n", w.opens.on_calendar(),
+                             static_cast<int64_t>(w.within.count() / 1000));
+  if (s.run_missed_once) std::cout << "Persistent=true\n";
+  if (!s.blackouts.empty())
+    std::cout << "# Blackout windows cannot be expressed in a timer: use `rebound schedule` to honour them.\n";
+  std::cout << "\n[Install]\nWantedBy=timers.target\n";
+  return 0;
+}
+
+// Runs suites when they are due, in the foreground, until SIGTERM or SIGINT.
+int cmd_schedule(const std::vector<std::string>& files, const RunFlags& flags) {
+  std::vector<Suite> suites;
+  for (const auto& f : files) {
+    auto suite = load_suite_or_say(f);
+    if (!suite) return exit_code(Verdict::error);
+    if (!suite->schedule) {
+      std::cerr << fmt::format("{}: no [schedule] table: add one with a time zone and cron = [\"...\"]\n", f);
+      return exit_code(Verdict::error);
+    }
+    suites.push_back(std::move(*suite));
+  }
+  const std::string base_dir = flags.report_dir.empty() ? "rebound-reports" : flags.report_dir;
+  RunFlags history_flags = flags;
+  if (history_flags.history.empty()) history_flags.history = base_dir + "/history.sqlite";
+  bool failed = false;
+  auto history = open_history_or_say(history_flags, base_dir, false, failed);
+  if (failed || !history) {
+    std::cerr << "error: rebound schedule needs its history (it keeps the schedule's state there)\n";
+    return exit_code(Verdict::error);
+  }
+  install_interrupt_handlers();
+  auto now = [] { return std::time(nullptr); };
+  struct Slot {
+    std::optional<std::time_t> next;
+    std::thread worker;
+    std::atomic<bool> running{false};
+  };
+  std::vector<Slot> slots(suites.size());
+  std::mutex history_mutex;
+  auto start = [&](size_t i, std::time_t due, const char* why) {
+    Suite& suite = suites[i];
+    if (slots[i].running) {
+      spdlog::warn("suite {}: due at {} but its previous run is still going: skipped (never two at once)", suite.name,
+                   format_local(due, suite.schedule->time_zone));
+      return;
+    }
+    {
+      std::lock_guard lock(history_mutex);
+      history->set_last_due(suite.name, due);
+    }
+    if (slots[i].worker.joinable()) slots[i].worker.join();
+    slots[i].running = true;
+    spdlog::info("suite {}: starting ({})", suite.name, why);
+    slots[i].worker = std::thread([&, i] {
+      std::string dir = fmt::format("{}/{}/{}", base_dir, suites[i].name, now_stamp());
+      Verdict v = run_and_report_suite(suites[i], dir, flags, history.get());
+      spdlog::info("suite {}: {} (reports in {})", suites[i].name, to_string(v), dir);
+      slots[i].running = false;
+    });
+  };
+  for (size_t i = 0; i < suites.size(); ++i) {
+    const auto& sched = *suites[i].schedule;
+    auto last = history->last_due(suites[i].name);
+    if (last && *last) {
+      int missed = sched.missed(static_cast<std::time_t>(**last), now());
+      if (missed > 0 && sched.run_missed_once) start(i, now(), fmt::format("{} run(s) missed while rebound was down; "
+                                                                            "missed = run_once", missed).c_str());
+      else if (missed > 0)
+        spdlog::info("suite {}: {} run(s) missed while rebound was down; missed = skip", suites[i].name, missed);
+    }
+    int skipped = 0;
+    slots[i].next = sched.next_due(now(), &skipped);
+    spdlog::info("suite {}: next due {}{}", suites[i].name,
+                 slots[i].next ? format_local(*slots[i].next, sched.time_zone) : std::string("never"),
+                 skipped ? fmt::format(" ({} start(s) fall in blackout windows)", skipped) : "");
+  }
+  while (!interrupt_signal()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (size_t i = 0; i < suites.size(); ++i) {
+      if (!slots[i].next || *slots[i].next > now()) continue;
+      start(i, *slots[i].next, "due");
+      slots[i].next = suites[i].schedule->next_due(now());
+      spdlog::info("suite {}: next due {}", suites[i].name,
+                   slots[i].next ? format_local(*slots[i].next, suites[i].schedule->time_zone) : std::string("never"));
+    }
+  }
+  spdlog::info("stopping: {} received; suites in flight revert their faults first", signal_name(interrupt_signal()));
+  for (auto& s : slots)
+    if (s.worker.joinable()) s.worker.join();
+  return 0;
 }
 
 int cmd_history(const std::string& path, const std::string& experiment, bool trend, int limit) {
@@ -502,6 +646,14 @@ int main(int argc, char** argv) {
   gameday->add_option("--history", flags.history, "the history database");
   gameday->add_flag("--no-progress", flags.no_progress, "plain log lines even on a terminal");
   gameday->add_flag("--no-history", flags.no_history, "do not record the trials");
+  std::vector<std::string> schedule_files;
+  bool systemd = false;
+  auto* schedule = app.add_subcommand("schedule", "Run suites when their [schedule] says, in the foreground");
+  schedule->add_option("files", schedule_files, "suite files with a [schedule]")->required();
+  schedule->add_option("--report-dir", flags.report_dir, "where runs go (default: rebound-reports/SUITE/TIME)");
+  schedule->add_option("--state-dir", flags.state_dir, "where fault records are kept");
+  schedule->add_option("--history", flags.history, "the history database (default: REPORT-DIR/history.sqlite)");
+  schedule->add_flag("--print-systemd", systemd, "print a systemd service and timer for the suite instead");
   auto* history_cmd = app.add_subcommand("history", "List recorded runs, or the trend of time to recover");
   history_cmd->add_option("--experiment", experiment_filter, "only this experiment");
   history_cmd->add_option("--history", history_path, "the history database (default: rebound-reports/history.sqlite)");
@@ -526,6 +678,10 @@ int main(int argc, char** argv) {
   try {
     if (run->parsed()) return cmd_run(files, flags);
     if (gameday->parsed()) return cmd_gameday(suite_file, flags);
+    if (schedule->parsed()) {
+      flags.no_progress = true;
+      return systemd ? print_systemd(schedule_files.at(0)) : cmd_schedule(schedule_files, flags);
+    }
     if (history_cmd->parsed()) return cmd_history(history_path, experiment_filter, trend, limit);
     if (report->parsed()) return cmd_report(files, html_out);
     if (validate->parsed()) return cmd_validate(files);

@@ -165,11 +165,7 @@ std::string CronExpression::on_calendar() const {
     std::string token;
     for (char ch : f + ",") {
       if (ch == ',' || ch == '-') {
-        int v = -1;
-        try {
-          v = std::stoi(token);
-        } catch (...) {
-        }
+        int v = name_value(token, 4);
         out += v >= 0 && v <= 7 ? names[v] : token;
         out += ch == ',' ? "," : "..";
         token.clear();

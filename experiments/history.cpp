@@ -91,7 +91,8 @@ Result<std::unique_ptr<History>> History::open(const std::string& path) {
       " id INTEGER PRIMARY KEY AUTOINCREMENT, experiment TEXT NOT NULL, started_at TEXT NOT NULL,"
       " verdict TEXT NOT NULL, status TEXT NOT NULL, host TEXT, journal TEXT, time_to_recover_ms REAL,"
       " time_to_impact_ms REAL, error_ratio REAL, p50_ms REAL, p95_ms REAL, p99_ms REAL, duration_ms REAL);"
-      "CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, id);";
+      "CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, id);"
+      "CREATE TABLE IF NOT EXISTS schedule_state (suite TEXT PRIMARY KEY, last_due INTEGER NOT NULL);";
   char* error = nullptr;
   if (sqlite3_exec(db, schema, nullptr, nullptr, &error) != SQLITE_OK) {
     std::string message = error ? error : "?";
@@ -129,6 +130,24 @@ Result<int64_t> History::record(const nlohmann::json& j, const std::string& jour
   s.bind(13, opt(j, "duration_ms"));
   if (sqlite3_step(s.get()) != SQLITE_DONE) return fail(fmt::format("history: {}", sqlite3_errmsg(db_)));
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<std::optional<int64_t>> History::last_due(const std::string& suite) {
+  Statement s(db_, "SELECT last_due FROM schedule_state WHERE suite = ?");
+  if (!s) return fail(fmt::format("history: {}", sqlite3_errmsg(db_)));
+  s.bind(1, suite);
+  if (sqlite3_step(s.get()) == SQLITE_ROW) return std::optional<int64_t>(sqlite3_column_int64(s.get(), 0));
+  return std::optional<int64_t>();
+}
+
+Result<void> History::set_last_due(const std::string& suite, int64_t due) {
+  Statement s(db_, "INSERT INTO schedule_state (suite, last_due) VALUES (?, ?) "
+                   "ON CONFLICT(suite) DO UPDATE SET last_due = excluded.last_due");
+  if (!s) return fail(fmt::format("history: {}", sqlite3_errmsg(db_)));
+  s.bind(1, suite);
+  s.bind(2, due);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return fail(fmt::format("history: {}", sqlite3_errmsg(db_)));
+  return {};
 }
 
 Result<std::vector<HistoryRow>> History::runs(const std::string& experiment, int limit) {

@@ -32,6 +32,10 @@ class History {
   // `which` is "last" (the newest run of the experiment) or a run id.
   Result<std::optional<HistoryRow>> baseline(const std::string& experiment, const std::string& which);
 
+  // The last time `rebound schedule` started the suite (UTC seconds), so a restart resumes the schedule.
+  Result<std::optional<int64_t>> last_due(const std::string& suite);
+  Result<void> set_last_due(const std::string& suite, int64_t due);
+
   // REBOUND_HISTORY, else history.sqlite in the folder that holds the run folders.
   static std::string default_path(const std::string& report_dir, bool default_report_dir);
 

@@ -103,6 +103,10 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
     gr.finish();
     suite.groups.push_back(std::move(group));
   }
+  if (const toml::table* st = top.table("schedule")) {
+    TableReader sr(*st, "schedule", d);
+    suite.schedule = parse_schedule(sr, suite.name);
+  }
   top.finish();
   for (const auto& diag : out.diagnostics)
     if (!diag.empty()) return out;

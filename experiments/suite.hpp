@@ -9,6 +9,7 @@
 #include "experiments/experiment.hpp"
 #include "experiments/loader.hpp"
 #include "experiments/runner.hpp"
+#include "experiments/schedule.hpp"
 
 namespace rebound {
 
@@ -30,6 +31,7 @@ struct Suite {
   bool stop_on_failure = false;
   Millis pause{0};  // between entries of a serial group, and between groups
   std::vector<SuiteGroup> groups;
+  std::optional<Schedule> schedule;  // for `rebound schedule`
 };
 
 struct SuiteLoad {

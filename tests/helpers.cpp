@@ -43,7 +43,8 @@ static pid_t spawn(const std::vector<std::string>& argv, const std::string& out_
   if (pid == 0) {
     setpgid(0, 0);
     int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = open(err_file.c_str(), O_WRONLY | O_CREAT | (err_file == out_file ? O_APPEND : O_TRUNC), 0644);
+    // One file for both: share one descriptor, or each stream would overwrite the other's lines.
+    int err = err_file == out_file ? out : open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int in = open("/dev/null", O_RDONLY);
     dup2(in, 0);
     dup2(out, 1);
