@@ -22,6 +22,8 @@ class Diagnostics {
   bool empty() const { return items_.empty(); }
   const std::vector<Diagnostic>& items() const { return items_; }
   const std::string& file() const { return file_; }
+  // Errors from now on name this file (shared definitions come from another file than the experiment).
+  void set_file(std::string file) { file_ = std::move(file); }
   std::string format_all() const;
 
  private:

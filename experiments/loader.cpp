@@ -45,7 +45,7 @@ namespace {
 
 class Loader {
  public:
-  Loader(Diagnostics& d, Variables vars) : d_(d), vars_(std::move(vars)) {}
+  Loader(Diagnostics& d, Variables vars, const LoadOptions& options) : d_(d), vars_(std::move(vars)), options_(options) {}
 
   std::optional<Experiment> load(const toml::table& root, const std::string& path);
 
@@ -97,10 +97,33 @@ class Loader {
   std::optional<CommandSpec> parse_phase_command(TableReader& r, const Experiment& ex, bool setup);
   void check_probe_ref(TableReader& r, const std::string& key, const std::string& name, const Experiment& ex);
 
+  // Adds the suite's shared entries of `key` whose names the experiment does not define itself.
+  template <class Parse>
+  void shared_tables(const std::string& key, const std::set<std::string>& taken, Parse parse);
+
   Diagnostics& d_;
   Variables vars_;
+  const LoadOptions& options_;
   std::set<std::string> target_names_, probe_names_, step_names_, guard_names_;
 };
+
+template <class Parse>
+void Loader::shared_tables(const std::string& key, const std::set<std::string>& taken, Parse parse) {
+  if (!options_.shared) return;
+  const toml::array* entries = (*options_.shared)[key].as_array();
+  if (!entries) return;
+  const std::string own_file = d_.file();
+  d_.set_file(options_.shared_file);
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const toml::table* t = (*entries)[i].as_table();
+    if (!t) continue;
+    auto name = (*t)["name"].value<std::string>();
+    if (name && taken.count(*name)) continue;  // the experiment's own definition wins
+    TableReader reader(*t, fmt::format("{}[{}]", key, i), d_);
+    parse(reader, i);
+  }
+  d_.set_file(own_file);
+}
 
 void Loader::check_probe_ref(TableReader& r, const std::string& key, const std::string& name, const Experiment& ex) {
   if (ex.find_probe(name)) return;
@@ -294,8 +317,10 @@ std::optional<Experiment> Loader::load(const toml::table& root, const std::strin
 
   // Order matters: probes and steps refer to targets, steady state and guards to probes.
   each_table(top, "targets", [&](TableReader& r, size_t) { parse_target(r, ex); });
+  shared_tables("targets", target_names_, [&](TableReader& r, size_t) { parse_target(r, ex); });
   each_table(top, "probes", [&](TableReader& r, size_t i) { parse_probe(r, i, ex); });
-  if (!top.has("probes"))
+  shared_tables("probes", probe_names_, [&](TableReader& r, size_t i) { parse_probe(r, i, ex); });
+  if (!top.has("probes") && ex.probes.empty())
     top.error("probes", "no [[probes]]: add at least one probe so rebound can judge the steady state");
   if (const toml::table* ss = top.table("steady_state")) {
     TableReader r(*ss, "steady_state", d_);
@@ -340,7 +365,7 @@ LoadResult load_experiment_text(const std::string& text, const std::string& path
   std::error_code ec;
   vars.set("experiment_dir", fs::absolute(fs::path(path), ec).parent_path().string());
   vars.set("rebound_bin_dir", options.rebound_bin_dir);
-  Loader loader(result.diagnostics, std::move(vars));
+  Loader loader(result.diagnostics, std::move(vars), options);
   result.experiment = loader.load(root, path);
   return result;
 }

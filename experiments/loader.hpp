@@ -1,5 +1,7 @@
 #pragma once
+#include <memory>
 #include <optional>
+#include <toml++/toml.h>
 #include <string>
 
 #include "experiments/diagnostics.hpp"
@@ -8,7 +10,13 @@
 namespace rebound {
 
 struct LoadOptions {
+  LoadOptions() = default;
+  explicit LoadOptions(std::string bin_dir) : rebound_bin_dir(std::move(bin_dir)) {}
   std::string rebound_bin_dir;  // ${rebound_bin_dir}: where the rebound binary (and the demo's) live
+  // A suite's shared [[targets]] and [[probes]] (its whole file): an experiment uses those it does not
+  // define itself. Errors in them name the suite file.
+  std::shared_ptr<const toml::table> shared;
+  std::string shared_file;
 };
 
 struct LoadResult {

@@ -34,14 +34,17 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  toml::table root;
+  // Owned by a shared_ptr from the start: experiments parse the shared definitions from this very table
+  // (a copy would lose the source positions that errors quote).
+  auto shared_root = std::make_shared<toml::table>();
   try {
-    root = toml::parse(text.str(), path);
+    *shared_root = toml::parse(text.str(), path);
   } catch (const toml::parse_error& e) {
     d.error(static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column), "TOML syntax",
             std::string(e.description()));
     return out;
   }
+  const toml::table& root = *shared_root;
   Suite suite;
   suite.file = path;
   TableReader top(root, "", d);
@@ -63,6 +66,12 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
   }
   if (auto p = top.duration("pause")) suite.pause = *p;
   const fs::path base = fs::path(path).parent_path();
+  // Shared definitions: parsed with each experiment that uses them; here they are only marked as known.
+  top.array("targets");
+  top.array("probes");
+  LoadOptions with_shared = options;
+  with_shared.shared = shared_root;
+  with_shared.shared_file = path;
   std::set<std::string> names;
   const toml::array* groups = top.array("groups");
   if (!groups || groups->empty()) top.error("groups", "a suite needs at least one [[groups]] with [[groups.experiments]]");
@@ -89,7 +98,7 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
       SuiteEntry entry;
       entry.file = (base / *file).lexically_normal().string();
       entry.repeat = std::max(repeat, 1);
-      auto loaded = load_experiment(entry.file, options);
+      auto loaded = load_experiment(entry.file, with_shared);
       if (!loaded.experiment) {
         out.diagnostics.push_back(std::move(loaded.diagnostics));
         continue;
