@@ -73,13 +73,17 @@ std::vector<Loaded> load_all(const std::vector<std::string>& files, bool& all_va
   return out;
 }
 
-std::string default_report_dir() {
+std::string now_stamp() {
   auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};
   gmtime_r(&now, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  std::string base = fmt::format("rebound-reports/{}", stamp);
+  return stamp;
+}
+
+std::string default_report_dir() {
+  std::string base = fmt::format("rebound-reports/{}", now_stamp());
   std::string dir = base;
   for (int i = 2; fs::exists(dir); ++i) dir = fmt::format("{}-{}", base, i);
   return dir;
@@ -398,15 +402,6 @@ int cmd_gameday(const std::string& file, const RunFlags& flags) {
   if (failed) return exit_code(Verdict::error);
   install_interrupt_handlers();
   return exit_code(run_and_report_suite(*suite, report_dir, flags, history.get()));
-}
-
-std::string now_stamp() {
-  auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-  return stamp;
 }
 
 // systemd units for users who prefer systemd's timers to `rebound schedule`.

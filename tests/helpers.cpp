@@ -280,6 +280,16 @@ bool file_contains_soon(const std::string& path, const std::string& needle, int 
   return wait_for([&] { return read_text(path).find(needle) != std::string::npos; }, timeout_ms);
 }
 
+std::time_t utc(int year, int month, int day, int hour, int minute) {
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  return timegm(&tm);
+}
+
 bool privileged() {
   if (geteuid() == 0) return true;
   const char* ci = std::getenv("CI");

@@ -1,6 +1,7 @@
 #pragma once
 // Test helpers: child processes the tests own, rebound runs as a user would, temp folders, a small HTTP server.
 #include <atomic>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/types.h>
@@ -101,6 +102,9 @@ class TestCgroup {
 
 // The text a file holds once `needle` appears in it (or after timeout_ms).
 bool file_contains_soon(const std::string& path, const std::string& needle, int timeout_ms);
+
+// UTC seconds for a UTC date and time (fake clocks in tests).
+std::time_t utc(int year, int month, int day, int hour, int minute);
 
 // Where cgroup v2 is mounted.
 std::string cgroup2_root();

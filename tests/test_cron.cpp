@@ -2,20 +2,13 @@
 #include <catch2/catch.hpp>
 
 #include "experiments/cron.hpp"
+#include "helpers.hpp"
 
 using rebound::CronExpression;
 
 namespace {
+using test::utc;
 // UTC seconds for a UTC date and time.
-std::time_t utc(int y, int mo, int d, int h, int mi) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  return timegm(&tm);
-}
 CronExpression cron(const std::string& text, const std::string& zone = "UTC") {
   auto c = CronExpression::parse(text, zone);
   INFO(text << ": " << (c ? "" : c.error().message));

@@ -12,15 +12,7 @@ namespace fs = std::filesystem;
 using namespace rebound;
 
 namespace {
-std::time_t utc(int y, int mo, int d, int h, int mi) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  return timegm(&tm);
-}
+using test::utc;
 Schedule schedule_of(const std::string& toml) {
   auto table = toml::parse(toml);
   Diagnostics d("s.toml");
