@@ -217,6 +217,7 @@ int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
   std::vector<RunResult> results;
   results.reserve(loaded.size());
   Verdict overall = Verdict::passed;
+  std::vector<nlohmann::json> journals;  // for --metrics-file
   if (!valid) {
     // Nothing runs when any file is invalid; the JUnit file still says why, for the pipeline.
     for (const auto& l : loaded)
@@ -251,12 +252,17 @@ int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
     results.push_back(run_experiment(ex, options));
     RunResult& r = results.back();
     if (history && !flags.baseline.empty()) apply_baseline(*history, flags.baseline, ex, r);
+    auto journal = make_journal(ex, r);
     if (history) {
-      if (auto id = history->record(make_journal(ex, r), options.output_dir + "/journal.json"); !id)
+      if (auto id = history->record(journal, options.output_dir + "/journal.json"); !id)
         std::cerr << "error: " << id.error().message << "\n";
     }
-    if (auto w = write_experiment_reports(ex, r, options.output_dir); !w)
+    if (auto w = write_experiment_reports(ex, r, journal, options.output_dir); !w)
       std::cerr << "error: " << w.error().message << "\n";
+    if (!metrics_file.empty()) {
+      journal.erase("probes");  // the metrics need the figures, not every sample
+      journals.push_back(std::move(journal));
+    }
     junit.push_back({ex.name, l.file, &r, ""});
     print_result(ex, r, options.output_dir);
     overall = worst(overall, r.verdict);
@@ -264,8 +270,6 @@ int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
   if (auto w = write_text_file(report_dir + "/junit.xml", make_junit(junit)); !w)
     std::cerr << "error: " << w.error().message << "\n";
   if (!metrics_file.empty()) {
-    std::vector<nlohmann::json> journals;
-    for (size_t i = 0; i < results.size(); ++i) journals.push_back(make_journal(*loaded[i].result.experiment, results[i]));
     // Written whole, then renamed: the textfile collector never reads half a file.
     if (auto w = write_text_file(metrics_file + ".tmp", make_prometheus_metrics(journals)); !w)
       std::cerr << "error: " << w.error().message << "\n";
@@ -342,9 +346,11 @@ Verdict run_and_report_suite(const Suite& suite, const std::string& report_dir, 
   base.live_progress = !flags.no_progress && isatty(STDERR_FILENO);
   std::mutex history_mutex;
   auto outcome = run_suite(suite, base, report_dir, [&](const Experiment& ex, TrialRecord& trial) {
-    if (auto w = write_experiment_reports(ex, trial.result, trial.dir); !w) std::cerr << "error: " << w.error().message << "\n";
+    const auto journal = make_journal(ex, trial.result);
+    if (auto w = write_experiment_reports(ex, trial.result, journal, trial.dir); !w)
+      std::cerr << "error: " << w.error().message << "\n";
     std::lock_guard lock(history_mutex);
-    if (history) history->record(make_journal(ex, trial.result), trial.dir + "/journal.json");
+    if (history) history->record(journal, trial.dir + "/journal.json");
     std::cout << fmt::format("{} trial {}: {}{}\n", ex.name, trial.trial, to_string(trial.result.verdict),
                              trial.result.metrics.time_to_recover_ms
                                  ? fmt::format(" (recovered in {:.1f} ms)", *trial.result.metrics.time_to_recover_ms)

@@ -52,7 +52,6 @@ Result<void> parse_field(const std::string& text, int field, int lo, int hi, std
       auto dash = part.find('-');
       a = name_value(part.substr(0, dash), field);
       b = dash == std::string::npos ? (step > 1 ? hi : a) : name_value(part.substr(dash + 1), field);
-      if (field == 4 && b == 7) b = 7;  // 7 is Sunday too
       int top = field == 4 ? 7 : hi;
       if (a < lo || b > top || a > b || a < 0)
         return fail(fmt::format("'{}' is out of range for the {} field ({}-{})", part, names[field], lo, hi));

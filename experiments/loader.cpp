@@ -170,8 +170,6 @@ void Loader::parse_target(TableReader& r, Experiment& ex) {
     if (*max < 1) r.error("max_targets", "max_targets must be at least 1");
     t.max_targets = *max;
   }
-  const auto& where = r.path();  // positions come from the table itself
-  (void)where;
   r.finish();
   ex.targets.push_back(std::move(t));
 }

@@ -538,7 +538,7 @@ void Runner::compute_metrics_and_verdict(double baseline_start, double method_st
   if (end > after_start) m.phases["after"] = phase_stats(steady, after_start, end);
 
   if (result_.baseline) {
-    result_.criteria.push_back({"steady_state.baseline", 1.0 - (result_.baseline->passed ? 0.0 : 1.0), 1, "pass",
+    result_.criteria.push_back({"steady_state.baseline", result_.baseline->passed ? 1.0 : 0.0, 1, "pass",
                                 result_.baseline->passed, result_.baseline->summary()});
   }
   if (result_.baseline && result_.baseline->passed && !setup_error_ && !step_error_) {

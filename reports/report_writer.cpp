@@ -5,7 +5,6 @@
 #include <fstream>
 
 #include "reports/html.hpp"
-#include "reports/journal.hpp"
 #include "reports/markdown.hpp"
 
 namespace rebound {
@@ -18,8 +17,8 @@ Result<void> write_text_file(const std::string& path, const std::string& text) {
   return {};
 }
 
-Result<void> write_experiment_reports(const Experiment& ex, const RunResult& result, const std::string& dir) {
-  const auto journal = make_journal(ex, result);
+Result<void> write_experiment_reports(const Experiment& ex, const RunResult& result, const nlohmann::json& journal,
+                                      const std::string& dir) {
   if (auto w = write_text_file(dir + "/journal.json", journal.dump(2) + "\n"); !w) return w;
   if (auto w = write_text_file(dir + "/report.html", make_html(journal)); !w) return w;
   return write_text_file(dir + "/summary.md", make_markdown(ex, result));

@@ -159,8 +159,6 @@ bool NetworkFault::parse_probability(TableReader& reader, bool required) {
 
 bool NetworkFault::parse_common(TableReader& reader, const StepFactoryContext& context, const NetworkKeys& keys) {
   bool ok = true;
-  const std::string type = reader.path().empty() ? "" : "";
-  (void)type;
   if (auto iface = reader.string("interface")) interface_ = *iface;
   if (auto ns = reader.string("netns")) netns_ = *ns;
   if (context.target) target_ = *context.target;
