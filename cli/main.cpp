@@ -20,6 +20,7 @@
 #include "experiments/runner.hpp"
 #include "experiments/signals.hpp"
 #include "injectors/network/bpf_handles.hpp"
+#include "injectors/network/toxic_proxy.hpp"
 #include "injectors/recovery.hpp"
 #include "injectors/registry.hpp"
 #include "probes/registry.hpp"
@@ -294,6 +295,16 @@ int cmd_faults() {
     if (!extra.empty()) std::cout << fmt::format("  needs: {}\n", extra);
     for (const auto& p : t.params)
       std::cout << fmt::format("  {:<12} {:<20} default {:<14} {}\n", p.name, p.type,
+                               p.default_value.empty() ? "(required)" : p.default_value, p.description);
+  }
+  std::cout << "\nToxics (tcp.toxic: toxic = ..., or toxics = [{ toxic = ..., ... }]). Every toxic also takes:";
+  std::vector<std::string> common;
+  for (const auto& p : toxic_common_params()) common.push_back(fmt::format("{} (default {})", p.name, p.default_value));
+  std::cout << fmt::format(" {}.\n", fmt::join(common, ", "));
+  for (const auto& t : toxic_registry()) {
+    std::cout << fmt::format("\n{}\n  {}\n", t.name, t.summary);
+    for (const auto& p : t.params)
+      std::cout << fmt::format("  {:<14} {:<20} default {:<14} {}\n", p.name, p.type,
                                p.default_value.empty() ? "(required)" : p.default_value, p.description);
   }
   std::cout << "\nProbe types ([[probes]] type = ...). Every probe also takes: name, interval (default \"1s\", "

@@ -2,7 +2,8 @@
 /* rebound's network faults. One object per fault step; rebound loads only the programs the step needs:
  *   tc ingress/egress (interface scope, attached through netlink: honours a deadline kept alive by rebound),
  *   cgroup_skb ingress/egress (process-tree scope, attached with links the kernel drops when rebound dies),
- *   cgroup connect4/connect6 (network.refuse).
+ *   cgroup connect4/connect6 (network.refuse),
+ *   cgroup connect4/connect6 + sock_ops (steering a process tree's TCP connects into rebound's proxy).
  * The configuration lives in .bss so rebound writes it, and extends the deadline, through the skeleton. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -17,6 +18,9 @@
 
 #include "netfault.h"
 
+#ifndef SOCK_STREAM
+#define SOCK_STREAM 1
+#endif
 #ifndef ECONNREFUSED
 #define ECONNREFUSED 111
 #endif
@@ -24,6 +28,7 @@
 struct netfault_config cfg = {};
 __u64 deadline_ns = 0; /* CLOCK_MONOTONIC; 0: none. Past it every program lets everything through. */
 struct netfault_stats stats = {};
+struct netfault_steer steer = {};
 
 struct bucket {
   struct bpf_spin_lock lock;
@@ -381,6 +386,94 @@ int netfault_connect6(struct bpf_sock_addr *ctx) {
   p.peer[3] = ctx->user_ip6[3];
   p.peer_port = bpf_ntohs((__u16)ctx->user_port);
   return refuse(ctx, &p);
+}
+
+/* Steering: the connect hook sends a matching TCP connect to rebound's listener on loopback and notes the
+ * original destination under the socket's cookie; once the kernel has bound the client's port, sock_ops
+ * files it under that port, which is all the proxy can see of the client. LRU maps: connects that never
+ * reach the proxy age out by themselves. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, struct netfault_origin);
+} steer_pending SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, struct netfault_steer_key);
+  __type(value, struct netfault_origin);
+} steer_origins SEC(".maps");
+
+static __always_inline int steerable(struct bpf_sock_addr *ctx, const struct packet *p) {
+  if (ctx->type != SOCK_STREAM || (ctx->protocol != IPPROTO_TCP && ctx->protocol != 0)) return 0;
+  if ((__u32)(bpf_get_current_pid_tgid() >> 32) == steer.self_tgid) return 0;
+  if (steer.netns_cookie && bpf_get_netns_cookie(ctx) != steer.netns_cookie) return 0;
+  __sync_fetch_and_add(&stats.seen, 1);
+  struct packet q = *p;
+  q.proto = IPPROTO_TCP;
+  if (!matches(&q)) return 0;
+  __sync_fetch_and_add(&stats.matched, 1);
+  return 1;
+}
+
+static __always_inline void note_origin(struct bpf_sock_addr *ctx, const struct packet *p) {
+  struct netfault_origin origin = {};
+  origin.family = p->family;
+  origin.port = p->peer_port;
+  __builtin_memcpy(origin.addr, p->peer, sizeof(origin.addr));
+  __u64 cookie = bpf_get_socket_cookie(ctx);
+  bpf_map_update_elem(&steer_pending, &cookie, &origin, BPF_ANY);
+  __sync_fetch_and_add(&stats.affected, 1);
+}
+
+SEC("cgroup/connect4")
+int netfault_steer4(struct bpf_sock_addr *ctx) {
+  if (!steer.proxy_port4) return 1;
+  struct packet p = {};
+  p.family = 4;
+  p.peer[0] = ctx->user_ip4;
+  p.peer_port = bpf_ntohs((__u16)ctx->user_port);
+  if (!steerable(ctx, &p)) return 1;
+  note_origin(ctx, &p);
+  ctx->user_ip4 = bpf_htonl(0x7f000001); /* 127.0.0.1 */
+  ctx->user_port = bpf_htons(steer.proxy_port4);
+  return 1;
+}
+
+SEC("cgroup/connect6")
+int netfault_steer6(struct bpf_sock_addr *ctx) {
+  if (!steer.proxy_port6) return 1;
+  struct packet p = {};
+  p.family = 6;
+  p.peer[0] = ctx->user_ip6[0];
+  p.peer[1] = ctx->user_ip6[1];
+  p.peer[2] = ctx->user_ip6[2];
+  p.peer[3] = ctx->user_ip6[3];
+  p.peer_port = bpf_ntohs((__u16)ctx->user_port);
+  if (!steerable(ctx, &p)) return 1;
+  note_origin(ctx, &p);
+  ctx->user_ip6[0] = 0;
+  ctx->user_ip6[1] = 0;
+  ctx->user_ip6[2] = 0;
+  ctx->user_ip6[3] = bpf_htonl(1); /* ::1 */
+  ctx->user_port = bpf_htons(steer.proxy_port6);
+  return 1;
+}
+
+SEC("sockops")
+int netfault_steer_ops(struct bpf_sock_ops *skops) {
+  if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB) return 1;
+  __u64 cookie = bpf_get_socket_cookie(skops);
+  struct netfault_origin *origin = bpf_map_lookup_elem(&steer_pending, &cookie);
+  if (!origin) return 1;
+  struct netfault_steer_key key = {};
+  key.family = skops->family == 10 /* AF_INET6 */ ? 6 : 4;
+  key.port = skops->local_port;
+  bpf_map_update_elem(&steer_origins, &key, origin, BPF_ANY);
+  bpf_map_delete_elem(&steer_pending, &cookie);
+  return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -16,6 +16,7 @@ enum netfault_action {
   NETFAULT_POLICE = 4,     /* token bucket: drop what exceeds the rate */
   NETFAULT_DNS = 5,        /* DNS queries for matching names: drop, or answer with an error code */
   NETFAULT_REFUSE = 6,     /* connect() fails with an errno (cgroup connect hooks) */
+  NETFAULT_STEER = 7,      /* TCP connects go to rebound's proxy instead (cgroup connect hooks + sock_ops) */
 };
 
 struct netfault_cidr {
@@ -47,6 +48,26 @@ struct netfault_stats {
   __u64 seen;     /* packets (or connects) the program looked at */
   __u64 matched;  /* that matched the filters */
   __u64 affected; /* that the fault changed */
+};
+
+/* Where steered connects go, and who is never steered. */
+struct netfault_steer {
+  __u16 proxy_port4;  /* host order; 0: IPv4 connects are not steered */
+  __u16 proxy_port6;  /* host order; 0: IPv6 connects are not steered */
+  __u32 self_tgid;    /* rebound itself: its own connects go where they were meant to */
+  __u64 netns_cookie; /* only sockets of this network namespace (the proxy's) are steered */
+};
+
+/* A steered connection's original destination, keyed first by socket cookie (connect hook), then by the
+ * client's own port (sock_ops, once the port is bound), which is what the proxy sees as the peer port. */
+struct netfault_origin {
+  __u32 family; /* 4 or 6 */
+  __u32 port;   /* host order */
+  __u32 addr[4];
+};
+struct netfault_steer_key {
+  __u32 family;
+  __u32 port; /* the client's local port, host order */
 };
 
 #define NETFAULT_DIR_INGRESS 1u

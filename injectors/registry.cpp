@@ -6,6 +6,7 @@
 
 #include "injectors/command_step.hpp"
 #include "injectors/network/network_fault.hpp"
+#include "injectors/network/proxy_fault.hpp"
 #include "injectors/process_kill.hpp"
 #include "injectors/process_stop.hpp"
 #include "injectors/wait_step.hpp"
@@ -44,6 +45,10 @@ const std::vector<StepType>& step_registry() {
               NetworkRefuse::params(), NetworkRefuse::parse),
       network("network.bandwidth", "Limits throughput to a rate (token-bucket policer in BPF)",
               NetworkBandwidth::params(), NetworkBandwidth::parse),
+      network("network.delay", "Adds latency (and jitter) to the target's TCP connections, through rebound's proxy",
+              ProxyFault::delay_params(), ProxyFault::parse_delay),
+      network("tcp.toxic", "Latency, bandwidth, slow_close, timeout, reset_peer, slicer or limit_data on the target's "
+              "TCP connections, through rebound's proxy", ProxyFault::toxic_params(), ProxyFault::parse_toxics),
       network("dns.fail", "DNS queries for matching names get NXDOMAIN, SERVFAIL or no answer", DnsFail::params(),
               DnsFail::parse),
   };

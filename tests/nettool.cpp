@@ -8,6 +8,11 @@
 //   tcp-sink PORT                          accepts one connection, reads to EOF: {"bytes","seconds"}
 //   tcp-send HOST PORT SECONDS             writes as fast as it can: {"bytes","seconds"}
 //   dns SERVER NAME TIMEOUT_MS             one A query: prints the rcode, or "timeout"
+//   tcp-serve PORT                         answers each connection's request line "N [hold]": N bytes, then
+//                                          closes (or, with hold, waits for the client to close)
+//   tcp-request HOST PORT COUNT N [hold]   COUNT connections one after another, each asking for N bytes:
+//                                          {"results": [{"connect_ms","first_ms","data_ms","end_ms","bytes","reads","end"}]}
+//                                          end: "eof", an errno name, or "timeout" (10 s)
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -21,6 +26,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <set>
+#include <thread>
 #include <string>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -184,6 +190,88 @@ int dns(const char* server, const char* name, int timeout_ms) {
   return 0;
 }
 
+int tcp_serve(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int yes = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, SOMAXCONN) != 0) return perror("listen"), 1;
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (;;) {
+    int c = accept(fd, nullptr, nullptr);
+    if (c < 0) continue;
+    std::thread([c] {
+      std::string line;
+      char ch;
+      while (line.size() < 100 && read(c, &ch, 1) == 1 && ch != '\n') line += ch;
+      size_t want = std::strtoull(line.c_str(), nullptr, 10);
+      bool hold = line.find("hold") != std::string::npos;
+      std::vector<char> buf(1 << 16);
+      for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<char>('a' + i % 26);
+      size_t sent = 0;
+      while (sent < want) {
+        ssize_t n = write(c, buf.data(), std::min(buf.size(), want - sent));
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+      }
+      if (hold)
+        while (read(c, buf.data(), buf.size()) > 0) {
+        }
+      close(c);
+    }).detach();
+  }
+}
+
+int tcp_request(const char* host, int port, int count, size_t want, bool hold) {
+  auto a = address(host, port);
+  std::string out = "{\"results\": [";
+  for (int i = 0; i < count; ++i) {
+    auto ms = [start = Clock::now()] { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); };
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    std::string end = "eof";
+    double connect_ms = 0, first_ms = -1, data_ms = -1;
+    size_t bytes = 0, reads = 0;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      end = errno_name(errno);
+    } else {
+      connect_ms = ms();
+      std::string request = std::to_string(want) + (hold ? " hold\n" : "\n");
+      if (write(fd, request.data(), request.size()) < 0) end = errno_name(errno);
+      std::vector<char> buf(1 << 16);
+      while (end == "eof") {
+        pollfd p{fd, POLLIN, 0};
+        int left = static_cast<int>(10'000 - ms());
+        if (left <= 0 || poll(&p, 1, left) <= 0) {
+          end = "timeout";
+          break;
+        }
+        ssize_t n = read(fd, buf.data(), buf.size());
+        if (n < 0) {
+          end = errno_name(errno);
+          break;
+        }
+        if (n == 0) break;
+        if (first_ms < 0) first_ms = ms();
+        data_ms = ms();
+        bytes += static_cast<size_t>(n);
+        ++reads;
+      }
+    }
+    char item[320];
+    std::snprintf(item, sizeof item,
+                  "%s{\"connect_ms\": %.3f, \"first_ms\": %.3f, \"data_ms\": %.3f, \"end_ms\": %.3f, \"bytes\": %zu, "
+                  "\"reads\": %zu, \"end\": \"%s\"}",
+                  i ? ", " : "", connect_ms, first_ms, data_ms, ms(), bytes, reads, end.c_str());
+    out += item;
+    close(fd);
+  }
+  std::printf("%s]}\n", out.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,6 +304,9 @@ int main(int argc, char** argv) {
   if (mode == "connect" && n == 2) return do_connect(a[0], std::atoi(a[1]));
   if (mode == "tcp-sink" && n == 1) return tcp_sink(std::atoi(a[0]));
   if (mode == "tcp-send" && n == 3) return tcp_send(a[0], std::atoi(a[1]), std::atof(a[2]));
+  if (mode == "tcp-serve" && n == 1) return tcp_serve(std::atoi(a[0]));
+  if (mode == "tcp-request" && (n == 4 || n == 5))
+    return tcp_request(a[0], std::atoi(a[1]), std::atoi(a[2]), std::strtoull(a[3], nullptr, 10), n == 5);
   if (mode == "dns" && n == 3) return dns(a[0], a[1], std::atoi(a[2]));
   std::fprintf(stderr, "nettool: bad arguments for %s\n", mode.c_str());
   return 2;

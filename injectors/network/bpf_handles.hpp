@@ -29,6 +29,9 @@ enum NetfaultProgram : unsigned {
   kCgroupEgress = 1 << 3,
   kConnect4 = 1 << 4,
   kConnect6 = 1 << 5,
+  kSteer4 = 1 << 6,
+  kSteer6 = 1 << 7,
+  kSteerOps = 1 << 8,
 };
 // Opens the object, keeps only the programs in `programs`, and loads them through the verifier.
 // `configure` runs on the .bss before load, so the first packet already sees the configuration.

@@ -96,7 +96,8 @@ int errno_from_name(const std::string& name) {
   return 0;
 }
 
-// "10mbit", "512kbit", "1gbit", "800bit", "2MB", "64kB", "100B" (bits or bytes; per second for rates).
+}  // namespace
+
 std::optional<double> parse_size(const std::string& text, bool& bits) {
   size_t unit_at = 0;
   while (unit_at < text.size() && (std::isdigit(static_cast<unsigned char>(text[unit_at])) || text[unit_at] == '.'))
@@ -119,6 +120,8 @@ std::optional<double> parse_size(const std::string& text, bool& bits) {
     }
   return std::nullopt;
 }
+
+namespace {
 
 // DNS wire format of a dotted name, lower case, without the root label.
 std::optional<std::vector<uint8_t>> dns_wire(const std::string& name) {
@@ -294,6 +297,7 @@ Result<void> NetworkFault::apply(StepContext& context) {
     skel_ = std::move(*skel);
   }
   skel_->bss->cfg = config_;
+  configure(*skel_);
   auto applied = interface_.empty() ? apply_cgroup(context) : apply_interface(context);
   if (!applied) {
     revert(context);
@@ -338,6 +342,9 @@ Result<void> NetworkFault::apply_cgroup(StepContext& context) {
       {skel_->progs.netfault_cgroup_egress, kCgroupEgress},
       {skel_->progs.netfault_connect4, kConnect4},
       {skel_->progs.netfault_connect6, kConnect6},
+      {skel_->progs.netfault_steer4, kSteer4},
+      {skel_->progs.netfault_steer6, kSteer6},
+      {skel_->progs.netfault_steer_ops, kSteerOps},
   };
   for (auto [prog, bit] : candidates) {
     if (!(programs() & bit)) continue;
@@ -707,6 +714,7 @@ Result<void> network_fault_available(const std::string& type) {
   if (auto it = cache.find(type); it != cache.end()) return it->second;
   Result<void> r;
   if (type == "network.refuse") r = probe_host(kConnect4 | kConnect6, true, false);
+  else if (type == "network.delay" || type == "tcp.toxic") r = probe_host(kSteer4 | kSteer6 | kSteerOps, true, false);
   else if (type == "network.corrupt" || type == "network.duplicate") r = probe_host(kTcIngress | kTcEgress, false, true);
   else r = probe_host(kTcIngress | kTcEgress | kCgroupIngress | kCgroupEgress, true, true);
   cache.emplace(type, r);

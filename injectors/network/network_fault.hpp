@@ -45,9 +45,14 @@ class NetworkFault : public StepAction {
   bool parse_common(TableReader& reader, const StepFactoryContext& context, const NetworkKeys& keys);
   // Reads a ratio into config_.probability.
   bool parse_probability(TableReader& reader, bool required);
+  // The programs the fault needs (a bitmask of NetfaultProgram).
+  virtual unsigned programs() const;
+  // Runs on the loaded programs' .bss just before they are attached.
+  virtual void configure(netfault_bpf&) {}
   netfault_config config_{};
   nlohmann::json parameters_ = nlohmann::json::object();  // the type's own keys, for describe()
   std::string interface_;  // empty: the target's cgroup
+  NetfaultSkeleton skel_;
 
   // Makes a fault of type T with the common keys read; nullptr after recording errors.
   template <class T>
@@ -60,7 +65,6 @@ class NetworkFault : public StepAction {
   }
 
  private:
-  unsigned programs() const;
   Result<void> apply_cgroup(StepContext& context);
   Result<void> apply_interface(StepContext& context);
   void renew_lease();
@@ -76,7 +80,6 @@ class NetworkFault : public StepAction {
   std::string direction_ = "both";
 
   // Live state while applied.
-  NetfaultSkeleton skel_;
   std::vector<BpfLink> links_;
   std::vector<TcFilter> filters_;
   std::string cgroup_path_;
@@ -120,6 +123,9 @@ struct DnsFail : NetworkFault {
   static std::vector<ParamDoc> params();
   static std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext& context);
 };
+
+// "10mbit", "512kbit", "1gbit", "800bit", "2MB", "64kB", "100B" (bits or bytes; per second for rates).
+std::optional<double> parse_size(const std::string& text, bool& bits);
 
 // For `rebound doctor` and for refusing a step before anything runs: can this host do the step type?
 Result<void> network_fault_available(const std::string& type);

@@ -1,0 +1,187 @@
+#include "injectors/network/proxy_fault.hpp"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace rebound {
+
+namespace {
+
+const ParamDoc kTarget{"target", "string", "", "a [[targets]] entry: its TCP connects are steered through the proxy"};
+const ParamDoc kPeers{"peers", "string array", "any", "destination addresses or CIDRs whose connections get the toxics"};
+const ParamDoc kPorts{"ports", "integer array", "any", "destination ports whose connections get the toxics"};
+
+NetworkKeys proxy_keys() {
+  NetworkKeys keys;
+  keys.direction = false;  // toxics have their own: upstream or downstream
+  keys.probability = false;  // toxics have toxicity
+  keys.interface_scope = false;
+  keys.cgroup_only_reason = "connections are steered into the proxy by connect() hooks on the target's cgroup";
+  return keys;
+}
+
+std::string netns_of(pid_t pid) {
+  std::error_code ec;
+  return fs::read_symlink(fmt::format("/proc/{}/ns/net", pid), ec).string();
+}
+
+}  // namespace
+
+std::unique_ptr<ProxyFault> ProxyFault::start_proxy_fault(TableReader& reader, const StepFactoryContext& context) {
+  auto fault = start<ProxyFault>(reader, context, proxy_keys(), NETFAULT_STEER);
+  if (fault && fault->config_.protocol != 0 && fault->config_.protocol != IPPROTO_TCP) {
+    reader.error("protocol", "the proxy carries TCP connections only: leave protocol out or write \"tcp\"");
+    return nullptr;
+  }
+  return fault;
+}
+
+std::vector<ParamDoc> ProxyFault::delay_params() {
+  std::vector<ParamDoc> docs = {kTarget,
+                                {"latency", "duration", "", "added to each chunk of data, e.g. \"200ms\""},
+                                {"jitter", "duration", "0", "spread, uniform in [-jitter, +jitter]"}};
+  for (auto& d : toxic_common_params()) docs.push_back(d);
+  docs.push_back(kPeers);
+  docs.push_back(kPorts);
+  return docs;
+}
+
+std::unique_ptr<StepAction> ProxyFault::parse_delay(TableReader& reader, const StepFactoryContext& context) {
+  auto fault = start_proxy_fault(reader, context);
+  Toxic toxic;
+  toxic.type = "latency";
+  bool ok = parse_toxic(reader, "", toxic);
+  if (!fault || !ok) return nullptr;
+  fault->toxics_.push_back(std::move(toxic));
+  return fault;
+}
+
+std::vector<ParamDoc> ProxyFault::toxic_params() {
+  std::vector<std::string> names;
+  for (const auto& t : toxic_registry()) names.push_back(t.name);
+  std::vector<ParamDoc> docs = {
+      kTarget,
+      {"toxic", "string", "or toxics", fmt::format("one toxic: {}; its keys go alongside (see Toxics below)",
+                                                   fmt::join(names, ", "))},
+      {"toxics", "array of tables", "or toxic", "several toxics on the same connections: [{ toxic = \"...\", ... }]"}};
+  for (auto& d : toxic_common_params()) docs.push_back(d);
+  docs.push_back(kPeers);
+  docs.push_back(kPorts);
+  return docs;
+}
+
+std::unique_ptr<StepAction> ProxyFault::parse_toxics(TableReader& reader, const StepFactoryContext& context) {
+  auto fault = start_proxy_fault(reader, context);
+  std::vector<Toxic> toxics;
+  bool ok = true;
+  if (reader.has("toxics")) {
+    if (reader.has("toxic")) {
+      reader.error("toxic", "give either one toxic (toxic = \"...\" with its keys) or a list (toxics = [...]), not both");
+      reader.string("toxic");
+      ok = false;
+    }
+    const toml::array* list = reader.array("toxics");
+    if (list && list->empty()) {
+      reader.error("toxics", "the list is empty: add at least one { toxic = \"...\" }");
+      ok = false;
+    }
+    for (size_t i = 0; list && i < list->size(); ++i) {
+      const toml::table* item = list->get(i)->as_table();
+      if (!item) {
+        reader.error("toxics", fmt::format("item {} is {}, not a table such as {{ toxic = \"latency\", latency = "
+                                           "\"100ms\" }}",
+                                           i + 1, describe_node(*list->get(i))));
+        ok = false;
+        continue;
+      }
+      TableReader sub(*item, fmt::format("{}[{}]", reader.key_path("toxics"), i), reader.diagnostics());
+      Toxic toxic;
+      if (parse_toxic(sub, "toxic", toxic)) toxics.push_back(std::move(toxic));
+      else ok = false;
+      sub.finish();
+    }
+  } else {
+    Toxic toxic;
+    if (parse_toxic(reader, "toxic", toxic)) toxics.push_back(std::move(toxic));
+    else ok = false;
+  }
+  if (!fault || !ok) return nullptr;
+  fault->toxics_ = std::move(toxics);
+  return fault;
+}
+
+nlohmann::json ProxyFault::describe() const {
+  nlohmann::json j = NetworkFault::describe();
+  j.erase("direction");
+  j["protocol"] = "tcp";
+  j["mechanism"] = "connect() hooks steer the target's matching connections into rebound's proxy";
+  j["toxics"] = nlohmann::json::array();
+  for (const auto& t : toxics_) j["toxics"].push_back(t.parameters);
+  return j;
+}
+
+void ProxyFault::configure(netfault_bpf& skel) {
+  skel.bss->steer.proxy_port4 = proxy_->port4();
+  skel.bss->steer.proxy_port6 = proxy_->port6();
+  skel.bss->steer.self_tgid = static_cast<__u32>(getpid());
+  skel.bss->steer.netns_cookie = proxy_->netns_cookie();
+}
+
+Result<void> ProxyFault::apply(StepContext& context) {
+  if (!skel_) {
+    auto skel = load_netfault(programs());
+    if (!skel) return skel.error();
+    skel_ = std::move(*skel);
+  }
+  // The proxy listens where the target connects from: the first target process's network namespace.
+  pid_t first = context.processes.empty() ? 0 : context.processes.front().pid;
+  auto proxy = ToxicProxy::start(toxics_, bpf_map__fd(skel_->maps.steer_origins), first);
+  if (!proxy) return proxy.error();
+  proxy_ = std::move(*proxy);
+  if (first > 0) {
+    std::string netns = netns_of(first);
+    size_t elsewhere = 0;
+    for (const auto& p : context.processes) elsewhere += netns_of(p.pid) != netns;
+    context.detail["netns"] = netns;
+    if (elsewhere > 0)
+      context.detail["warning"] = fmt::format("{} of {} target processes are in another network namespace: their "
+                                              "connections are not steered",
+                                              elsewhere, context.processes.size());
+  }
+  context.detail["proxy_port"] = proxy_->port4();
+  if (auto r = NetworkFault::apply(context); !r) {
+    proxy_.reset();
+    return r;
+  }
+  return {};
+}
+
+Result<void> ProxyFault::revert(StepContext& context) {
+  // Hooks first, so no new connection is steered; then the connections already proxied lose their toxics
+  // and pass through untouched until they close (or until the experiment ends and rebound closes them).
+  auto reverted = NetworkFault::revert(context);
+  if (proxy_) {
+    proxy_->end_toxics();
+    auto s = proxy_->stats();
+    context.detail["connections"] = s.connections;
+    context.detail["toxic_connections"] = s.toxic_connections;
+    context.detail["unknown_origin"] = s.unknown_origin;
+    context.detail["upstream_failures"] = s.upstream_failures;
+    context.detail["resets"] = s.resets;
+    context.detail["open_at_revert"] = s.open;
+  }
+  for (const char* key : {"packets_seen", "packets_matched", "packets_affected"}) {
+    if (!context.detail.contains(key)) continue;
+    std::string renamed = std::string("connects_") + (key + 8);
+    context.detail[renamed] = context.detail[key];
+    context.detail.erase(key);
+  }
+  return reverted;
+}
+
+}  // namespace rebound

@@ -1,0 +1,32 @@
+#pragma once
+// Latency and connection toxics for one process tree: connect hooks on the target's cgroup steer its
+// matching TCP connects into rebound's proxy, which forwards them to where they were going, with toxics.
+#include "injectors/network/network_fault.hpp"
+#include "injectors/network/toxic_proxy.hpp"
+
+namespace rebound {
+
+class ProxyFault : public NetworkFault {
+ public:
+  // network.delay: the latency toxic alone, in fewer words.
+  static std::vector<ParamDoc> delay_params();
+  static std::unique_ptr<StepAction> parse_delay(TableReader& reader, const StepFactoryContext& context);
+  // tcp.toxic: one toxic (toxic = "...", its keys alongside) or several (toxics = [{ toxic = "...", ... }, ...]).
+  static std::vector<ParamDoc> toxic_params();
+  static std::unique_ptr<StepAction> parse_toxics(TableReader& reader, const StepFactoryContext& context);
+
+  Result<void> apply(StepContext& context) override;
+  Result<void> revert(StepContext& context) override;
+  nlohmann::json describe() const override;
+
+ protected:
+  unsigned programs() const override { return kSteer4 | kSteer6 | kSteerOps; }
+  void configure(netfault_bpf& skel) override;
+
+ private:
+  static std::unique_ptr<ProxyFault> start_proxy_fault(TableReader& reader, const StepFactoryContext& context);
+  std::vector<Toxic> toxics_;
+  std::unique_ptr<ToxicProxy> proxy_;
+};
+
+}  // namespace rebound
