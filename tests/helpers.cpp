@@ -303,4 +303,44 @@ bool privileged() {
   return false;
 }
 
+RunningFault::RunningFault(const std::string& targets, const std::string& step, const std::string& probes,
+                           const std::vector<std::string>& launcher) {
+  const std::string always =
+      "[[probes]]\nname = \"always\"\ntype = \"command\"\nargv = [\"/bin/true\"]\ninterval = \"100ms\"\n";
+  auto file = dir.write("net.toml", "name = \"net\"\n" + targets + (probes.empty() ? always : probes) +
+                                        "[steady_state]\nwindow = \"200ms\"\n[[method]]\nname = \"fault\"\n" + step +
+                                        "\nduration = \"60s\"\n");
+  std::vector<std::string> argv = launcher;
+  for (const auto& a : {bin("rebound"), std::string("run"), file, std::string("--report-dir"), reports,
+                        std::string("--state-dir"), state, std::string("--no-progress")})
+    argv.push_back(a);
+  rebound = std::make_unique<Child>(argv, log);
+  bool settled = wait_for([&] {
+    auto text = read_text(log);
+    return text.find(") applied") != std::string::npos || text.find("could not") != std::string::npos ||
+           text.find("cannot run") != std::string::npos || !rebound->alive();
+  }, 15'000);
+  INFO(read_text(log));
+  REQUIRE(settled);
+  REQUIRE(read_text(log).find("step fault (") != std::string::npos);
+  REQUIRE(read_text(log).find(") applied") != std::string::npos);
+}
+
+int RunningFault::stop(int sig) {
+  rebound->signal(sig);
+  auto code = rebound->wait(15'000);
+  INFO(read_text(log));
+  REQUIRE(code);
+  return *code;
+}
+
+nlohmann::json RunningFault::journal() const { return read_json(reports + "/net/journal.json"); }
+
+size_t RunningFault::records() const {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(state, ec)) n += e.path().extension() == ".json";
+  return n;
+}
+
 }  // namespace test

@@ -1,7 +1,9 @@
 #pragma once
 // Test helpers: child processes the tests own, rebound runs as a user would, temp folders, a small HTTP server.
 #include <atomic>
+#include <csignal>
 #include <ctime>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/types.h>
@@ -86,6 +88,22 @@ class TestNet {
   std::vector<std::string> in(const std::string& ns, std::vector<std::string> argv) const;
   // rebound-nettool in a namespace, optionally inside a cgroup first.
   std::vector<std::string> tool(const std::string& ns, std::vector<std::string> args, const std::string& cgroup = "") const;
+};
+
+// rebound running one network fault (held for a minute, after a 200 ms baseline) until the test stops it.
+// The constructor returns once the step is applied. `probes` defaults to one command probe that passes.
+struct RunningFault {
+  TempDir dir;
+  std::string state = dir.path() + "/state";
+  std::string reports = dir.path() + "/r";
+  std::string log = dir.path() + "/rebound.log";
+  std::unique_ptr<Child> rebound;
+
+  RunningFault(const std::string& targets, const std::string& step, const std::string& probes = "",
+               const std::vector<std::string>& launcher = {});
+  int stop(int sig = SIGTERM);
+  nlohmann::json journal() const;
+  size_t records() const;  // fault records left in the state folder
 };
 
 // A cgroup v2 folder made for one test, emptied and removed after it.

@@ -13,47 +13,6 @@ namespace {
 const std::string kTrueProbe =
     "[[probes]]\nname = \"always\"\ntype = \"command\"\nargv = [\"/bin/true\"]\ninterval = \"100ms\"\n";
 
-// rebound running one network fault (held for a minute) until the test stops it.
-struct RunningFault {
-  test::TempDir dir;
-  std::string state = dir.path() + "/state";
-  std::string reports = dir.path() + "/r";
-  std::string log = dir.path() + "/rebound.log";
-  std::unique_ptr<test::Child> rebound;
-
-  RunningFault(const std::string& targets, const std::string& step) {
-    auto file = dir.write("net.toml", "name = \"net\"\n" + targets + kTrueProbe +
-                                          "[steady_state]\nwindow = \"200ms\"\n[[method]]\nname = \"fault\"\n" + step +
-                                          "\nduration = \"60s\"\n");
-    rebound = std::make_unique<test::Child>(std::vector<std::string>{test::bin("rebound"), "run", file, "--report-dir",
-                                                                     reports, "--state-dir", state, "--no-progress"},
-                                            log);
-    bool settled = test::wait_for([&] {
-      auto text = test::read_text(log);
-      return text.find(") applied") != std::string::npos || text.find("could not") != std::string::npos ||
-             text.find("cannot run") != std::string::npos || !rebound->alive();
-    }, 15'000);
-    INFO(test::read_text(log));
-    REQUIRE(settled);
-    REQUIRE(test::read_text(log).find("step fault (") != std::string::npos);
-    REQUIRE(test::read_text(log).find(") applied") != std::string::npos);
-  }
-  int stop(int sig = SIGTERM) {
-    rebound->signal(sig);
-    auto code = rebound->wait(15'000);
-    INFO(test::read_text(log));
-    REQUIRE(code);
-    return *code;
-  }
-  nlohmann::json journal() const { return test::read_json(reports + "/net/journal.json"); }
-  size_t records() const {
-    size_t n = 0;
-    std::error_code ec;
-    for (const auto& e : fs::directory_iterator(state, ec)) n += e.path().extension() == ".json";
-    return n;
-  }
-};
-
 struct UdpResult {
   int sent = 0;
   nlohmann::json sink;
@@ -108,7 +67,7 @@ TEST_CASE("network.loss on a cgroup drops the declared share of its packets and 
   cg.adopt(anchor.pid());
   for (double p : {0.1, 0.3, 1.0}) {
     DYNAMIC_SECTION("probability " << p) {
-      RunningFault fault(cgroup_target(cg), "type = \"network.loss\"\ntarget = \"clients\"\ndirection = \"egress\"\n"
+      test::RunningFault fault(cgroup_target(cg), "type = \"network.loss\"\ntarget = \"clients\"\ndirection = \"egress\"\n"
                                             "probability = " + std::to_string(p));
       REQUIRE(cgroup_has_programs(cg.path()));
       const int count = 4000;
@@ -132,7 +91,7 @@ TEST_CASE("network.loss on an interface, SIGKILL of rebound: the deadline switch
           "[root][network]") {
   if (!test::privileged()) return;
   test::TestNet net;
-  RunningFault fault("", "type = \"network.loss\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" + net.client +
+  test::RunningFault fault("", "type = \"network.loss\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" + net.client +
                              "\"\ndirection = \"egress\"\nprobability = 0.3\nprotocol = \"udp\"");
   CHECK(tc_filters(net).find("netfault_tc_egr") != std::string::npos);
   CHECK(udp_run(net, net.server_ip, 4000).loss() == Approx(0.3).margin(0.04));
@@ -158,7 +117,7 @@ TEST_CASE("SIGKILL of rebound: a cgroup fault is gone at once with it", "[root][
   test::TestCgroup cg;
   test::Child anchor({"/bin/sleep", "120"});
   cg.adopt(anchor.pid());
-  RunningFault fault(cgroup_target(cg), "type = \"network.loss\"\ntarget = \"clients\"\nprobability = 1.0");
+  test::RunningFault fault(cgroup_target(cg), "type = \"network.loss\"\ntarget = \"clients\"\nprobability = 1.0");
   CHECK(udp_run(net, net.server_ip, 200, cg.path()).loss() == 1.0);
   fault.stop(SIGKILL);
   CHECK_FALSE(cgroup_has_programs(cg.path()));
@@ -173,7 +132,7 @@ TEST_CASE("network.partition cuts off exactly the listed peers", "[root][network
   test::TestCgroup cg;
   test::Child anchor({"/bin/sleep", "120"});
   cg.adopt(anchor.pid());
-  RunningFault fault(cgroup_target(cg), "type = \"network.partition\"\ntarget = \"clients\"\npeers = [\"" +
+  test::RunningFault fault(cgroup_target(cg), "type = \"network.partition\"\ntarget = \"clients\"\npeers = [\"" +
                                             net.server_ip + "/32\"]");
   CHECK(udp_run(net, net.server_ip, 300, cg.path()).loss() == 1.0);
   CHECK(udp_run(net, net.server_ip2, 1000, cg.path()).loss() == 0);  // the same host's other address is not listed
@@ -192,7 +151,7 @@ TEST_CASE("network.refuse fails connect() with the chosen errno, only for the ta
   cg.adopt(anchor.pid());
   for (const char* err : {"ECONNREFUSED", "ETIMEDOUT", "ENETUNREACH"}) {
     DYNAMIC_SECTION(err) {
-      RunningFault fault(cgroup_target(cg), std::string("type = \"network.refuse\"\ntarget = \"clients\"\nerrno = \"") +
+      test::RunningFault fault(cgroup_target(cg), std::string("type = \"network.refuse\"\ntarget = \"clients\"\nerrno = \"") +
                                                 err + "\"\nports = [7000]");
       CHECK(connect_from(net, cg.path(), net.server_ip, 7000) == err);
       CHECK(connect_from(net, "", net.server_ip, 7000) == "OK");  // outside the cgroup
@@ -206,7 +165,7 @@ TEST_CASE("network.refuse on a process target moves it into a cgroup of its own 
   test::TestCgroup home;
   test::Child victim({"/bin/sleep", "120"});
   home.adopt(victim.pid());
-  RunningFault fault("[[targets]]\nname = \"victim\"\npid = " + std::to_string(victim.pid()) + "\n",
+  test::RunningFault fault("[[targets]]\nname = \"victim\"\npid = " + std::to_string(victim.pid()) + "\n",
                      "type = \"network.refuse\"\ntarget = \"victim\"");
   auto during = test::read_text("/proc/" + std::to_string(victim.pid()) + "/cgroup");
   CHECK(during.find("rebound-") != std::string::npos);
@@ -222,7 +181,7 @@ TEST_CASE("network.refuse on a process target moves it into a cgroup of its own 
 TEST_CASE("network.corrupt damages the declared share of payloads at the receiver", "[root][network]") {
   if (!test::privileged()) return;
   test::TestNet net;
-  RunningFault fault("", "type = \"network.corrupt\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" + net.client +
+  test::RunningFault fault("", "type = \"network.corrupt\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" + net.client +
                              "\"\ndirection = \"egress\"\nprobability = 0.2");
   auto r = udp_run(net, net.server_ip, 4000);
   double corrupted = r.sink["corrupted"].get<double>() / r.sent;
@@ -234,7 +193,7 @@ TEST_CASE("network.corrupt damages the declared share of payloads at the receive
 TEST_CASE("network.duplicate delivers the declared share of packets twice", "[root][network]") {
   if (!test::privileged()) return;
   test::TestNet net;
-  RunningFault fault("", "type = \"network.duplicate\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" +
+  test::RunningFault fault("", "type = \"network.duplicate\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" +
                              net.client + "\"\ndirection = \"egress\"\nprobability = 0.5");
   auto r = udp_run(net, net.server_ip, 4000);
   CHECK(r.sink["unique"].get<int>() == r.sent);
@@ -248,7 +207,7 @@ TEST_CASE("network.bandwidth holds a TCP stream near the declared rate", "[root]
   test::TestCgroup cg;
   test::Child anchor({"/bin/sleep", "120"});
   cg.adopt(anchor.pid());
-  RunningFault fault(cgroup_target(cg), "type = \"network.bandwidth\"\ntarget = \"clients\"\ndirection = \"egress\"\n"
+  test::RunningFault fault(cgroup_target(cg), "type = \"network.bandwidth\"\ntarget = \"clients\"\ndirection = \"egress\"\n"
                                         "rate = \"16mbit\"");
   test::TempDir d;
   test::Child sink(net.tool(net.server, {"tcp-sink", "7100"}), d.path() + "/sink");
@@ -287,7 +246,7 @@ TEST_CASE("dns.fail answers matching names with NXDOMAIN and lets other names re
 
   SECTION("on an interface: NXDOMAIN and SERVFAIL") {
     for (auto [answer, rcode] : {std::pair{"nxdomain", "3"}, {"servfail", "2"}}) {
-      RunningFault fault("", "type = \"dns.fail\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" + net.client +
+      test::RunningFault fault("", "type = \"dns.fail\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" + net.client +
                                  "\"\ndomain = \"*.bad.test\"\nanswer = \"" + answer + "\"");
       CHECK(query("www.bad.test") == rcode);
       CHECK(query("bad.test") == rcode);
@@ -302,7 +261,7 @@ TEST_CASE("dns.fail answers matching names with NXDOMAIN and lets other names re
     test::TestCgroup cg;
     test::Child anchor({"/bin/sleep", "120"});
     cg.adopt(anchor.pid());
-    RunningFault fault(cgroup_target(cg), "type = \"dns.fail\"\ntarget = \"clients\"\ndomain = \"bad.test\"\nanswer = "
+    test::RunningFault fault(cgroup_target(cg), "type = \"dns.fail\"\ntarget = \"clients\"\ndomain = \"bad.test\"\nanswer = "
                                           "\"timeout\"");
     CHECK(query("bad.test", cg.path()) == "timeout");
     CHECK(query("good.test", cg.path()) == "0");
@@ -362,7 +321,7 @@ TEST_CASE("SIGKILL during a fault on a process target: recover moves it back and
   test::Child victim({"/bin/sleep", "120"});
   home.adopt(victim.pid());
   const std::string cgroup_file = "/proc/" + std::to_string(victim.pid()) + "/cgroup";
-  RunningFault fault("[[targets]]\nname = \"victim\"\npid = " + std::to_string(victim.pid()) + "\n",
+  test::RunningFault fault("[[targets]]\nname = \"victim\"\npid = " + std::to_string(victim.pid()) + "\n",
                      "type = \"network.loss\"\ntarget = \"victim\"\nprobability = 1.0");
   auto during = test::read_text(cgroup_file);
   REQUIRE(during.find("rebound-") != std::string::npos);
