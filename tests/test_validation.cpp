@@ -336,3 +336,57 @@ TEST_CASE("validation: a domain that is not a DNS name", "[unit][validation][net
         "exp.toml:15:10: error: method[0].domain: 'bad..name' is not a DNS name such as \"api.example.com\" or "
         "\"*.example.com\"");
 }
+
+TEST_CASE("validation: a misspelt key inside one of several toxics", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"tcp.toxic\"\ntarget = \"svc\"\ntoxics = [\n"
+                            "  { toxic = \"latency\", latency = \"10ms\", jiter = \"5ms\" },\n]\n")) ==
+        "exp.toml:16:42: error: method[0].toxics[0].jiter: unknown key; did you mean 'jitter'?");
+}
+
+TEST_CASE("validation: a toxic that does not exist lists those that do", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"tcp.toxic\"\ntarget = \"svc\"\ntoxic = \"lag\"\n")) ==
+        "exp.toml:15:9: error: method[0].toxic: 'lag' is not a toxic: use one of latency, bandwidth, slow_close, "
+        "timeout, reset_peer, slicer, limit_data");
+}
+
+TEST_CASE("validation: a toxics item that is not a table", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"tcp.toxic\"\ntarget = \"svc\"\ntoxics = [\"latency\"]\n")) ==
+        "exp.toml:15:10: error: method[0].toxics: item 1 is string 'latency', not a table such as "
+        "{ toxic = \"latency\", latency = \"100ms\" }");
+}
+
+TEST_CASE("validation: one toxic and a list of toxics at once", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"tcp.toxic\"\ntarget = \"svc\"\ntoxic = \"timeout\"\n"
+                            "toxics = [{ toxic = \"timeout\" }]\n")) ==
+        "exp.toml:15:9: error: method[0].toxic: give either one toxic (toxic = \"...\" with its keys) or a list "
+        "(toxics = [...]), not both");
+}
+
+TEST_CASE("validation: jitter larger than the latency", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"network.delay\"\ntarget = \"svc\"\nlatency = \"10ms\"\njitter = \"20ms\"\n")) ==
+        "exp.toml:16:10: error: method[0].jitter: jitter cannot exceed latency (data cannot arrive before it was sent)");
+}
+
+TEST_CASE("validation: a toxic direction from the packet faults' vocabulary", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"network.delay\"\ntarget = \"svc\"\nlatency = \"10ms\"\ndirection = \"egress\"\n")) ==
+        "exp.toml:16:13: error: method[0].direction: 'egress' is not a direction: use \"downstream\" (server to "
+        "client), \"upstream\" (client to server) or \"both\"");
+}
+
+TEST_CASE("validation: toxicity outside 0..1", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"network.delay\"\ntarget = \"svc\"\nlatency = \"10ms\"\ntoxicity = 50\n")) ==
+        "exp.toml:16:12: error: method[0].toxicity: 50 is not a ratio: use a number from 0 to 1 (0.3 for 30% of "
+        "connections)");
+}
+
+TEST_CASE("validation: the proxy carries TCP only", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"network.delay\"\ntarget = \"svc\"\nlatency = \"10ms\"\nprotocol = \"udp\"\n")) ==
+        "exp.toml:16:12: error: method[0].protocol: the proxy carries TCP connections only: leave protocol out or "
+        "write \"tcp\"");
+}
+
+TEST_CASE("validation: proxy faults act on a target, not an interface", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"network.delay\"\ninterface = \"lo\"\nlatency = \"10ms\"\n")) ==
+        "exp.toml:14:13: error: method[0].interface: this fault cannot act on an interface (connections are steered "
+        "into the proxy by connect() hooks on the target's cgroup); use target = \"...\"");
+}
