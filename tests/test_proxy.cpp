@@ -278,3 +278,38 @@ TEST_CASE("rebound's own connections are never steered, even from inside the tar
   CHECK(worst < 150.0);
   CHECK(j["steps"][0]["detail"]["connects_affected"] == 1);
 }
+
+TEST_CASE("the shipped slow-backend scenarios: retries hide the latency, no retries fail the error budget, both "
+          "recover within the SLO",
+          "[root][network][proxy][demo]") {
+  if (!test::privileged()) return;
+  test::TempDir dir;
+  auto run = [&](const std::string& name) {
+    auto r = test::run_rebound({"run", test::source("scenarios/network/" + name + ".toml"), "--report-dir", dir.path(),
+                                "--state-dir", dir.path() + "/state", "--no-history"},
+                               120'000);
+    INFO(r.out << r.err);
+    auto j = test::read_json(dir.path() + "/" + name + "/journal.json");
+    j["exit_code_seen"] = r.exit_code;
+    return j;
+  };
+  auto retry = run("slow-backend-retry");
+  auto plain = run("slow-backend-no-retry");
+  INFO(retry["metrics"].dump() << "\n" << plain["metrics"].dump());
+  // The fault reached the frontend's calls to its backend in both runs...
+  for (auto* j : {&retry, &plain}) {
+    auto detail = (*j)["steps"][0]["detail"];
+    CHECK(detail["toxic_connections"].get<int>() > 5);
+    CHECK(detail["connections"].get<int>() > detail["toxic_connections"].get<int>());  // toxicity 0.5
+    CHECK((*j)["metrics"]["time_to_recover_ms"].get<double>() < 1000);
+  }
+  // ...the retrying frontend hid it (slower answers, few errors) and the plain one did not.
+  CHECK(retry["exit_code_seen"] == 0);
+  CHECK(retry["verdict"] == "passed");
+  CHECK(retry["metrics"]["phases"]["fault"]["error_ratio"].get<double>() <= 0.25);
+  CHECK(retry["metrics"]["phases"]["fault"]["p99_ms"].get<double>() >= 250);
+  CHECK(plain["exit_code_seen"] == 1);
+  CHECK(plain["verdict"] == "failed");
+  CHECK(plain["metrics"]["phases"]["fault"]["error_ratio"].get<double>() > 0.25);
+  CHECK(plain["reasons"].dump().find("max_error_ratio") != std::string::npos);
+}

@@ -1,14 +1,96 @@
 // The demo's system under test: a tiny HTTP service on 127.0.0.1 that answers every request with 200.
 // --startup-delay makes a restart take a measurable time, like a real service warming up.
+// With --upstream PORT it is a client service too: each request calls GET / on 127.0.0.1:PORT, giving
+// each attempt --upstream-timeout-ms and retrying up to --retries times; it answers 200 when an attempt
+// got a 200 in time, and 503 when none did.
 #include <arpa/inet.h>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
+
+namespace {
+
+int upstream_port = 0;
+int upstream_timeout_ms = 500;
+int retries = 0;
+
+std::string http_response(int status, const std::string& body) {
+  return "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Service Unavailable") +
+         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nConnection: close\r\n\r\n" + body;
+}
+
+// One GET to the upstream within timeout_ms: true when it answered 200 in time.
+bool call_upstream(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto left_ms = [&] {
+    return static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+  };
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(upstream_port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = false;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 || errno == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t len = sizeof error;
+    if (poll(&p, 1, std::max(left_ms(), 0)) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 && !error) {
+      const std::string request = "GET / HTTP/1.1\r\nHost: upstream\r\nConnection: close\r\n\r\n";
+      std::string response;
+      if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+        char buffer[4096];
+        for (;;) {
+          p = {fd, POLLIN, 0};
+          if (left_ms() <= 0 || poll(&p, 1, left_ms()) != 1) break;
+          ssize_t n = read(fd, buffer, sizeof buffer);
+          if (n <= 0) break;
+          response.append(buffer, static_cast<size_t>(n));
+        }
+      }
+      ok = response.starts_with("HTTP/1.1 200") && left_ms() > 0;
+    }
+  }
+  close(fd);
+  return ok;
+}
+
+void serve(int client) {
+  timeval timeout{1, 0};
+  setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string request;
+  char buffer[4096];
+  while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
+    ssize_t n = read(client, buffer, sizeof buffer);
+    if (n <= 0) break;
+    request.append(buffer, static_cast<size_t>(n));
+  }
+  if (request.find("\r\n\r\n") != std::string::npos) {
+    std::string response = http_response(200, "ok\n");
+    if (upstream_port) {
+      int attempt = 0;
+      bool ok = false;
+      while (!ok && attempt <= retries) ok = call_upstream(upstream_timeout_ms), ++attempt;
+      response = ok ? http_response(200, "ok after " + std::to_string(attempt) + " attempt(s)\n")
+                    : http_response(503, "upstream failed " + std::to_string(attempt) + " attempt(s)\n");
+    }
+    ssize_t ignored = write(client, response.data(), response.size());
+    (void)ignored;
+  }
+  close(client);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   int port = 18080;
@@ -17,8 +99,14 @@ int main(int argc, char** argv) {
     std::string flag = argv[i];
     if (flag == "--port") port = std::atoi(argv[i + 1]);
     else if (flag == "--startup-delay-ms") startup_delay_ms = std::atoi(argv[i + 1]);
+    else if (flag == "--upstream") upstream_port = std::atoi(argv[i + 1]);
+    else if (flag == "--upstream-timeout-ms") upstream_timeout_ms = std::atoi(argv[i + 1]);
+    else if (flag == "--retries") retries = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "usage: %s [--port N] [--startup-delay-ms N]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--port N] [--startup-delay-ms N] [--upstream PORT [--upstream-timeout-ms N] "
+                   "[--retries N]]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -36,25 +124,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::fprintf(stderr, "demo-service: pid %d listening on 127.0.0.1:%d\n", getpid(), port);
-  const std::string body = "ok\n";
-  const std::string response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
-                               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   for (;;) {
     int client = accept4(server, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
-    timeval timeout{1, 0};
-    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    std::string request;
-    char buffer[4096];
-    while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
-      ssize_t n = read(client, buffer, sizeof buffer);
-      if (n <= 0) break;
-      request.append(buffer, static_cast<size_t>(n));
-    }
-    if (request.find("\r\n\r\n") != std::string::npos) {
-      ssize_t ignored = write(client, response.data(), response.size());
-      (void)ignored;
-    }
-    close(client);
+    // A client service waits on its upstream: one thread per request, so a slow one does not hold up the rest.
+    if (upstream_port) std::thread(serve, client).detach();
+    else serve(client);
   }
 }
