@@ -586,6 +586,23 @@ int cmd_history(const std::string& path, const std::string& experiment, bool tre
   return 0;
 }
 
+// Whether a qdisc is built in, loaded, or installed as a module for the running kernel.
+bool kernel_has_qdisc(const std::string& name) {
+  utsname u{};
+  uname(&u);
+  std::string module = "sch_" + name;
+  if (fs::exists("/sys/module/" + module)) return true;
+  std::string dir = std::string("/lib/modules/") + u.release;
+  std::ifstream builtin(dir + "/modules.builtin");
+  for (std::string line; std::getline(builtin, line);)
+    if (line.ends_with("/" + module + ".ko")) return true;
+  std::ifstream modules(dir + "/modules.dep");
+  for (std::string line; std::getline(modules, line);)
+    if (line.find("/" + module + ".ko") != std::string::npos && line.find("/" + module + ".ko") < line.find(':'))
+      return true;
+  return false;
+}
+
 int cmd_doctor() {
   utsname u{};
   uname(&u);
@@ -602,7 +619,14 @@ int cmd_doctor() {
       std::cout << fmt::format("  unavailable  {:<18} {}\n", t.name, ok.error().message);
     }
   }
-  std::cout << "network backends: tc clsact and cgroup programs with BPF (no netem, no iptables needed)\n";
+  std::cout << "network backends:\n"
+               "  packet faults                tc clsact and cgroup_skb programs (BPF; no netem, no iptables needed)\n"
+               "  network.delay, tcp.toxic     rebound's proxy, fed by connect() hooks on the target's cgroup (BPF)\n";
+  // rebound has no netem or EDT backend yet; say whether this kernel could carry one.
+  for (auto [qdisc, use] : {std::pair{"netem", "netem delay on an interface"}, std::pair{"fq", "EDT delay (skb->tstamp)"}})
+    std::cout << fmt::format("  {:<28} {}\n", use,
+                             kernel_has_qdisc(qdisc) ? fmt::format("sch_{} is on this kernel; rebound does not use it yet", qdisc)
+                                                     : fmt::format("sch_{} is not on this kernel", qdisc));
   return missing ? 1 : 0;
 }
 
