@@ -27,6 +27,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "injectors/network/bpf_handles.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -299,14 +301,6 @@ void stop(pid_t pid) {
   waitpid(pid, nullptr, 0);
 }
 
-std::string cgroup2_root() {
-  std::ifstream mounts("/proc/mounts");
-  std::string device, path, type, rest;
-  while (mounts >> device >> path >> type && std::getline(mounts, rest))
-    if (type == "cgroup2") return path;
-  return "";
-}
-
 void join_cgroup(const std::string& cgroup) { std::ofstream(cgroup + "/cgroup.procs") << getpid() << std::flush; }
 
 void print_row(const char* name, const Quantiles& request, const Quantiles& trip, double gbit) {
@@ -325,14 +319,9 @@ int main(int argc, char** argv) {
   }
   int requests = argc > 1 ? std::atoi(argv[1]) : 3000;
   std::signal(SIGPIPE, SIG_IGN);
-  std::string root = cgroup2_root();
-  std::string home = root;
-  {
-    std::ifstream self("/proc/self/cgroup");
-    for (std::string line; std::getline(self, line);)
-      if (line.starts_with("0::")) home = root + line.substr(3);
-  }
-  home += "/cgroup.procs";
+  std::string root = rebound::cgroup2_mount();
+  auto own = rebound::process_cgroup(getpid());
+  std::string home = (own ? *own : root) + "/cgroup.procs";
   std::string cgroup = root + "/rebound-proxy-bench";
   fs::create_directory(cgroup);
   std::string dir = fs::temp_directory_path() / "rebound-proxy-bench";

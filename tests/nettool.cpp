@@ -124,14 +124,24 @@ int do_connect(const char* host, int port) {
   return 0;
 }
 
-int tcp_sink(int port) {
+// A TCP listener on every address of the namespace, or -1.
+int listen_tcp(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   int yes = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 4) != 0) return perror("listen"), 1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, SOMAXCONN) != 0) {
+    perror("listen");
+    return -1;
+  }
+  return fd;
+}
+
+int tcp_sink(int port) {
+  int fd = listen_tcp(port);
+  if (fd < 0) return 1;
   std::printf("ready\n");
   std::fflush(stdout);
   int c = accept(fd, nullptr, nullptr);
@@ -191,13 +201,8 @@ int dns(const char* server, const char* name, int timeout_ms) {
 }
 
 int tcp_serve(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int yes = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, SOMAXCONN) != 0) return perror("listen"), 1;
+  int fd = listen_tcp(port);
+  if (fd < 0) return 1;
   std::printf("ready\n");
   std::fflush(stdout);
   for (;;) {

@@ -121,6 +121,20 @@ std::optional<double> parse_size(const std::string& text, bool& bits) {
   return std::nullopt;
 }
 
+std::optional<double> read_rate(TableReader& reader, const std::string& key) {
+  auto text = reader.string(key, true);
+  if (!text) return std::nullopt;
+  bool bits = false;
+  auto rate = parse_size(*text, bits);
+  if (!rate || *rate <= 0) {
+    reader.error(key, fmt::format("'{}' is not a rate: write a number and a unit such as \"10mbit\", \"512kbit\" or "
+                                  "\"2MB\" (bit, kbit, mbit, gbit, B, kB, KiB, MB, MiB, GB per second)",
+                                  *text));
+    return std::nullopt;
+  }
+  return bits ? *rate / 8 : *rate;
+}
+
 namespace {
 
 // DNS wire format of a dotted name, lower case, without the root label.
@@ -563,18 +577,10 @@ std::unique_ptr<StepAction> NetworkBandwidth::parse(TableReader& reader, const S
   NetworkKeys keys;
   keys.probability = false;
   auto fault = start<NetworkBandwidth>(reader, context, keys, NETFAULT_POLICE);
-  auto rate_text = reader.string("rate", true);
+  auto rate = read_rate(reader, "rate");
   auto burst_text = reader.string("burst");
-  if (!fault || !rate_text) return nullptr;
-  bool bits = false;
-  auto rate = parse_size(*rate_text, bits);
-  if (!rate || *rate <= 0) {
-    reader.error("rate", fmt::format("'{}' is not a rate: write a number and a unit such as \"10mbit\", \"512kbit\" or "
-                                     "\"2MB\" (bit, kbit, mbit, gbit, B, kB, KiB, MB, MiB, GB per second)",
-                                     *rate_text));
-    return nullptr;
-  }
-  double bytes_per_sec = bits ? *rate / 8 : *rate;
+  if (!fault || !rate) return nullptr;
+  double bytes_per_sec = *rate;
   // A GSO packet is up to 64 KiB: a smaller bucket starves TCP. 256 KiB measured well from 1 to 100 mbit.
   double burst = std::max(bytes_per_sec * 0.05, 262144.0);
   if (burst_text) {

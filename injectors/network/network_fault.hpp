@@ -126,6 +126,8 @@ struct DnsFail : NetworkFault {
 
 // "10mbit", "512kbit", "1gbit", "800bit", "2MB", "64kB", "100B" (bits or bytes; per second for rates).
 std::optional<double> parse_size(const std::string& text, bool& bits);
+// A required rate key, in bytes per second; nullopt after recording an error.
+std::optional<double> read_rate(TableReader& reader, const std::string& key);
 
 // For `rebound doctor` and for refusing a step before anything runs: can this host do the step type?
 Result<void> network_fault_available(const std::string& type);

@@ -57,17 +57,9 @@ bool parse_latency(TableReader& reader, Toxic& t) {
 }
 
 bool parse_bandwidth(TableReader& reader, Toxic& t) {
-  auto text = reader.string("rate", true);
-  if (!text) return false;
-  bool bits = false;
-  auto rate = parse_size(*text, bits);
-  if (!rate || *rate <= 0) {
-    reader.error("rate", fmt::format("'{}' is not a rate: write a number and a unit such as \"10mbit\", \"512kbit\" or "
-                                     "\"2MB\" (bit, kbit, mbit, gbit, B, kB, KiB, MB, MiB, GB per second)",
-                                     *text));
-    return false;
-  }
-  t.rate = bits ? *rate / 8 : *rate;
+  auto rate = read_rate(reader, "rate");
+  if (!rate) return false;
+  t.rate = *rate;
   t.parameters["rate_bytes_per_sec"] = t.rate;
   return true;
 }
