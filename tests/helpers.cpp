@@ -216,11 +216,17 @@ TestNet::TestNet() {
   client_ip = "10.199." + std::to_string(n) + ".1";
   server_ip = "10.199." + std::to_string(n) + ".2";
   server_ip2 = "10.199." + std::to_string(n) + ".3";
+  ip6_prefix = "fd00:199:" + std::to_string(n) + "::/64";
+  client_ip6 = "fd00:199:" + std::to_string(n) + "::1";
+  server_ip6 = "fd00:199:" + std::to_string(n) + "::2";
   sh("ip netns add " + client + " && ip netns add " + server);
   sh("ip link add " + client_if + " netns " + client + " type veth peer name " + server_if + " netns " + server);
   sh("ip -n " + client + " addr add " + client_ip + "/24 dev " + client_if);
   sh("ip -n " + server + " addr add " + server_ip + "/24 dev " + server_if);
   sh("ip -n " + server + " addr add " + server_ip2 + "/24 dev " + server_if);
+  // nodad: usable at once, without duplicate address detection's delay.
+  sh("ip -n " + client + " addr add " + client_ip6 + "/64 dev " + client_if + " nodad");
+  sh("ip -n " + server + " addr add " + server_ip6 + "/64 dev " + server_if + " nodad");
   sh("ip -n " + client + " link set lo up && ip -n " + client + " link set " + client_if + " up");
   sh("ip -n " + server + " link set lo up && ip -n " + server + " link set " + server_if + " up");
 }

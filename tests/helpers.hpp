@@ -76,7 +76,8 @@ class HttpServer {
 std::string sh(const std::string& command);
 
 // Two network namespaces of the test's own, client and server, joined by a veth pair:
-// client 10.199.N.1 <-> server 10.199.N.2 and 10.199.N.3. Removed at the end of the test.
+// client 10.199.N.1 <-> server 10.199.N.2 and 10.199.N.3, and over IPv6 fd00:199:N::1 <-> fd00:199:N::2.
+// Removed at the end of the test.
 class TestNet {
  public:
   TestNet();
@@ -84,6 +85,7 @@ class TestNet {
   std::string client, server;        // namespace names
   std::string client_if, server_if;  // veth ends
   std::string client_ip, server_ip, server_ip2;
+  std::string client_ip6, server_ip6, ip6_prefix;  // ip6_prefix: the /64 both are in
   // argv run inside a namespace (ip netns exec).
   std::vector<std::string> in(const std::string& ns, std::vector<std::string> argv) const;
   // rebound-nettool in a namespace, optionally inside a cgroup first.

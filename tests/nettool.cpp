@@ -10,7 +10,7 @@
 //   dns SERVER NAME TIMEOUT_MS             one A query: prints the rcode, or "timeout"
 //   tcp-serve PORT                         answers each connection's request line "N [hold]": N bytes, then
 //                                          closes (or, with hold, waits for the client to close)
-//   tcp-request HOST PORT COUNT N [hold]   COUNT connections one after another, each asking for N bytes:
+//   tcp-request HOST PORT COUNT N [hold]   (HOST: IPv4 or IPv6) COUNT connections one after another, each asking for N bytes:
 //                                          {"results": [{"connect_ms","first_ms","data_ms","end_ms","bytes","reads","end"}]}
 //                                          end: "eof", an errno name, or "timeout" (10 s)
 #include <arpa/inet.h>
@@ -124,14 +124,15 @@ int do_connect(const char* host, int port) {
   return 0;
 }
 
-// A TCP listener on every address of the namespace, or -1.
+// A TCP listener on every address of the namespace, IPv4 and IPv6, or -1.
 int listen_tcp(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  int yes = 1;
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  int yes = 1, no = 0;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
+  setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &no, sizeof no);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(port));
   if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, SOMAXCONN) != 0) {
     perror("listen");
     return -1;
@@ -231,15 +232,25 @@ int tcp_serve(int port) {
 }
 
 int tcp_request(const char* host, int port, int count, size_t want, bool hold) {
-  auto a = address(host, port);
+  sockaddr_storage a{};
+  socklen_t a_len = sizeof(sockaddr_in);
+  if (std::strchr(host, ':')) {
+    auto* six = reinterpret_cast<sockaddr_in6*>(&a);
+    six->sin6_family = AF_INET6;
+    six->sin6_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET6, host, &six->sin6_addr) != 1) return std::fprintf(stderr, "nettool: bad address %s\n", host), 2;
+    a_len = sizeof(sockaddr_in6);
+  } else {
+    *reinterpret_cast<sockaddr_in*>(&a) = address(host, port);
+  }
   std::string out = "{\"results\": [";
   for (int i = 0; i < count; ++i) {
     auto ms = [start = Clock::now()] { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); };
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(a.ss_family, SOCK_STREAM, 0);
     std::string end = "eof";
     double connect_ms = 0, first_ms = -1, data_ms = -1;
     size_t bytes = 0, reads = 0;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), a_len) != 0) {
       end = errno_name(errno);
     } else {
       connect_ms = ms();

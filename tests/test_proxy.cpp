@@ -313,3 +313,55 @@ TEST_CASE("the shipped slow-backend scenarios: retries hide the latency, no retr
   CHECK(plain["metrics"]["phases"]["fault"]["error_ratio"].get<double>() > 0.25);
   CHECK(plain["reasons"].dump().find("max_error_ratio") != std::string::npos);
 }
+
+TEST_CASE("IPv6: connect6 steers too, and peers match an IPv6 prefix", "[root][network][proxy]") {
+  if (!test::privileged()) return;
+  ProxyBed bed;
+  test::RunningFault fault(bed.targets(), "type = \"network.delay\"\ntarget = \"clients\"\nlatency = \"80ms\"\n"
+                                          "peers = [\"" + bed.net.ip6_prefix + "\"]");
+  test::TempDir d;
+  test::Child c(bed.net.tool(bed.net.client, {"tcp-request", bed.net.server_ip6, std::to_string(kPort), "5", "100"},
+                             bed.cg.path()),
+                d.path() + "/out");
+  REQUIRE(c.wait(60'000) == 0);
+  auto text = test::read_text(d.path() + "/out");
+  INFO(text);
+  auto v6 = nlohmann::json::parse(text.substr(text.find('{')))["results"];
+  for (const auto& r : v6) CHECK(r["bytes"] == 100);
+  double median = quantile(field(v6, "first_ms"), 0.5);
+  CHECK(median >= 80.0);
+  CHECK(median <= 95.0);
+  // The IPv4 address of the same server is outside the prefix: not steered.
+  CHECK(quantile(field(bed.requests(true, 5, 100), "first_ms"), 0.5) < 10.0);
+  fault.stop();
+}
+
+TEST_CASE("a destination that refuses: the steered client sees a reset, the journal counts the failure",
+          "[root][network][proxy]") {
+  if (!test::privileged()) return;
+  ProxyBed bed;
+  constexpr int kNobody = 9102;  // nothing listens here
+  test::RunningFault fault(bed.targets(), "type = \"network.delay\"\ntarget = \"clients\"\nlatency = \"10ms\"\n"
+                                          "ports = [" + std::to_string(kNobody) + "]");
+  for (const auto& r : bed.requests(true, 2, 100, false, kNobody)) {
+    CHECK(r["end"] == "ECONNRESET");
+    CHECK(r["bytes"] == 0);
+  }
+  CHECK(bed.requests(false, 1, 100, false, kNobody)[0]["end"] == "ECONNREFUSED");
+  fault.stop();
+  CHECK(fault.journal()["steps"][0]["detail"]["upstream_failures"] == 2);
+}
+
+TEST_CASE("dry run loads the steering programs through the verifier and attaches nothing", "[root][network][proxy]") {
+  if (!test::privileged()) return;
+  ProxyBed bed;
+  test::TempDir dir;
+  auto file = dir.write("x.toml", "name = \"x\"\n" + bed.targets() +
+                                      "[[probes]]\nname = \"always\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n"
+                                      "[[method]]\n" + step("type = \"network.delay\"\nlatency = \"10ms\"\nduration = \"5s\""));
+  auto r = test::run_rebound({"run", "--dry-run", file});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("programs loaded through the verifier: ok (not attached)") != std::string::npos);
+  CHECK_FALSE(cgroup_has_programs(bed.cg.path()));
+}
