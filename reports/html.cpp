@@ -1,5 +1,7 @@
 #include "reports/html.hpp"
 
+#include "reports/journal.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
@@ -197,6 +199,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 28px 0 8p
 table { border-collapse: collapse; width: 100%; } th, td { text-align: left; padding: 5px 8px;
        border-bottom: 1px solid #d8dee4; vertical-align: top; } th { background: #f6f8fa; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.detail { font-size: 12px; color: #555; }
 .pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 600; }
 ul.reasons li { margin: 2px 0; }
 svg { width: 100%; height: auto; border: 1px solid #d0d7de; border-radius: 6px; background: #fff; }
@@ -267,13 +270,14 @@ std::string make_html(const nlohmann::json& j) {
   out += "</table>\n";
   if (!j["steps"].empty()) {
     out += "<h2>Steps</h2>\n<table id=\"steps\">\n<tr><th>step</th><th>type</th><th>target</th><th>applied</th>"
-           "<th>ended</th><th>status</th></tr>\n";
+           "<th>ended</th><th>status</th><th>what it did</th></tr>\n";
     for (const auto& s : j["steps"])
       out += fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td "
-                         "class=\"num\">{}</td><td>{}{}</td></tr>\n",
+                         "class=\"num\">{}</td><td>{}{}</td><td class=\"detail\">{}</td></tr>\n",
                          html_escape(str(s, "name")), html_escape(str(s, "type")), html_escape(str(s, "target")),
                          ms(num(s, "applied_ms")), ms(num(s, "ended_ms")), html_escape(str(s, "status")),
-                         str(s, "error").empty() ? "" : ": " + html_escape(str(s, "error")));
+                         str(s, "error").empty() ? "" : ": " + html_escape(str(s, "error")),
+                         html_escape(step_detail_line(s.value("detail", nlohmann::json::object()))));
     out += "</table>\n";
   }
   if (!j["guard_events"].empty()) {

@@ -1,5 +1,7 @@
 #include "reports/journal.hpp"
 
+#include <fmt/format.h>
+
 namespace rebound {
 
 namespace {
@@ -163,6 +165,23 @@ nlohmann::json make_journal(const Experiment& ex, const RunResult& r) {
     j["probes"].push_back({{"name", p.name}, {"samples", samples}});
   }
   return j;
+}
+
+std::string step_detail_line(const nlohmann::json& detail) {
+  std::vector<std::string> parts;
+  if (!detail.is_object()) return "";
+  for (const auto& [key, value] : detail.items()) {
+    if (value.is_number_integer() || value.is_number_unsigned()) {
+      parts.push_back(fmt::format("{} {}", key, value.dump()));
+    } else if (value.is_number_float()) {
+      parts.push_back(fmt::format("{} {:.1f}", key, value.get<double>()));
+    } else if (value.is_boolean()) {
+      parts.push_back(fmt::format("{} {}", key, value.get<bool>() ? "yes" : "no"));
+    } else if (value.is_string() && value.get<std::string>().size() <= 40) {
+      parts.push_back(fmt::format("{} {}", key, value.get<std::string>()));
+    }
+  }
+  return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 }  // namespace rebound

@@ -11,5 +11,8 @@ constexpr int kJournalSchemaVersion = 1;
 
 nlohmann::json experiment_to_json(const Experiment& experiment);
 nlohmann::json make_journal(const Experiment& experiment, const RunResult& result);
+// A step's detail in one line for the reports ("connections 35, toxic_connections 17, ..."): its numbers,
+// flags and short strings; long values (paths) and nested ones are left to the journal.
+std::string step_detail_line(const nlohmann::json& detail);
 
 }  // namespace rebound

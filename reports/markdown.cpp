@@ -1,5 +1,7 @@
 #include "reports/markdown.hpp"
 
+#include "reports/journal.hpp"
+
 #include <fmt/format.h>
 
 namespace rebound {
@@ -80,10 +82,12 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
     }
   }
   if (!r.steps.empty()) {
-    out += "\n## Steps\n\n| step | type | target | applied at | ended at | status |\n|---|---|---|---|---|---|\n";
+    out += "\n## Steps\n\n| step | type | target | applied at | ended at | status | what it did |\n"
+           "|---|---|---|---|---|---|---|\n";
     for (const auto& s : r.steps)
-      out += fmt::format("| {} | {} | {} | {} | {} | {}{} |\n", md(s.name), s.type, md(s.target), ms(s.applied_ms),
-                         ms(s.ended_ms), s.status, s.error.empty() ? "" : ": " + md(s.error));
+      out += fmt::format("| {} | {} | {} | {} | {} | {}{} | {} |\n", md(s.name), s.type, md(s.target), ms(s.applied_ms),
+                         ms(s.ended_ms), s.status, s.error.empty() ? "" : ": " + md(s.error),
+                         md(step_detail_line(s.detail)));
   }
   if (!r.guard_events.empty()) {
     out += "\n## Guard events\n\n";
