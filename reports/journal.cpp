@@ -174,7 +174,7 @@ std::string step_detail_line(const nlohmann::json& detail) {
     if (value.is_number_integer() || value.is_number_unsigned()) {
       parts.push_back(fmt::format("{} {}", key, value.dump()));
     } else if (value.is_number_float()) {
-      parts.push_back(fmt::format("{} {:.1f}", key, value.get<double>()));
+      parts.push_back(fmt::format("{} {:.4g}", key, value.get<double>()));
     } else if (value.is_boolean()) {
       parts.push_back(fmt::format("{} {}", key, value.get<bool>() ? "yes" : "no"));
     } else if (value.is_string() && value.get<std::string>().size() <= 40) {

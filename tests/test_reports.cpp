@@ -65,3 +65,17 @@ TEST_CASE("the journal records the experiment as resolved with a schema version"
   CHECK(j["exit_code"] == 1);
   CHECK(j["slo"][0]["value"] == 2500);
 }
+
+TEST_CASE("a step's detail reads as one line: counts, flags and short words, not paths or nested values",
+          "[unit][reports]") {
+  nlohmann::json detail = {{"connections", 33},
+                           {"toxic_connections", 18},
+                           {"created_clsact", false},
+                           {"signal", "SIGKILL"},
+                           {"cgroup", "/sys/fs/cgroup/unified/a-very-long-path-that-belongs-in-the-journal-only"},
+                           {"moved", nlohmann::json::array({1, 2})},
+                           {"ratio", 0.25}};
+  CHECK(step_detail_line(detail) ==
+        "connections 33, created_clsact no, ratio 0.25, signal SIGKILL, toxic_connections 18");
+  CHECK(step_detail_line(nlohmann::json::object()).empty());
+}
