@@ -347,14 +347,25 @@ int main(int argc, char** argv) {
          "target = \"clients\"\nports = ["
       << kAnswerPort << ", " << kSinkPort
       << "]\ntoxic = \"latency\"\nlatency = \"0ms\"\ntoxicity = 0.0\nduration = \"10m\"\n";
+  fs::remove(dir + "/rebound.log");  // the last run's log says "applied" too
   pid_t rebound = spawn({bin("rebound"), "run", dir + "/bench.toml", "--report-dir", dir + "/r", "--state-dir",
                          dir + "/state", "--no-progress", "--no-history"},
                         dir + "/rebound.log");
-  for (int i = 0; i < 100; ++i) {
-    std::ifstream log(dir + "/rebound.log");
-    std::string text((std::istreambuf_iterator<char>(log)), {});
-    if (text.find(") applied") != std::string::npos) break;
+  bool applied = false;
+  std::string text;
+  for (int i = 0; i < 100 && !applied; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::ifstream log(dir + "/rebound.log");
+    text.assign(std::istreambuf_iterator<char>(log), {});
+    applied = text.find(") applied") != std::string::npos;
+  }
+  if (!applied) {
+    std::fprintf(stderr, "proxy bench: rebound did not apply the step:\n%s\n", text.c_str());
+    stop(rebound);
+    stop(socat1);
+    stop(socat2);
+    kill(anchor, SIGKILL);
+    return 1;
   }
   std::printf("proxy overhead, loopback, no toxic (%d requests, %d round trips, 3 s bulk each):\n", requests,
               requests * 5);
