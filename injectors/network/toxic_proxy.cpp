@@ -321,6 +321,7 @@ struct ToxicProxy::Loop {
   std::mt19937_64 random{std::random_device{}()};
   std::atomic<bool> stopping{false}, toxics_ended{false};
   bool toxics_cleared = false;
+  bool precise_wait = true;  // epoll_pwait2 (nanosecond timeouts) until the kernel says it has none
 
   mutable std::mutex stats_mutex;
   ProxyStats stats;
@@ -449,7 +450,15 @@ void ToxicProxy::Loop::run() {
       int64_t wait = std::max<int64_t>(timers.top().first - now_us(), 0);
       timeout = {static_cast<time_t>(wait / 1'000'000), static_cast<long>((wait % 1'000'000) * 1000)};
     }
-    int n = epoll_pwait2(epoll.get(), events.data(), static_cast<int>(events.size()), &timeout, nullptr);
+    int n = -1;
+    if (precise_wait) {
+      n = epoll_pwait2(epoll.get(), events.data(), static_cast<int>(events.size()), &timeout, nullptr);
+      if (n < 0 && errno == ENOSYS) precise_wait = false;  // kernels before 5.11: millisecond waits
+    }
+    if (!precise_wait) {
+      int64_t wait_ms = (static_cast<int64_t>(timeout.tv_sec) * 1'000'000'000 + timeout.tv_nsec + 999'999) / 1'000'000;
+      n = epoll_wait(epoll.get(), events.data(), static_cast<int>(events.size()), static_cast<int>(wait_ms));
+    }
     if (n < 0 && errno != EINTR) {
       spdlog::error("proxy: epoll_pwait2: {}", std::strerror(errno));
       break;
