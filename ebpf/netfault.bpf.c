@@ -418,9 +418,10 @@ static __always_inline int steerable(struct bpf_sock_addr *ctx, const struct pac
   return 1;
 }
 
-static __always_inline void note_origin(struct bpf_sock_addr *ctx, const struct packet *p) {
+static __always_inline void note_origin(struct bpf_sock_addr *ctx, const struct packet *p, __u32 listener) {
   struct netfault_origin origin = {};
   origin.family = p->family;
+  origin.listener = listener;
   origin.port = p->peer_port;
   __builtin_memcpy(origin.addr, p->peer, sizeof(origin.addr));
   __u64 cookie = bpf_get_socket_cookie(ctx);
@@ -436,7 +437,7 @@ int netfault_steer4(struct bpf_sock_addr *ctx) {
   p.peer[0] = ctx->user_ip4;
   p.peer_port = bpf_ntohs((__u16)ctx->user_port);
   if (!steerable(ctx, &p)) return 1;
-  note_origin(ctx, &p);
+  note_origin(ctx, &p, 4);
   ctx->user_ip4 = bpf_htonl(0x7f000001); /* 127.0.0.1 */
   ctx->user_port = bpf_htons(steer.proxy_port4);
   return 1;
@@ -444,21 +445,34 @@ int netfault_steer4(struct bpf_sock_addr *ctx) {
 
 SEC("cgroup/connect6")
 int netfault_steer6(struct bpf_sock_addr *ctx) {
-  if (!steer.proxy_port6) return 1;
+  /* An IPv4-mapped address on a dual-stack socket (Java's default, for one) is an IPv4 connection in fact:
+   * it is matched as IPv4 and sent to the IPv4 listener as ::ffff:127.0.0.1. */
+  int mapped = ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 && ctx->user_ip6[2] == bpf_htonl(0xffff);
+  __u16 proxy_port = mapped ? steer.proxy_port4 : steer.proxy_port6;
+  if (!proxy_port) return 1;
   struct packet p = {};
-  p.family = 6;
-  p.peer[0] = ctx->user_ip6[0];
-  p.peer[1] = ctx->user_ip6[1];
-  p.peer[2] = ctx->user_ip6[2];
-  p.peer[3] = ctx->user_ip6[3];
   p.peer_port = bpf_ntohs((__u16)ctx->user_port);
+  if (mapped) {
+    p.family = 4;
+    p.peer[0] = ctx->user_ip6[3];
+  } else {
+    p.family = 6;
+    p.peer[0] = ctx->user_ip6[0];
+    p.peer[1] = ctx->user_ip6[1];
+    p.peer[2] = ctx->user_ip6[2];
+    p.peer[3] = ctx->user_ip6[3];
+  }
   if (!steerable(ctx, &p)) return 1;
-  note_origin(ctx, &p);
+  note_origin(ctx, &p, mapped ? 4 : 6);
+  /* One store per field, outside the branches: the verifier refuses stores through a ctx pointer that the
+   * compiler computed in one branch and reused in another. */
+  __u32 word2 = mapped ? bpf_htonl(0xffff) : 0;
+  __u32 word3 = mapped ? bpf_htonl(0x7f000001) : bpf_htonl(1); /* ::ffff:127.0.0.1 or ::1 */
   ctx->user_ip6[0] = 0;
   ctx->user_ip6[1] = 0;
-  ctx->user_ip6[2] = 0;
-  ctx->user_ip6[3] = bpf_htonl(1); /* ::1 */
-  ctx->user_port = bpf_htons(steer.proxy_port6);
+  ctx->user_ip6[2] = word2;
+  ctx->user_ip6[3] = word3;
+  ctx->user_port = bpf_htons(proxy_port);
   return 1;
 }
 
@@ -469,7 +483,7 @@ int netfault_steer_ops(struct bpf_sock_ops *skops) {
   struct netfault_origin *origin = bpf_map_lookup_elem(&steer_pending, &cookie);
   if (!origin) return 1;
   struct netfault_steer_key key = {};
-  key.family = skops->family == 10 /* AF_INET6 */ ? 6 : 4;
+  key.family = origin->listener; /* the family the proxy accepts it with */
   key.port = skops->local_port;
   bpf_map_update_elem(&steer_origins, &key, origin, BPF_ANY);
   bpf_map_delete_elem(&steer_pending, &cookie);

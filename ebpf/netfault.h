@@ -61,9 +61,10 @@ struct netfault_steer {
 /* A steered connection's original destination, keyed first by socket cookie (connect hook), then by the
  * client's own port (sock_ops, once the port is bound), which is what the proxy sees as the peer port. */
 struct netfault_origin {
-  __u32 family; /* 4 or 6 */
-  __u32 port;   /* host order */
+  __u32 family;   /* 4 or 6: the destination's */
+  __u32 port;     /* host order */
   __u32 addr[4];
+  __u32 listener; /* 4 or 6: the proxy listener the connect was sent to (an IPv4-mapped IPv6 connect goes to 4) */
 };
 struct netfault_steer_key {
   __u32 family;

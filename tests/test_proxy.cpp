@@ -365,3 +365,26 @@ TEST_CASE("dry run loads the steering programs through the verifier and attaches
   CHECK(r.out.find("programs loaded through the verifier: ok (not attached)") != std::string::npos);
   CHECK_FALSE(cgroup_has_programs(bed.cg.path()));
 }
+
+TEST_CASE("a dual-stack socket connecting to an IPv4-mapped address is steered as IPv4", "[root][network][proxy]") {
+  if (!test::privileged()) return;
+  ProxyBed bed;
+  test::RunningFault fault(bed.targets(), "type = \"network.delay\"\ntarget = \"clients\"\nlatency = \"80ms\"\n"
+                                          "peers = [\"" + bed.net.server_ip + "/32\"]");
+  test::TempDir d;
+  // An AF_INET6 socket to ::ffff:10.199.N.2 (what Java does by default): an IPv4 connection in fact.
+  test::Child c(bed.net.tool(bed.net.client, {"tcp-request", "::ffff:" + bed.net.server_ip, std::to_string(kPort), "5",
+                                              "100"},
+                             bed.cg.path()),
+                d.path() + "/out");
+  REQUIRE(c.wait(60'000) == 0);
+  auto text = test::read_text(d.path() + "/out");
+  INFO(text);
+  auto mapped = nlohmann::json::parse(text.substr(text.find('{')))["results"];
+  for (const auto& r : mapped) CHECK(r["bytes"] == 100);
+  double median = quantile(field(mapped, "first_ms"), 0.5);
+  CHECK(median >= 80.0);
+  CHECK(median <= 95.0);
+  fault.stop();
+  CHECK(fault.journal()["steps"][0]["detail"]["connections"] == 5);
+}
