@@ -388,3 +388,24 @@ TEST_CASE("a dual-stack socket connecting to an IPv4-mapped address is steered a
   fault.stop();
   CHECK(fault.journal()["steps"][0]["detail"]["connections"] == 5);
 }
+
+TEST_CASE("the buffer bounds what one connection holds back: under latency L it carries at most buffer per L",
+          "[root][network][proxy]") {
+  if (!test::privileged()) return;
+  ProxyBed bed;
+  const double bytes = 20e6, latency_s = 0.05;
+  auto rate_with = [&](const std::string& buffer_key) {
+    test::RunningFault fault(bed.targets(), step("type = \"network.delay\"\nlatency = \"50ms\"\n" + buffer_key));
+    auto r = bed.requests(true, 1, static_cast<size_t>(bytes))[0];
+    CHECK(r["bytes"] == bytes);
+    fault.stop();
+    return bytes / ((r["end_ms"].get<double>() - r["first_ms"].get<double>()) / 1000.0);
+  };
+  double default_rate = rate_with("");
+  double big_rate = rate_with("buffer = \"8MiB\"");
+  INFO("1 MiB: " << default_rate / 1e6 << " MB/s, 8 MiB: " << big_rate / 1e6 << " MB/s");
+  // 1 MiB per 50 ms is 21 MB/s: the proxy never holds more than its buffer, so it cannot go faster.
+  CHECK(default_rate <= 1.15 * (1 << 20) / latency_s);
+  CHECK(default_rate >= 0.5 * (1 << 20) / latency_s);
+  CHECK(big_rate >= 3 * default_rate);
+}

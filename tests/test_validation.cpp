@@ -390,3 +390,9 @@ TEST_CASE("validation: proxy faults act on a target, not an interface", "[unit][
         "exp.toml:14:13: error: method[0].interface: this fault cannot act on an interface (connections are steered "
         "into the proxy by connect() hooks on the target's cgroup); use target = \"...\"");
 }
+
+TEST_CASE("validation: a proxy buffer out of range or in bits", "[unit][validation][proxy]") {
+  CHECK(only_error(net_step("type = \"network.delay\"\ntarget = \"svc\"\nlatency = \"10ms\"\nbuffer = \"1gbit\"\n")) ==
+        "exp.toml:16:10: error: method[0].buffer: '1gbit' is not a buffer size from 64KiB to 64MiB: write e.g. "
+        "\"4MiB\" (B, kB, KiB, MB, MiB)");
+}

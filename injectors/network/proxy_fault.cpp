@@ -15,6 +15,7 @@ namespace {
 const ParamDoc kTarget{"target", "string", "", "a [[targets]] entry: its TCP connects are steered through the proxy"};
 const ParamDoc kPeers{"peers", "string array", "any", "destination addresses or CIDRs whose connections get the toxics"};
 const ParamDoc kPorts{"ports", "integer array", "any", "destination ports whose connections get the toxics"};
+const ParamDoc kBuffer{"buffer", "string", "\"1MiB\"", "what each direction of a connection may hold back (64KiB-64MiB)"};
 
 NetworkKeys proxy_keys() {
   NetworkKeys keys;
@@ -34,9 +35,22 @@ std::string netns_of(pid_t pid) {
 
 std::unique_ptr<ProxyFault> ProxyFault::start_proxy_fault(TableReader& reader, const StepFactoryContext& context) {
   auto fault = start<ProxyFault>(reader, context, proxy_keys(), NETFAULT_STEER);
+  auto buffer = reader.string("buffer");
   if (fault && fault->config_.protocol != 0 && fault->config_.protocol != IPPROTO_TCP) {
     reader.error("protocol", "the proxy carries TCP connections only: leave protocol out or write \"tcp\"");
     return nullptr;
+  }
+  if (fault && buffer) {
+    bool bits = false;
+    auto bytes = parse_size(*buffer, bits);
+    if (!bytes || bits || *bytes < ToxicProxy::kMinBuffer || *bytes > ToxicProxy::kMaxBuffer) {
+      reader.error("buffer", fmt::format("'{}' is not a buffer size from 64KiB to 64MiB: write e.g. \"4MiB\" "
+                                         "(B, kB, KiB, MB, MiB)",
+                                         *buffer));
+      return nullptr;
+    }
+    fault->buffer_bytes_ = static_cast<size_t>(*bytes);
+    fault->parameters_["buffer_bytes"] = fault->buffer_bytes_;
   }
   return fault;
 }
@@ -48,6 +62,7 @@ std::vector<ParamDoc> ProxyFault::delay_params() {
   for (auto& d : toxic_common_params()) docs.push_back(d);
   docs.push_back(kPeers);
   docs.push_back(kPorts);
+  docs.push_back(kBuffer);
   return docs;
 }
 
@@ -72,6 +87,7 @@ std::vector<ParamDoc> ProxyFault::toxic_params() {
   for (auto& d : toxic_common_params()) docs.push_back(d);
   docs.push_back(kPeers);
   docs.push_back(kPorts);
+  docs.push_back(kBuffer);
   return docs;
 }
 
@@ -140,7 +156,7 @@ Result<void> ProxyFault::apply(StepContext& context) {
   }
   // The proxy listens where the target connects from: the first target process's network namespace.
   pid_t first = context.processes.empty() ? 0 : context.processes.front().pid;
-  auto proxy = ToxicProxy::start(toxics_, bpf_map__fd(skel_->maps.steer_origins), first);
+  auto proxy = ToxicProxy::start(toxics_, bpf_map__fd(skel_->maps.steer_origins), first, buffer_bytes_);
   if (!proxy) return proxy.error();
   proxy_ = std::move(*proxy);
   if (first > 0) {

@@ -26,6 +26,7 @@ class ProxyFault : public NetworkFault {
  private:
   static std::unique_ptr<ProxyFault> start_proxy_fault(TableReader& reader, const StepFactoryContext& context);
   std::vector<Toxic> toxics_;
+  size_t buffer_bytes_ = ToxicProxy::kDefaultBuffer;
   std::unique_ptr<ToxicProxy> proxy_;
 };
 

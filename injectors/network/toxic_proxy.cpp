@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -226,19 +227,55 @@ struct Effects {
   uint64_t limit = UINT64_MAX;
 };
 
-// One direction of a connection: `from` -> pipe -> `to`.
+// A pipe holding data back. `sealed`: it ran out of slots before its bytes (small TCP segments take a slot
+// each), so nothing more goes in; it is dropped once drained.
+struct HeldPipe {
+  Fd read, write;
+  size_t buffered = 0, capacity = 0;
+  bool sealed = false;
+  bool full() const { return sealed || buffered >= capacity; }
+};
+
+// One direction of a connection: `from` -> pipes -> `to`. Data goes into the last pipe and out of the first;
+// a buffer larger than the host's pipe size limit (fs.pipe-max-size) is a chain of pipes.
 struct Flow {
   int from = -1, to = -1;
-  Fd pipe_read, pipe_write;
-  size_t capacity = 0, buffered = 0;
+  std::vector<HeldPipe> pipes;  // a few at most: a vector is lighter than a deque per connection
+  size_t budget = 0, buffered = 0;  // budget: the most this direction may hold back
   std::deque<Segment> queue;
   int64_t last_due = 0, rate_free = 0;
   bool eof = false, shut = false, pipe_full = false, write_blocked = false;
   int64_t eof_due = kNever;
   uint64_t forwarded = 0;
   Effects effects;
-  bool wants_read() const { return !eof && !pipe_full && buffered < capacity; }
+  bool wants_read() const { return !eof && !pipe_full && buffered < budget; }
 };
+
+// The largest pipe this process may make: the buffer it was asked for, or fs.pipe-max-size without
+// CAP_SYS_RESOURCE. Learned from the first refusal.
+std::atomic<size_t> g_pipe_limit{SIZE_MAX};
+
+// A new pipe of up to `wanted` bytes; false when the process is out of descriptors.
+bool add_pipe(Flow& f, size_t wanted) {
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+  HeldPipe pipe;
+  pipe.read = Fd(fds[0]);
+  pipe.write = Fd(fds[1]);
+  size_t size = std::min(wanted, g_pipe_limit.load());
+  int got = fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(size));
+  if (got < 0 && errno == EPERM) {
+    std::ifstream max_size("/proc/sys/fs/pipe-max-size");
+    size_t limit = 0;
+    if (max_size >> limit && limit > 0 && limit < size) {
+      g_pipe_limit = limit;
+      got = fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(limit));
+    }
+  }
+  pipe.capacity = static_cast<size_t>(got > 0 ? got : fcntl(fds[1], F_GETPIPE_SZ));
+  f.pipes.push_back(std::move(pipe));
+  return true;
+}
 
 struct Connection {
   uint64_t id = 0;
@@ -313,6 +350,7 @@ void reset_socket(int fd) {
 
 struct ToxicProxy::Loop {
   std::vector<Toxic> toxics;
+  size_t buffer_bytes = kDefaultBuffer;
   Fd epoll, wake, listener4, listener6;
   Fd origins;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections;
@@ -345,11 +383,12 @@ struct ToxicProxy::Loop {
 };
 
 Result<std::unique_ptr<ToxicProxy>> ToxicProxy::start(std::vector<Toxic> toxics, int origins_map_fd,
-                                                       pid_t netns_pid) {
+                                                       pid_t netns_pid, size_t buffer_bytes) {
   std::unique_ptr<ToxicProxy> proxy(new ToxicProxy());
   proxy->loop_ = std::make_unique<Loop>();
   Loop& loop = *proxy->loop_;
   loop.toxics = std::move(toxics);
+  loop.buffer_bytes = buffer_bytes;
   loop.origins = Fd(fcntl(origins_map_fd, F_DUPFD_CLOEXEC, 0));
   if (!loop.origins) return fail(fmt::format("cannot keep the steering map: {}", std::strerror(errno)));
   // Each connection holds six descriptors: allow as many as the hard limit lets.
@@ -542,12 +581,8 @@ void ToxicProxy::Loop::open_connection(Fd client, const netfault_origin& origin)
   }
   if (rc != 0 && errno != EINPROGRESS) return give_up();
   for (Flow* f : {&c->up, &c->down}) {
-    int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return give_up();
-    f->pipe_read = Fd(fds[0]);
-    f->pipe_write = Fd(fds[1]);
-    int size = fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(kPipeBytes));
-    f->capacity = static_cast<size_t>(size > 0 ? size : fcntl(fds[1], F_GETPIPE_SZ));
+    f->budget = buffer_bytes;
+    if (!add_pipe(*f, buffer_bytes)) return give_up();
   }
   c->up.from = c->client.get();
   c->up.to = c->upstream.get();
@@ -642,10 +677,19 @@ bool ToxicProxy::Loop::pump(Connection& c, Flow& f, int64_t now) {
       n = recv(f.from, sink, sizeof sink, MSG_DONTWAIT | MSG_TRUNC);
       if (n > 0) continue;
     } else {
-      size_t room = f.capacity - f.buffered;
+      size_t room = f.budget - f.buffered;
       if (room == 0) break;
-      n = splice(f.from, nullptr, f.pipe_write.get(), nullptr, room, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+      if (f.pipes.empty() || f.pipes.back().full()) {
+        if (!add_pipe(f, room)) {
+          f.pipe_full = true;  // out of descriptors: hold what we have and wait for it to drain
+          break;
+        }
+      }
+      HeldPipe& tail = f.pipes.back();
+      n = splice(f.from, nullptr, tail.write.get(), nullptr, std::min(room, tail.capacity - tail.buffered),
+                 SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
       if (n > 0) {
+        tail.buffered += static_cast<size_t>(n);
         f.buffered += static_cast<size_t>(n);
         enqueue(f, static_cast<size_t>(n), now);
         continue;
@@ -659,9 +703,13 @@ bool ToxicProxy::Loop::pump(Connection& c, Flow& f, int64_t now) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      // Either nothing to read or the pipe ran out of slots: only the second needs us to stop reading.
+      // Either nothing to read or the last pipe ran out of slots: in the second case, seal it and go on into
+      // a new one (within the budget).
       int waiting = 0;
-      if (f.buffered > 0 && ioctl(f.from, FIONREAD, &waiting) == 0 && waiting > 0) f.pipe_full = true;
+      if (!f.effects.discard && f.pipes.back().buffered > 0 && ioctl(f.from, FIONREAD, &waiting) == 0 && waiting > 0) {
+        f.pipes.back().sealed = true;
+        continue;
+      }
       break;
     }
     close_connection(c, true);  // the peer reset (or the socket failed): pass it on as a reset
@@ -673,13 +721,23 @@ bool ToxicProxy::Loop::pump(Connection& c, Flow& f, int64_t now) {
     Segment& s = f.queue.front();
     size_t allowed = f.effects.limit == UINT64_MAX ? s.bytes : std::min<uint64_t>(s.bytes, f.effects.limit - f.forwarded);
     if (allowed == 0) break;
-    ssize_t n = splice(f.pipe_read.get(), nullptr, f.to, nullptr, allowed, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    HeldPipe& head = f.pipes.front();
+    if (head.buffered == 0) {  // cannot happen while segments wait, but a zero-length splice would read as EOF
+      if (f.pipes.size() < 2) break;
+      f.pipes.erase(f.pipes.begin());
+      continue;
+    }
+    ssize_t n = splice(head.read.get(), nullptr, f.to, nullptr, std::min(allowed, head.buffered),
+                       SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
     if (n > 0) {
+      head.buffered -= static_cast<size_t>(n);
       f.buffered -= static_cast<size_t>(n);
       f.forwarded += static_cast<uint64_t>(n);
       f.pipe_full = false;
       s.bytes -= static_cast<size_t>(n);
       if (s.bytes == 0) f.queue.pop_front();
+      // A drained pipe goes, unless it is the one data flows into.
+      if (head.buffered == 0 && (f.pipes.size() > 1 || head.sealed)) f.pipes.erase(f.pipes.begin());
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

@@ -62,7 +62,9 @@ class ToxicProxy {
   // Listens on loopback (IPv4 and, where the namespace has it, IPv6) in the network namespace of
   // `netns_pid` (0: rebound's own), and starts the loop. `origins` is the steering map (rebound keeps a
   // duplicate of the descriptor, so the proxy outlives the programs).
-  static Result<std::unique_ptr<ToxicProxy>> start(std::vector<Toxic> toxics, int origins_map_fd, pid_t netns_pid);
+  // `buffer_bytes`: what each direction of a connection may hold back (a pipe's capacity): the memory bound.
+  static Result<std::unique_ptr<ToxicProxy>> start(std::vector<Toxic> toxics, int origins_map_fd, pid_t netns_pid,
+                                                   size_t buffer_bytes = kDefaultBuffer);
   ~ToxicProxy();  // stops the loop and closes every connection still open
 
   uint16_t port4() const { return port4_; }
@@ -72,8 +74,9 @@ class ToxicProxy {
   void end_toxics();
   ProxyStats stats() const;
 
-  // Per-connection memory bound: what each direction may hold back (pipe capacity).
-  static constexpr size_t kPipeBytes = 1 << 20;
+  static constexpr size_t kDefaultBuffer = 1 << 20;
+  static constexpr size_t kMinBuffer = 64 << 10;
+  static constexpr size_t kMaxBuffer = 64 << 20;
 
  private:
   struct Loop;
