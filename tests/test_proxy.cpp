@@ -34,10 +34,12 @@ struct ProxyBed {
     return "[[targets]]\nname = \"clients\"\ncgroup = \"" + cg.path() + "\"\nmax_targets = 100\n";
   }
   // `count` requests of `bytes` each, one connection after another, from inside the cgroup or not.
-  nlohmann::json requests(bool inside, int count, size_t bytes, bool hold = false, int port = kPort) const {
+  // `host`: the server's IPv4 address unless given (an IPv6 one, or "::ffff:" + IPv4).
+  nlohmann::json requests(bool inside, int count, size_t bytes, bool hold = false, int port = kPort,
+                          const std::string& host = "") const {
     test::TempDir d;
-    std::vector<std::string> args{"tcp-request", net.server_ip, std::to_string(port), std::to_string(count),
-                                  std::to_string(bytes)};
+    std::vector<std::string> args{"tcp-request", host.empty() ? net.server_ip : host, std::to_string(port),
+                                  std::to_string(count), std::to_string(bytes)};
     if (hold) args.push_back("hold");
     test::Child c(net.tool(net.client, args, inside ? cg.path() : ""), d.path() + "/out");
     REQUIRE(c.wait(120'000) == 0);
@@ -319,14 +321,7 @@ TEST_CASE("IPv6: connect6 steers too, and peers match an IPv6 prefix", "[root][n
   ProxyBed bed;
   test::RunningFault fault(bed.targets(), "type = \"network.delay\"\ntarget = \"clients\"\nlatency = \"80ms\"\n"
                                           "peers = [\"" + bed.net.ip6_prefix + "\"]");
-  test::TempDir d;
-  test::Child c(bed.net.tool(bed.net.client, {"tcp-request", bed.net.server_ip6, std::to_string(kPort), "5", "100"},
-                             bed.cg.path()),
-                d.path() + "/out");
-  REQUIRE(c.wait(60'000) == 0);
-  auto text = test::read_text(d.path() + "/out");
-  INFO(text);
-  auto v6 = nlohmann::json::parse(text.substr(text.find('{')))["results"];
+  auto v6 = bed.requests(true, 5, 100, false, kPort, bed.net.server_ip6);
   for (const auto& r : v6) CHECK(r["bytes"] == 100);
   double median = quantile(field(v6, "first_ms"), 0.5);
   CHECK(median >= 80.0);
@@ -371,16 +366,8 @@ TEST_CASE("a dual-stack socket connecting to an IPv4-mapped address is steered a
   ProxyBed bed;
   test::RunningFault fault(bed.targets(), "type = \"network.delay\"\ntarget = \"clients\"\nlatency = \"80ms\"\n"
                                           "peers = [\"" + bed.net.server_ip + "/32\"]");
-  test::TempDir d;
   // An AF_INET6 socket to ::ffff:10.199.N.2 (what Java does by default): an IPv4 connection in fact.
-  test::Child c(bed.net.tool(bed.net.client, {"tcp-request", "::ffff:" + bed.net.server_ip, std::to_string(kPort), "5",
-                                              "100"},
-                             bed.cg.path()),
-                d.path() + "/out");
-  REQUIRE(c.wait(60'000) == 0);
-  auto text = test::read_text(d.path() + "/out");
-  INFO(text);
-  auto mapped = nlohmann::json::parse(text.substr(text.find('{')))["results"];
+  auto mapped = bed.requests(true, 5, 100, false, kPort, "::ffff:" + bed.net.server_ip);
   for (const auto& r : mapped) CHECK(r["bytes"] == 100);
   double median = quantile(field(mapped, "first_ms"), 0.5);
   CHECK(median >= 80.0);
