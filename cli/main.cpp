@@ -90,14 +90,44 @@ std::string default_report_dir() {
   return dir;
 }
 
+// A game-day suite rather than an experiment: its top level has [[groups]]. A file that does not parse is
+// left to the experiment loader, which reports the syntax error with its position.
+bool is_suite_file(const std::string& path) {
+  try {
+    return toml::parse_file(path).contains("groups");
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 int cmd_validate(const std::vector<std::string>& files) {
-  bool valid = false;
-  auto loaded = load_all(files, valid);
-  for (const auto& l : loaded)
-    if (l.result.experiment)
-      std::cout << fmt::format("{}: valid ({} probes, {} steps)\n", l.file, l.result.experiment->probes.size(),
-                               l.result.experiment->method.size());
-  return valid ? 0 : exit_code(Verdict::error);
+  std::vector<std::string> experiments;
+  bool suites_valid = true;
+  for (const auto& f : files) {
+    if (!is_suite_file(f)) {
+      experiments.push_back(f);
+      continue;
+    }
+    auto loaded = load_suite(f, LoadOptions{bin_dir()});
+    if (!loaded.ok()) {
+      suites_valid = false;
+      std::cerr << loaded.format_all();
+      continue;
+    }
+    size_t entries = 0;
+    for (const auto& g : loaded.suite->groups) entries += g.entries.size();
+    std::cout << fmt::format("{}: valid game-day suite ({} groups, {} experiments{})\n", f, loaded.suite->groups.size(),
+                             entries, loaded.suite->schedule ? ", scheduled" : "");
+  }
+  bool valid = true;
+  if (!experiments.empty()) {
+    auto loaded = load_all(experiments, valid);
+    for (const auto& l : loaded)
+      if (l.result.experiment)
+        std::cout << fmt::format("{}: valid ({} probes, {} steps)\n", l.file, l.result.experiment->probes.size(),
+                                 l.result.experiment->method.size());
+  }
+  return valid && suites_valid ? 0 : exit_code(Verdict::error);
 }
 
 std::string describe_processes(const std::vector<ProcessInfo>& processes) {

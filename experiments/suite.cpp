@@ -25,12 +25,20 @@ std::string SuiteLoad::format_all() const {
 
 SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
   SuiteLoad out;
-  out.diagnostics.emplace_back(path);
-  Diagnostics& d = out.diagnostics.front();
+  // The suite file's own diagnostics stay here while the experiments' are collected (readers keep a reference
+  // to it, so it must not live in a vector that grows), and go first in the result.
+  Diagnostics d(path);
+  std::vector<Diagnostics> experiment_diagnostics;
+  auto result = [&] {
+    out.diagnostics.clear();
+    out.diagnostics.push_back(std::move(d));
+    for (auto& e : experiment_diagnostics) out.diagnostics.push_back(std::move(e));
+    return out;
+  };
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     d.error(0, 0, "file", fmt::format("cannot read the file: {}", std::strerror(errno)));
-    return out;
+    return result();
   }
   std::ostringstream text;
   text << in.rdbuf();
@@ -42,7 +50,7 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
   } catch (const toml::parse_error& e) {
     d.error(static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column), "TOML syntax",
             std::string(e.description()));
-    return out;
+    return result();
   }
   const toml::table& root = *shared_root;
   Suite suite;
@@ -100,7 +108,7 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
       entry.repeat = std::max(repeat, 1);
       auto loaded = load_experiment(entry.file, with_shared);
       if (!loaded.experiment) {
-        out.diagnostics.push_back(std::move(loaded.diagnostics));
+        experiment_diagnostics.push_back(std::move(loaded.diagnostics));
         continue;
       }
       entry.experiment = std::move(*loaded.experiment);
@@ -117,10 +125,10 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
     suite.schedule = parse_schedule(sr, suite.name);
   }
   top.finish();
-  for (const auto& diag : out.diagnostics)
-    if (!diag.empty()) return out;
-  out.suite = std::move(suite);
-  return out;
+  bool clean = d.empty();
+  for (const auto& diag : experiment_diagnostics) clean = clean && diag.empty();
+  if (clean) out.suite = std::move(suite);
+  return result();
 }
 
 TrialStats trial_stats(const std::vector<std::optional<double>>& ttr, size_t passed) {

@@ -113,3 +113,29 @@ TEST_CASE("an invalid suite is refused before anything runs", "[integration][sui
         std::string::npos);
   CHECK_FALSE(fs::exists(dir.path() + "/r"));
 }
+
+TEST_CASE("a suite with a misspelt group key and a missing experiment reports both", "[integration][suite]") {
+  // The group's unknown key is reported after the experiment failed to load: the suite's diagnostics must
+  // survive the experiment's being collected (this once read freed memory).
+  test::TempDir dir;
+  auto suite = dir.write("s.toml", "name = \"s\"\n[[groups]]\nname = \"g\"\nmod = \"serial\"\n[[groups.experiments]]\n"
+                                   "file = \"missing.toml\"\n");
+  for (auto args : {std::vector<std::string>{"validate", suite}, std::vector<std::string>{"gameday", suite, "--no-history"}}) {
+    auto r = test::run_rebound(args);
+    const std::string& command = args[0];
+    INFO(command << ": " << r.err);
+    CHECK(r.exit_code == 4);
+    CHECK(r.err.find(suite + ":4:1: error: groups[0].mod: unknown key; did you mean 'mode'?") != std::string::npos);
+    CHECK(r.err.find(dir.path() + "/missing.toml:0:0: error: file: cannot read the file") != std::string::npos);
+    CHECK(r.err.find("internal error") == std::string::npos);
+  }
+}
+
+TEST_CASE("validate knows a game-day suite from an experiment", "[integration][suite]") {
+  auto r = test::run_rebound({"validate", test::source("scenarios/gameday/demo-gameday.toml"),
+                              test::source("scenarios/demo/kill-supervised.toml")});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("demo-gameday.toml: valid game-day suite (2 groups, 3 experiments, scheduled)") != std::string::npos);
+  CHECK(r.out.find("kill-supervised.toml: valid (2 probes, 1 steps)") != std::string::npos);
+}
