@@ -700,8 +700,8 @@ int main(int argc, char** argv) {
   run->add_option("--baseline", flags.baseline,
                   "last or a run id: fail when time to recover regressed beyond slo.max_recovery_regression");
 
-  auto* validate = app.add_subcommand("validate", "Check experiment files; exit 0 if valid, 4 if not");
-  validate->add_option("files", files, "experiment files")->required();
+  auto* validate = app.add_subcommand("validate", "Check experiment and game-day suite files; exit 0 if valid, 4 if not");
+  validate->add_option("files", files, "experiment or suite files")->required();
 
   app.add_subcommand("faults", "List every step and probe type with its parameters and defaults");
   std::string suite_file;

@@ -47,23 +47,6 @@ const char* verdict_color(const std::string& v) {
   return "#57606a";
 }
 
-std::string criterion_value(const json& c) {
-  auto v = num(c, "value");
-  std::string unit = str(c, "unit");
-  if (!v) return "not measured";
-  if (unit == "ms") return fmt::format("{:.1f} ms", *v);
-  if (unit == "ratio") return fmt::format("{:.2f}%", *v * 100);
-  return *v >= 1 ? "holds" : "does not hold";
-}
-
-std::string criterion_limit(const json& c) {
-  double limit = num(c, "limit").value_or(0);
-  std::string unit = str(c, "unit");
-  if (unit == "ms") return fmt::format("≤ {:.1f} ms", limit);
-  if (unit == "ratio") return fmt::format("≤ {:.2f}%", limit * 100);
-  return "holds";
-}
-
 // The timeline: one lane per probe (latency as a line, failed samples as red ticks), fault windows shaded,
 // phases marked, the moment of recovery and the recover_within deadline drawn.
 std::string timeline_svg(const json& j) {
@@ -237,10 +220,13 @@ std::string make_html(const nlohmann::json& j) {
          "<th>detail</th></tr>\n";
   for (const auto& c : j["slo"]) {
     bool passed = c.value("passed", false);
+    auto value = num(c, "value");
+    std::string unit = str(c, "unit");
     out += fmt::format("<tr class=\"criterion\" data-passed=\"{}\"><td><code>{}</code></td><td class=\"num\">{}</td><td "
                        "class=\"num\">{}</td><td class=\"{}\">{}</td><td>{}</td></tr>\n",
-                       passed, html_escape(str(c, "criterion")), criterion_value(c), criterion_limit(c),
-                       passed ? "pass" : "fail", passed ? "pass" : "FAIL", html_escape(str(c, "detail")));
+                       passed, html_escape(str(c, "criterion")), criterion_value_text(value, unit, value.value_or(0) >= 1),
+                       criterion_limit_text(num(c, "limit").value_or(0), unit), passed ? "pass" : "fail",
+                       passed ? "pass" : "FAIL", html_escape(str(c, "detail")));
   }
   out += "</table>\n";
   const auto& m = j["metrics"];

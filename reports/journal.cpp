@@ -184,4 +184,17 @@ std::string step_detail_line(const nlohmann::json& detail) {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
+std::string criterion_value_text(const std::optional<double>& value, const std::string& unit, bool holds) {
+  if (!value) return "not measured";
+  if (unit == "ms") return fmt::format("{:.1f} ms", *value);
+  if (unit == "ratio") return fmt::format("{:.2f}%", *value * 100);
+  return holds ? "holds" : "does not hold";
+}
+
+std::string criterion_limit_text(double limit, const std::string& unit) {
+  if (unit == "ms") return fmt::format("≤ {:.1f} ms", limit);
+  if (unit == "ratio") return fmt::format("≤ {:.2f}%", limit * 100);
+  return "holds";
+}
+
 }  // namespace rebound

@@ -35,19 +35,6 @@ const char* icon(Verdict v) {
   return "";
 }
 
-std::string criterion_value(const Criterion& c) {
-  if (!c.value) return "not measured";
-  if (c.unit == "ms") return fmt::format("{:.1f} ms", *c.value);
-  if (c.unit == "ratio") return fmt::format("{:.2f}%", *c.value * 100);
-  return c.passed ? "holds" : "does not hold";
-}
-
-std::string criterion_limit(const Criterion& c) {
-  if (c.unit == "ms") return fmt::format("≤ {:.1f} ms", c.limit);
-  if (c.unit == "ratio") return fmt::format("≤ {:.2f}%", c.limit * 100);
-  return "holds";
-}
-
 }  // namespace
 
 std::string make_markdown(const Experiment& ex, const RunResult& r) {
@@ -62,8 +49,8 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
   if (!r.criteria.empty()) {
     out += "\n## Criteria\n\n| criterion | measured | limit | result |\n|---|---|---|---|\n";
     for (const auto& c : r.criteria)
-      out += fmt::format("| {} | {} | {} | {} |\n", c.name, criterion_value(c), criterion_limit(c),
-                         c.passed ? "pass" : "**FAIL**");
+      out += fmt::format("| {} | {} | {} | {} |\n", c.name, criterion_value_text(c.value, c.unit, c.passed),
+                         criterion_limit_text(c.limit, c.unit), c.passed ? "pass" : "**FAIL**");
   }
   const auto& m = r.metrics;
   out += "\n## Recovery\n\n";

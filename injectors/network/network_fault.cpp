@@ -298,6 +298,11 @@ Result<void> NetworkFault::preflight() {
     return fail("cgroup v2 is not mounted: a process tree cannot be scoped (mount cgroup2, or use interface = ...)");
   }
   // Loaded now, before the timeline: the verifier's time must not count against the step's start.
+  return load_programs();
+}
+
+Result<void> NetworkFault::load_programs() {
+  if (skel_) return {};
   auto skel = load_netfault(programs());
   if (!skel) return skel.error();
   skel_ = std::move(*skel);
@@ -305,11 +310,7 @@ Result<void> NetworkFault::preflight() {
 }
 
 Result<void> NetworkFault::apply(StepContext& context) {
-  if (!skel_) {
-    auto skel = load_netfault(programs());
-    if (!skel) return skel.error();
-    skel_ = std::move(*skel);
-  }
+  if (auto loaded = load_programs(); !loaded) return loaded;
   skel_->bss->cfg = config_;
   configure(*skel_);
   auto applied = interface_.empty() ? apply_cgroup(context) : apply_interface(context);
@@ -450,9 +451,9 @@ Result<void> NetworkFault::revert(StepContext& context) {
   }
   if (skel_) {
     const auto& s = skel_->bss->stats;
-    context.detail["packets_seen"] = s.seen;
-    context.detail["packets_matched"] = s.matched;
-    context.detail["packets_affected"] = s.affected;
+    context.detail[counted_ + "_seen"] = s.seen;
+    context.detail[counted_ + "_matched"] = s.matched;
+    context.detail[counted_ + "_affected"] = s.affected;
     skel_.reset();
   }
   if (!errors.empty()) return fail(fmt::format("{}", fmt::join(errors, "; ")));

@@ -49,6 +49,10 @@ class NetworkFault : public StepAction {
   virtual unsigned programs() const;
   // Runs on the loaded programs' .bss just before they are attached.
   virtual void configure(netfault_bpf&) {}
+  // Loads the programs through the verifier, once.
+  Result<void> load_programs();
+  // What the programs count, for the journal's detail keys ("packets_seen", ...).
+  std::string counted_ = "packets";
   netfault_config config_{};
   nlohmann::json parameters_ = nlohmann::json::object();  // the type's own keys, for describe()
   std::string interface_;  // empty: the target's cgroup

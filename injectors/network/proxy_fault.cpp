@@ -35,6 +35,7 @@ std::string netns_of(pid_t pid) {
 
 std::unique_ptr<ProxyFault> ProxyFault::start_proxy_fault(TableReader& reader, const StepFactoryContext& context) {
   auto fault = start<ProxyFault>(reader, context, proxy_keys(), NETFAULT_STEER);
+  if (fault) fault->counted_ = "connects";  // the hooks see connects, not packets
   auto buffer = reader.string("buffer");
   if (fault && fault->config_.protocol != 0 && fault->config_.protocol != IPPROTO_TCP) {
     reader.error("protocol", "the proxy carries TCP connections only: leave protocol out or write \"tcp\"");
@@ -149,11 +150,7 @@ void ProxyFault::configure(netfault_bpf& skel) {
 }
 
 Result<void> ProxyFault::apply(StepContext& context) {
-  if (!skel_) {
-    auto skel = load_netfault(programs());
-    if (!skel) return skel.error();
-    skel_ = std::move(*skel);
-  }
+  if (auto loaded = load_programs(); !loaded) return loaded;
   // The proxy listens where the target connects from: the first target process's network namespace.
   pid_t first = context.processes.empty() ? 0 : context.processes.front().pid;
   auto proxy = ToxicProxy::start(toxics_, bpf_map__fd(skel_->maps.steer_origins), first, buffer_bytes_);
@@ -190,12 +187,6 @@ Result<void> ProxyFault::revert(StepContext& context) {
     context.detail["upstream_failures"] = s.upstream_failures;
     context.detail["resets"] = s.resets;
     context.detail["open_at_revert"] = s.open;
-  }
-  for (const char* key : {"packets_seen", "packets_matched", "packets_affected"}) {
-    if (!context.detail.contains(key)) continue;
-    std::string renamed = std::string("connects_") + (key + 8);
-    context.detail[renamed] = context.detail[key];
-    context.detail.erase(key);
   }
   return reverted;
 }

@@ -277,6 +277,31 @@ bool add_pipe(Flow& f, size_t wanted) {
   return true;
 }
 
+// What the toxics a connection drew do to one of its directions.
+Effects effects_for(bool upstream, const std::vector<const Toxic*>& drawn) {
+  Effects e;
+  for (const Toxic* t : drawn) {
+    if (!(upstream ? t->upstream : t->downstream)) continue;
+    if (t->type == "latency") {
+      e.latency_us += t->latency_us;
+      e.jitter_us += t->jitter_us;
+    } else if (t->type == "bandwidth") {
+      e.rate = e.rate == 0 ? t->rate : std::min(e.rate, t->rate);
+    } else if (t->type == "slow_close") {
+      e.close_delay_us += t->delay_us;
+    } else if (t->type == "timeout") {
+      e.discard = true;
+    } else if (t->type == "slicer") {
+      e.slice_average = t->average_size;
+      e.slice_variation = t->size_variation;
+      e.slice_delay_us = t->delay_us;
+    } else if (t->type == "limit_data") {
+      e.limit = std::min<uint64_t>(e.limit, t->bytes);
+    }
+  }
+  return e;
+}
+
 struct Connection {
   uint64_t id = 0;
   Fd client, upstream;
@@ -285,7 +310,6 @@ struct Connection {
   int64_t reset_at = kNever, close_at = kNever;
   uint32_t client_events = 0, upstream_events = 0;
   bool client_registered = false, upstream_registered = false;
-  bool toxic = false;
 };
 
 enum Role : uint64_t { kClientFd = 0, kUpstreamFd = 1 };
@@ -367,7 +391,6 @@ struct ToxicProxy::Loop {
   void run();
   void accept_from(int listener, int family);
   void open_connection(Fd client, const netfault_origin& origin);
-  Effects effects_for(Connection& c, bool upstream, const std::vector<const Toxic*>& drawn);
   void service(Connection& c);
   // False once the connection is gone.
   bool pump(Connection& c, Flow& f, int64_t now);
@@ -595,10 +618,9 @@ void ToxicProxy::Loop::open_connection(Fd client, const netfault_origin& origin)
     for (const auto& t : toxics)
       if (t.toxicity >= 1.0 || unit(random) < t.toxicity) drawn.push_back(&t);
   }
-  c->toxic = !drawn.empty();
   int64_t now = now_us();
-  c->up.effects = effects_for(*c, true, drawn);
-  c->down.effects = effects_for(*c, false, drawn);
+  c->up.effects = effects_for(true, drawn);
+  c->down.effects = effects_for(false, drawn);
   for (const Toxic* t : drawn) {
     if (t->type == "reset_peer") c->reset_at = std::min(c->reset_at, now + t->after_us);
     if (t->type == "timeout" && t->after_us > 0) c->close_at = std::min(c->close_at, now + t->after_us);
@@ -606,36 +628,13 @@ void ToxicProxy::Loop::open_connection(Fd client, const netfault_origin& origin)
   count([&](ProxyStats& s) {
     ++s.connections;
     ++s.open;
-    if (c->toxic) ++s.toxic_connections;
+    if (!drawn.empty()) ++s.toxic_connections;
   });
   Connection& ref = *c;
   connections.emplace(c->id, std::move(c));
   service(ref);
 }
 
-Effects ToxicProxy::Loop::effects_for(Connection&, bool upstream, const std::vector<const Toxic*>& drawn) {
-  Effects e;
-  for (const Toxic* t : drawn) {
-    if (!(upstream ? t->upstream : t->downstream)) continue;
-    if (t->type == "latency") {
-      e.latency_us += t->latency_us;
-      e.jitter_us += t->jitter_us;
-    } else if (t->type == "bandwidth") {
-      e.rate = e.rate == 0 ? t->rate : std::min(e.rate, t->rate);
-    } else if (t->type == "slow_close") {
-      e.close_delay_us += t->delay_us;
-    } else if (t->type == "timeout") {
-      e.discard = true;
-    } else if (t->type == "slicer") {
-      e.slice_average = t->average_size;
-      e.slice_variation = t->size_variation;
-      e.slice_delay_us = t->delay_us;
-    } else if (t->type == "limit_data") {
-      e.limit = std::min<uint64_t>(e.limit, t->bytes);
-    }
-  }
-  return e;
-}
 
 // Splits what just arrived into segments and gives each the time it may leave: latency and jitter from
 // its arrival, slicer delays between chunks, bandwidth pacing, and never before the segment ahead of it.
