@@ -105,6 +105,29 @@ static std::string executable_name(pid_t pid, const ProcessInfo& info) {
   return info.comm;
 }
 
+// The processes of a cgroup and of every cgroup below it (a slice's services, a container's children),
+// as the faults on that cgroup reach them all: cgroup programs are inherited by descendants.
+static Result<std::vector<pid_t>> cgroup_tree_pids(const std::string& root) {
+  std::vector<pid_t> pids;
+  auto read_procs = [&](const std::string& dir) {
+    std::ifstream in(dir + "/cgroup.procs");
+    for (long pid = 0; in >> pid;) pids.push_back(static_cast<pid_t>(pid));
+    return static_cast<bool>(in.is_open());
+  };
+  if (!read_procs(root))
+    return fail(fmt::format("cannot read {}/cgroup.procs: {} (is it a cgroup v2 directory?)", root,
+                            std::strerror(errno)));
+  std::error_code ec;
+  // A cgroup may vanish while it is walked: what was read so far still counts, rather than failing the target.
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) read_procs(it->path().string());
+  }
+  std::sort(pids.begin(), pids.end());
+  pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
+  return pids;
+}
+
 static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
   std::vector<pid_t> pids;
   switch (spec.kind) {
@@ -119,15 +142,8 @@ static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
       pids.push_back(static_cast<pid_t>(pid));
       return pids;
     }
-    case TargetKind::cgroup: {
-      std::ifstream in(spec.value + "/cgroup.procs");
-      if (!in)
-        return fail(fmt::format("cannot read {}/cgroup.procs: {} (is it a cgroup v2 directory?)", spec.value,
-                                std::strerror(errno)));
-      long pid = 0;
-      while (in >> pid) pids.push_back(static_cast<pid_t>(pid));
-      return pids;
-    }
+    case TargetKind::cgroup:
+      return cgroup_tree_pids(spec.value);
     case TargetKind::exe:
     case TargetKind::cmdline:
       for (const auto& entry : fs::directory_iterator("/proc")) {
