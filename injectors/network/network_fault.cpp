@@ -59,32 +59,6 @@ std::optional<netfault_cidr> parse_cidr(const std::string& text) {
   return c;
 }
 
-// Moves a pid into a cgroup (cgroup v2: write it to cgroup.procs).
-Result<void> move_to_cgroup(pid_t pid, const std::string& cgroup) {
-  std::ofstream procs(cgroup + "/cgroup.procs");
-  procs << pid << std::flush;
-  if (!procs) return fail(fmt::format("cannot move pid {} into cgroup {}: {}", pid, cgroup, std::strerror(errno)));
-  return {};
-}
-
-// Moves every process left in `from` (children forked during the fault too) to `to`, then removes `from`.
-Result<void> empty_and_remove_cgroup(const std::string& from, const std::string& to) {
-  std::vector<std::string> errors;
-  for (int round = 0; round < 5; ++round) {
-    std::ifstream procs(from + "/cgroup.procs");
-    if (!procs) break;
-    std::vector<pid_t> left;
-    for (pid_t pid; procs >> pid;) left.push_back(pid);
-    if (left.empty()) break;
-    for (pid_t pid : left)
-      if (auto r = move_to_cgroup(pid, to); !r && round == 4) errors.push_back(r.error().message);
-  }
-  if (rmdir(from.c_str()) != 0 && errno != ENOENT)
-    errors.push_back(fmt::format("cannot remove cgroup {}: {}", from, std::strerror(errno)));
-  if (!errors.empty()) return fail(fmt::format("{}", fmt::join(errors, "; ")));
-  return {};
-}
-
 int errno_from_name(const std::string& name) {
   if (name == "ECONNREFUSED") return ECONNREFUSED;
   if (name == "ETIMEDOUT") return ETIMEDOUT;
@@ -322,36 +296,29 @@ Result<void> NetworkFault::apply(StepContext& context) {
 }
 
 Result<void> NetworkFault::apply_cgroup(StepContext& context) {
+  std::vector<std::string> cgroups;
   if (target_->kind == TargetKind::cgroup) {
-    cgroup_path_ = target_->value;
+    cgroups.push_back(target_->value);  // descendants included: cgroup programs are inherited
   } else {
-    // A process target: give its processes a cgroup of their own for the fault, and move them back after.
+    // A process target: give its processes cgroups of their own for the fault, and move them back after.
     // Sockets keep the cgroup they were created in, so the fault reaches the connections opened from now on.
-    std::string root = cgroup2_mount();
-    if (root.empty()) return fail("cgroup v2 is not mounted");
-    static std::atomic<int> sequence{0};
-    created_cgroup_ = fmt::format("{}/rebound-{}-{}", root, getpid(), sequence++);
-    auto original = process_cgroup(context.processes.at(0).pid);
-    if (!original) return original.error();
-    original_cgroup_ = *original;
-    nlohmann::json moved = nlohmann::json::array();
-    for (const auto& p : context.processes) moved.push_back({{"pid", p.pid}, {"start_time", p.start_time}});
-    if (auto r = context.record({{"scope", "cgroup"},
-                                 {"created_cgroup", created_cgroup_},
-                                 {"original_cgroup", original_cgroup_},
-                                 {"moved", moved}});
-        !r)
-      return r;
-    if (mkdir(created_cgroup_.c_str(), 0755) != 0)
-      return fail(fmt::format("cannot create cgroup {}: {}", created_cgroup_, std::strerror(errno)));
-    for (const auto& p : context.processes) {
-      if (auto r = move_to_cgroup(p.pid, created_cgroup_); !r) return r;
-      moved_.push_back(p);
-    }
-    cgroup_path_ = created_cgroup_;
+    std::string state_dir = context.recorder ? context.recorder->dir() : FaultRecorder::default_dir();
+    auto scope = CgroupScope::enter(context.processes, state_dir,
+                                    [&](const nlohmann::json& undo) { return context.record(undo); });
+    if (!scope) return scope.error();
+    cgroup_scope_ = std::move(*scope);
+    cgroups = cgroup_scope_->cgroups();
   }
-  Fd cgroup(open(cgroup_path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!cgroup) return fail(fmt::format("cannot open cgroup {}: {}", cgroup_path_, std::strerror(errno)));
+  for (const auto& path : cgroups)
+    if (auto r = attach_to_cgroup(path); !r) return r;
+  context.detail["cgroup"] = cgroups.front();
+  if (cgroups.size() > 1) context.detail["cgroups"] = cgroups;
+  return {};
+}
+
+Result<void> NetworkFault::attach_to_cgroup(const std::string& path) {
+  Fd cgroup(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cgroup) return fail(fmt::format("cannot open cgroup {}: {}", path, std::strerror(errno)));
   const std::pair<bpf_program*, unsigned> candidates[] = {
       {skel_->progs.netfault_cgroup_ingress, kCgroupIngress},
       {skel_->progs.netfault_cgroup_egress, kCgroupEgress},
@@ -365,11 +332,10 @@ Result<void> NetworkFault::apply_cgroup(StepContext& context) {
     if (!(programs() & bit)) continue;
     bpf_link* link = bpf_program__attach_cgroup(prog, cgroup.get());
     if (!link)
-      return fail(fmt::format("cannot attach {} to cgroup {}: {}", bpf_program__name(prog), cgroup_path_,
+      return fail(fmt::format("cannot attach {} to cgroup {}: {}", bpf_program__name(prog), path,
                               std::strerror(errno)));
     links_.emplace_back(link);
   }
-  context.detail["cgroup"] = cgroup_path_;
   return {};
 }
 
@@ -444,10 +410,9 @@ Result<void> NetworkFault::revert(StepContext& context) {
     if (auto r = remove_clsact_if_empty(netns_, interface_, ifindex_); !r) errors.push_back(r.error().message);
     created_clsact_ = false;
   }
-  if (!created_cgroup_.empty()) {
-    if (auto r = empty_and_remove_cgroup(created_cgroup_, original_cgroup_); !r) errors.push_back(r.error().message);
-    created_cgroup_.clear();
-    moved_.clear();
+  if (cgroup_scope_) {  // after the links: the processes leave with the programs already gone
+    if (auto r = cgroup_scope_->leave(); !r) errors.push_back(r.error().message);
+    cgroup_scope_.reset();
   }
   if (skel_) {
     const auto& s = skel_->bss->stats;
@@ -462,21 +427,12 @@ Result<void> NetworkFault::revert(StepContext& context) {
 
 NetworkFault::~NetworkFault() {
   stop_keeper();
-  if (created_cgroup_.empty()) return;
-  if (auto r = empty_and_remove_cgroup(created_cgroup_, original_cgroup_); !r) spdlog::error("{}", r.error().message);
 }
 
 Result<std::string> NetworkFault::recover(const nlohmann::json& undo) {
   std::vector<std::string> done, errors;
   if (undo.value("scope", "") == "cgroup") {
-    std::string created = undo.value("created_cgroup", "");
-    std::string original = undo.value("original_cgroup", "");
-    if (!created.empty() && fs::exists(created)) {
-      if (auto r = empty_and_remove_cgroup(created, original); !r) errors.push_back(r.error().message);
-      else done.push_back(fmt::format("moved the processes back to {} and removed {}", original, created));
-    } else {
-      done.push_back("nothing left (the kernel dropped the programs with rebound)");
-    }
+    return CgroupScope::recover(undo);
   } else {
     std::string netns = undo.value("netns", "");
     int ifindex = undo.value("ifindex", 0);

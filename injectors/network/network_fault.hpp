@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "injectors/network/bpf_handles.hpp"
+#include "injectors/network/cgroup_scope.hpp"
 #include "injectors/registry.hpp"
 #include "netfault.h"
 
@@ -70,6 +71,7 @@ class NetworkFault : public StepAction {
 
  private:
   Result<void> apply_cgroup(StepContext& context);
+  Result<void> attach_to_cgroup(const std::string& path);
   Result<void> apply_interface(StepContext& context);
   void renew_lease();
   void stop_keeper();
@@ -84,12 +86,9 @@ class NetworkFault : public StepAction {
   std::string direction_ = "both";
 
   // Live state while applied.
+  std::unique_ptr<CgroupScope> cgroup_scope_;  // a process target's cgroups (declared first: destroyed last)
   std::vector<BpfLink> links_;
   std::vector<TcFilter> filters_;
-  std::string cgroup_path_;
-  std::string created_cgroup_;
-  std::string original_cgroup_;
-  std::vector<ProcessInfo> moved_;
   bool created_clsact_ = false;
   int ifindex_ = 0;
   std::thread keeper_;
