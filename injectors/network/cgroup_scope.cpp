@@ -116,9 +116,10 @@ Result<Released> release(const std::string& state_dir, const std::vector<std::st
     else if (report) errors.push_back(r.error().message);
   };
   for (const auto& cgroup : created) {
-    std::string fallback;  // for children forked during the fault: the original of the step's first process here
+    std::string fallback;  // for children forked during the fault: where the step's first process here goes
     for (const auto& m : moved)
-      if (m.value("cgroup", "") == cgroup && fallback.empty()) fallback = m.value("original", "");
+      if (m.value("cgroup", "") == cgroup && fallback.empty())
+        fallback = destination(m.value("pid", 0), m.value("original", ""));
     for (int round = 0; round < 5; ++round) {
       auto left = members(cgroup);
       if (left.empty()) break;
