@@ -222,11 +222,11 @@ std::string BackgroundProcess::stop(Millis grace) {
     impl_->status = reap(pid);
   }
   // What it left in its group (a shell's background jobs) goes too.
-  if (kill(-pid, 0) == 0) {
-    kill(-pid, SIGTERM);
+  if (kill(-pid, SIGTERM) == 0) {
+    how += "; what it left in its process group was stopped too";
     kill(-pid, SIGCONT);
     while (kill(-pid, 0) == 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (kill(-pid, SIGKILL) == 0) how += "; what it left in its process group was killed";
+    kill(-pid, SIGKILL);
   }
   return how;
 }

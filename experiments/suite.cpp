@@ -134,7 +134,7 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
 
 TrialStats trial_stats(const std::vector<std::optional<double>>& ttr, size_t passed) {
   TrialStats s;
-  s.trials = ttr.size();
+  s.trials = s.measured = ttr.size();
   s.passed = passed;
   // A trial that never recovered took longer than any that did: +inf, sorted last, never left out.
   std::vector<double> v;
@@ -175,11 +175,13 @@ EntryOutcome judge_entry(const std::string& experiment, const std::string& group
   size_t passed = 0;
   Verdict worst_other = Verdict::passed;
   for (const auto* r : trials) {
-    ttr.push_back(r->metrics.time_to_recover_ms);
+    // Only trials whose fault was applied measure recovery; the others (an error first) are not "never".
+    if (r->metrics.end_of_impact_ms) ttr.push_back(r->metrics.time_to_recover_ms);
     if (r->verdict == Verdict::passed) ++passed;
     else worst_other = worst(worst_other, r->verdict);
   }
   e.stats = trial_stats(ttr, passed);
+  e.stats.trials = trials.size();
   const double share = trials.empty() ? 0 : static_cast<double>(passed) / static_cast<double>(trials.size());
   const double needed = pass_share.value_or(1.0);
   if (worst_other == Verdict::error || worst_other == Verdict::aborted) {

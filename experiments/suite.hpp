@@ -47,7 +47,8 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options);
 // so it moves the median up instead of being left out; a statistic that lands on such a trial is nullopt:
 // no median when more than half never recovered (or half, of an even number), no max when any did not.
 struct TrialStats {
-  size_t trials = 0, passed = 0, recovered = 0;
+  size_t trials = 0, passed = 0;
+  size_t measured = 0, recovered = 0;  // trials whose fault was applied; of those, the ones that recovered
   std::optional<double> min, median, p95, max;
   // A distribution-free confidence interval for the median from order statistics, and its actual coverage
   // (the binomial sum; with few trials it is below 95%, and says so). An unbounded end is nullopt.

@@ -13,11 +13,11 @@ std::string ms(const std::optional<double>& v) { return v ? fmt::format("{:.1f} 
 // A statistic of the time to recover: missing because it falls on a trial that never recovered, or no trials.
 std::string stat(const std::optional<double>& v, const TrialStats& s) {
   if (v) return ms(v);
-  return s.recovered < s.trials ? "never recovered" : "–";
+  return s.recovered < s.measured ? "never recovered" : "–";
 }
 
 std::string interval(const TrialStats& s) {
-  if (!s.median_low) return s.trials && s.recovered < s.trials ? "unbounded" : "–";
+  if (!s.median_low) return s.recovered < s.measured ? "unbounded" : "–";
   return fmt::format("[{:.1f}, {}] ms ({:.0f}%)", *s.median_low, s.median_high ? fmt::format("{:.1f}", *s.median_high) : "∞",
                      s.median_coverage * 100);
 }

@@ -38,6 +38,7 @@ TEST_CASE("sampler: an experiment whose probe throws runs to its end", "[unit][p
   rebound::Experiment ex;
   ex.name = "throwing-probe";
   ex.probes.push_back(throwing_decl());
+  ex.steady_state.probes = {"boom"};
   ex.steady_state.window = rebound::Millis(200);
   rebound::RunOptions options;
   options.output_dir = dir.path();

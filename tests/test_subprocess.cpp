@@ -108,7 +108,7 @@ TEST_CASE("background process: stop ends what it left in its process group", "[u
   REQUIRE(test::wait_for([&] { return !(*bg)->running(); }, 5000));  // sh is done, its job is not
   CHECK_FALSE(gone(sleeper));
   auto how = (*bg)->stop(Millis(2000));
-  CHECK(how == "had exited (exit 0); what it left in its process group was killed");
+  CHECK(how == "had exited (exit 0); what it left in its process group was stopped too");
   CHECK(test::wait_for([&] { return gone(sleeper); }, 3000));
   kill(sleeper, SIGKILL);
 }

@@ -51,13 +51,19 @@ TEST_CASE("trial statistics: a trial that never recovered is slower than any, no
   CHECK(most.note == "2 of 3 trials never recovered: no median");
 
   // The entry's reason carries the note, so the suite's reports and its console summary say it.
-  RunResult recovered, never;
+  // A trial that ended before its fault was applied measured nothing, and is not counted as never recovered.
+  RunResult recovered, never, unmeasured;
   recovered.verdict = Verdict::passed;
+  recovered.metrics.end_of_impact_ms = 1000;
   recovered.metrics.time_to_recover_ms = 10;
   never.verdict = Verdict::failed;
-  auto e = judge_entry("x", "g", {&recovered, &never, &never}, 0.3);
+  never.metrics.end_of_impact_ms = 1000;
+  unmeasured.verdict = Verdict::inconclusive;
+  auto e = judge_entry("x", "g", {&recovered, &never, &never, &unmeasured}, 0.25);
+  CHECK(e.stats.trials == 4);
+  CHECK(e.stats.measured == 3);
   CHECK_FALSE(e.stats.median);
-  CHECK(e.reason == "1 of 3 trials met the SLO; 2 of 3 trials never recovered: no median");
+  CHECK(e.reason == "1 of 4 trials met the SLO; 2 of 3 trials never recovered: no median");
 }
 
 TEST_CASE("an entry passes when the share of passed trials meets pass_if", "[unit][suite]") {
