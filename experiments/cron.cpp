@@ -176,7 +176,8 @@ std::vector<std::string> CronExpression::on_calendar() const {
     return fmt::format("{}*-{}-{} {}:{}:00 {}", wd == "*" ? "" : wd + " ", months, d, hours, minutes, zone_);
   };
   // systemd ANDs a weekday with the date; cron's OR of two restricted day fields takes two timers' lines.
-  if (days_and_ || weekdays == "*" || days == "*") return {line(weekdays, days)};
+  if (days_and_) return {line(weekdays, days)};
+  if (weekdays == "*" || days == "*") return {line("*", "*")};  // "1-31" or "0-6" ORed: every day
   return {line("*", days), line(weekdays, "*")};
 }
 

@@ -106,6 +106,7 @@ TEST_CASE("cron: the same times as a systemd OnCalendar", "[unit][cron]") {
         Lines{"Mon *-1..3-1,3,5,7,9,11,13,15,17,19,21,23,25,27,29,31 09:00:00 UTC"});
   CHECK(cron("0 9 1 * mon").on_calendar() == Lines{"*-*-1 09:00:00 UTC", "Mon *-*-* 09:00:00 UTC"});
   CHECK(cron("0 0 * * sat,sun").on_calendar() == Lines{"Sat,Sun *-*-* 00:00:00 UTC"});
+  CHECK(cron("0 0 1-31 * mon").on_calendar() == Lines{"*-*-* 00:00:00 UTC"});  // Vixie: every day
 }
 
 namespace {
@@ -147,6 +148,7 @@ TEST_CASE("cron: the printed systemd timer fires when rebound schedule would", "
       {"0 9 1 * mon", "UTC", late_nov},
       {"0 9 */2 * 1", "UTC", late_nov},
       {"15 10 1-7 * 1", "UTC", late_nov},
+      {"0 8 1-31 * fri", "UTC", late_nov},
       {"0 12 13 * fri", "Europe/Berlin", late_nov},
       {"30 2 * jan-mar *", "Europe/Berlin", late_nov},
       {"*/20 9-17 * * mon-fri", "Europe/Berlin", late_nov},
