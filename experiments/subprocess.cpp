@@ -3,7 +3,11 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cctype>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <optional>
@@ -75,6 +79,26 @@ struct OutputPipe {
 bool exited(pid_t pid) {
   siginfo_t info{};
   return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+// Whether a live (not zombie) process is in the group: an orphan's zombie waits for whoever reaps orphans,
+// and kill(-pgid, 0) still finds it.
+bool group_alive(pid_t pgid) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(line.substr(paren + 2));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (rest >> state >> ppid >> pgrp && pgrp == pgid && state != 'Z' && state != 'X') return true;
+  }
+  return false;
 }
 
 int reap(pid_t pid) {
@@ -225,7 +249,7 @@ std::string BackgroundProcess::stop(Millis grace) {
   if (kill(-pid, SIGTERM) == 0) {
     how += "; what it left in its process group was stopped too";
     kill(-pid, SIGCONT);
-    while (kill(-pid, 0) == 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (group_alive(pid) && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     kill(-pid, SIGKILL);
   }
   return how;
