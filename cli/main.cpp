@@ -474,14 +474,7 @@ int print_systemd(const std::string& file) {
   std::cout << fmt::format("# /etc/systemd/system/rebound-{}.timer\n[Unit]\nDescription=When to run rebound game-day "
                            "{}\n\n[Timer]\n",
                            suite->name, suite->name);
-  for (const auto& c : s.cron) std::cout << fmt::format("OnCalendar={}\n", c.on_calendar());
-  for (const auto& w : s.random)
-    std::cout << fmt::format("OnCalendar={}\nRandomizedDelaySec={}\n", w.opens.on_calendar(),
-                             static_cast<int64_t>(w.within.count() / 1000));
-  if (s.run_missed_once) std::cout << "Persistent=true\n";
-  if (!s.blackouts.empty())
-    std::cout << "# Blackout windows cannot be expressed in a timer: use `rebound schedule` to honour them.\n";
-  std::cout << "\n[Install]\nWantedBy=timers.target\n";
+  std::cout << systemd_timer_lines(s) << "\n[Install]\nWantedBy=timers.target\n";
   return 0;
 }
 

@@ -109,14 +109,47 @@ std::optional<double> find_impact(const SeriesSet& series, double fault_start, d
   return first;
 }
 
+namespace {
+// One probe's samples in start order, with a running count of failures for range queries.
+struct ProbeIndex {
+  const ProbeSeries* series;
+  std::vector<size_t> failed_before;  // failed_before[i]: failed samples among the first i
+
+  explicit ProbeIndex(const ProbeSeries& s) : series(&s), failed_before(s.samples.size() + 1, 0) {
+    for (size_t i = 0; i < s.samples.size(); ++i) failed_before[i + 1] = failed_before[i] + (s.samples[i].ok ? 0 : 1);
+  }
+  // The first sample starting at or after t.
+  size_t first_from(double t) const {
+    return static_cast<size_t>(std::lower_bound(series->samples.begin(), series->samples.end(), t,
+                                                [](const Sample& s, double v) { return s.t_ms < v; }) -
+                               series->samples.begin());
+  }
+  // Whether this probe holds from c for stable_for: its first sample at or after c, and every one starting
+  // until c + stable_for, are ok (so a slow probe must have passed again, not merely been silent). On failure,
+  // the end of the first failed sample in that range, before which no candidate can hold.
+  std::optional<double> blocks(double c, double stable_for) const {
+    const auto& samples = series->samples;
+    const size_t from = first_from(c);
+    if (from == samples.size()) return std::nullopt;  // coverage is checked separately
+    const size_t to = std::max(from + 1, first_from(std::nextafter(c + stable_for, INFINITY)));
+    if (failed_before[to] == failed_before[from]) return std::nullopt;
+    for (size_t i = from; i < to; ++i)
+      if (!samples[i].ok) return samples[i].end_ms;
+    return std::nullopt;
+  }
+};
+}  // namespace
+
 std::optional<double> find_recovery(const SeriesSet& series, double end_of_impact, double stable_for) {
   if (series.empty()) return std::nullopt;
   // Candidates: starts of ok samples at or after the end of impact. Failures: [t, end] spans of failed samples.
   std::vector<double> candidates;
   std::vector<std::pair<double, double>> failures;
+  std::vector<ProbeIndex> probes;
   double coverage_end = std::numeric_limits<double>::infinity();  // every probe has a sample starting by then
   for (const auto* p : series) {
     if (p->samples.empty()) return std::nullopt;
+    probes.emplace_back(*p);
     coverage_end = std::min(coverage_end, p->samples.back().t_ms);
     for (const auto& s : p->samples) {
       if (s.ok && s.t_ms >= end_of_impact) candidates.push_back(s.t_ms);
@@ -125,8 +158,9 @@ std::optional<double> find_recovery(const SeriesSet& series, double end_of_impac
   }
   std::sort(candidates.begin(), candidates.end());
   std::sort(failures.begin(), failures.end());
-  // A candidate c holds when no failure with start <= c + stable_for ends after c. Candidates only move
-  // forward, and so does the set of failures starting before c + stable_for: one sweep over both.
+  // A candidate c holds when no failure with start <= c + stable_for ends after c, and each probe's first
+  // sample from c on is ok. Candidates only move forward, and so does the set of failures starting before
+  // c + stable_for: one sweep over both, with a binary search per probe.
   size_t next_failure = 0;
   double latest_failure_end = -std::numeric_limits<double>::infinity();
   auto c = candidates.begin();
@@ -135,6 +169,13 @@ std::optional<double> find_recovery(const SeriesSet& series, double end_of_impac
       latest_failure_end = std::max(latest_failure_end, failures[next_failure++].second);
     if (latest_failure_end > *c) {
       c = std::lower_bound(c, candidates.end(), latest_failure_end);
+      continue;
+    }
+    std::optional<double> blocked;
+    for (const auto& probe : probes)
+      if (auto until = probe.blocks(*c, stable_for)) blocked = std::max(blocked.value_or(*until), *until);
+    if (blocked) {
+      c = std::upper_bound(c, candidates.end(), std::max(*blocked, *c));
       continue;
     }
     if (*c + stable_for > coverage_end) return std::nullopt;  // not observed long enough, nor will later ones be

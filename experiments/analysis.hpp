@@ -60,7 +60,8 @@ SteadyStateCheck check_steady_state(const SeriesSet& series, const Tolerance& to
 std::optional<double> find_impact(const SeriesSet& series, double fault_start, double until);
 
 // The recovery moment: the earliest start of an ok sample at or after `end_of_impact` from which no
-// sample of any probe fails for `stable_for` (failures count over their whole [t, end] span), and every
+// sample of any probe fails for `stable_for` (failures count over their whole [t, end] span), each probe's
+// first sample from that moment on is ok (a slow probe must pass again, not merely be silent), and every
 // probe has a sample starting at or after the end of that window. nullopt if it never happened.
 std::optional<double> find_recovery(const SeriesSet& series, double end_of_impact, double stable_for);
 

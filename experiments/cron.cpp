@@ -1,17 +1,13 @@
 #include "experiments/cron.hpp"
 
-#include <cstdlib>
-#include <filesystem>
 #include <fmt/format.h>
-#include <mutex>
+#include <functional>
 #include <sstream>
 #include <vector>
 
 namespace rebound {
 
 namespace {
-
-std::mutex g_tz_mutex;  // TZ is process-wide: one conversion at a time
 
 int name_value(const std::string& token, int field) {
   static const char* months[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
@@ -63,26 +59,6 @@ Result<void> parse_field(const std::string& text, int field, int lo, int hi, std
 
 }  // namespace
 
-bool valid_time_zone(const std::string& zone) {
-  if (zone == "UTC") return true;
-  if (zone.empty() || zone.find("..") != std::string::npos || zone.front() == '/') return false;
-  return std::filesystem::exists("/usr/share/zoneinfo/" + zone);
-}
-
-std::tm local_time(std::time_t t, const std::string& zone) {
-  std::lock_guard lock(g_tz_mutex);
-  const char* old = std::getenv("TZ");
-  std::string saved = old ? old : "";
-  setenv("TZ", zone.c_str(), 1);
-  tzset();
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  if (old) setenv("TZ", saved.c_str(), 1);
-  else unsetenv("TZ");
-  tzset();
-  return tm;
-}
-
 Result<CronExpression> CronExpression::parse(const std::string& text, const std::string& time_zone) {
   if (!valid_time_zone(time_zone))
     return fail(fmt::format("unknown time zone '{}': use a name from /usr/share/zoneinfo such as \"UTC\" or "
@@ -110,8 +86,17 @@ Result<CronExpression> CronExpression::parse(const std::string& text, const std:
   if (r = parse_field(fields[2], 2, 1, 31, c.days_); !r) return r.error();
   if (r = parse_field(fields[3], 3, 1, 12, c.months_); !r) return r.error();
   if (r = parse_field(fields[4], 4, 0, 6, c.weekdays_); !r) return r.error();
-  c.any_day_ = fields[2] == "*";
-  c.any_weekday_ = fields[4] == "*";
+  // Vixie cron: the day fields are ANDed when either starts with '*' (so "*/2" counts as a star), ORed otherwise.
+  c.days_and_ = fields[2].starts_with('*') || fields[4].starts_with('*');
+  if (c.days_and_) {
+    static const int longest[] = {0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool possible = false;
+    for (int m = 1; m <= 12 && !possible; ++m)
+      for (int d = 1; d <= longest[m] && !possible; ++d) possible = c.months_.test(m) && c.days_.test(d);
+    if (!possible)
+      return fail(fmt::format("'{}' never runs: day of month '{}' does not exist in month '{}'", text, fields[2],
+                              fields[3]));
+  }
   return c;
 }
 
@@ -120,11 +105,9 @@ std::optional<std::time_t> CronExpression::next_after(std::time_t after) const {
   const std::time_t limit = after + 5LL * 366 * 24 * 3600;
   while (t < limit) {
     std::tm tm = local_time(t, zone_);
-    bool day_ok = any_day_ && any_weekday_   ? true
-                  : any_day_                 ? weekdays_.test(static_cast<size_t>(tm.tm_wday))
-                  : any_weekday_             ? days_.test(static_cast<size_t>(tm.tm_mday))
-                                             : days_.test(static_cast<size_t>(tm.tm_mday)) ||
-                                       weekdays_.test(static_cast<size_t>(tm.tm_wday));
+    const bool dom = days_.test(static_cast<size_t>(tm.tm_mday));
+    const bool dow = weekdays_.test(static_cast<size_t>(tm.tm_wday));
+    const bool day_ok = days_and_ ? dom && dow : dom || dow;
     if (!months_.test(static_cast<size_t>(tm.tm_mon + 1)) || !day_ok || !hours_.test(static_cast<size_t>(tm.tm_hour))) {
       t += (60 - tm.tm_min) * 60;  // on to the next local hour
       continue;
@@ -146,38 +129,56 @@ std::optional<std::time_t> CronExpression::next_after(std::time_t after) const {
   return std::nullopt;
 }
 
-std::string CronExpression::on_calendar() const {
-  auto translate = [](const std::string& f) {
-    if (f == "*") return std::string("*");
-    std::string out;
-    for (size_t i = 0; i < f.size(); ++i) {
-      if (f[i] == '-') out += "..";
-      else out += f[i];
+namespace {
+// A set of values as systemd writes it: "*" when it is every value, else runs "a..b" and single values, in
+// the given order.
+std::string calendar_list(const std::vector<int>& order, const std::function<bool(int)>& has,
+                          const std::function<std::string(int)>& name) {
+  bool all = true;
+  for (int v : order) all = all && has(v);
+  if (all) return "*";
+  std::string out;
+  for (size_t i = 0; i < order.size();) {
+    if (!has(order[i])) {
+      ++i;
+      continue;
     }
-    if (out.starts_with("*/")) out = "0/" + out.substr(2);
-    return out;
+    size_t j = i;
+    while (j + 1 < order.size() && has(order[j + 1]) && order[j + 1] == order[j] + 1) ++j;
+    if (!out.empty()) out += ",";
+    out += name(order[i]);
+    if (j == i + 1) out += "," + name(order[j]);
+    else if (j > i) out += ".." + name(order[j]);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::vector<int> range(int lo, int hi) {
+  std::vector<int> v;
+  for (int i = lo; i <= hi; ++i) v.push_back(i);
+  return v;
+}
+}  // namespace
+
+std::vector<std::string> CronExpression::on_calendar() const {
+  auto two = [](int v) { return fmt::format("{:02}", v); };
+  auto plain = [](int v) { return std::to_string(v); };
+  const std::string minutes = calendar_list(range(0, 59), [&](int v) { return minutes_.test(v); }, two);
+  const std::string hours = calendar_list(range(0, 23), [&](int v) { return hours_.test(v); }, two);
+  const std::string days = calendar_list(range(1, 31), [&](int v) { return days_.test(v); }, plain);
+  const std::string months = calendar_list(range(1, 12), [&](int v) { return months_.test(v); }, plain);
+  // systemd's week starts on Monday and its ranges do not wrap: Monday..Saturday are 1..6, Sunday 7.
+  static const char* names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+  std::string weekdays = calendar_list(range(1, 7), [&](int v) { return weekdays_.test(v % 7); },
+                                       [](int v) { return std::string(names[v]); });
+  auto line = [&](const std::string& wd, const std::string& d) {
+    return fmt::format("{}*-{}-{} {}:{}:00 {}", wd == "*" ? "" : wd + " ", months, d, hours, minutes, zone_);
   };
-  auto weekday = [&](const std::string& f) {
-    if (f == "*") return std::string();
-    static const char* names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-    std::string out;
-    std::string token;
-    for (char ch : f + ",") {
-      if (ch == ',' || ch == '-') {
-        int v = name_value(token, 4);
-        out += v >= 0 && v <= 7 ? names[v] : token;
-        out += ch == ',' ? "," : "..";
-        token.clear();
-      } else {
-        token += ch;
-      }
-    }
-    out.pop_back();
-    return out + " ";
-  };
-  std::string month = translate(fields_[3]), day = translate(fields_[2]);
-  return fmt::format("{}*-{}-{} {}:{}:00 {}", weekday(fields_[4]), month == "*" ? "*" : month, day == "*" ? "*" : day,
-                     translate(fields_[1]), translate(fields_[0]), zone_);
+  // systemd ANDs a weekday with the date; cron's OR of two restricted day fields takes two timers' lines.
+  if (days_and_) return {line(weekdays, days)};
+  if (weekdays == "*" || days == "*") return {line("*", "*")};  // "1-31" or "0-6" ORed: every day
+  return {line("*", days), line(weekdays, "*")};
 }
 
 }  // namespace rebound

@@ -5,8 +5,10 @@
 #include <ctime>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "experiments/result.hpp"
+#include "experiments/time_zone.hpp"
 
 namespace rebound {
 
@@ -24,8 +26,10 @@ class CronExpression {
 
   const std::string& text() const { return text_; }
   const std::string& time_zone() const { return zone_; }
-  // systemd OnCalendar= for the same times, e.g. "Mon..Fri *-*-* 02:30:00 Europe/Berlin".
-  std::string on_calendar() const;
+  // systemd OnCalendar= lines for the same times, e.g. "Mon..Fri *-*-* 02:30:00 Europe/Berlin"; two lines when
+  // cron ORs the two day fields. One difference remains: when clocks go back, systemd runs an every-hour job
+  // once in the repeated hour, cron (and rebound) every real hour.
+  std::vector<std::string> on_calendar() const;
 
  private:
   std::string text_, zone_;
@@ -35,11 +39,7 @@ class CronExpression {
   std::bitset<32> days_;
   std::bitset<13> months_;
   std::bitset<7> weekdays_;
-  bool any_day_ = true, any_weekday_ = true;  // cron's rule: if both are restricted, either may match
+  bool days_and_ = true;  // Vixie cron: both day fields must match when either starts with '*'; else either may
 };
-
-// Local broken-down time of a UTC instant in a zone ("UTC", "Europe/Berlin"), thread-safe.
-std::tm local_time(std::time_t t, const std::string& zone);
-bool valid_time_zone(const std::string& zone);
 
 }  // namespace rebound

@@ -247,7 +247,7 @@ bool Runner::run_setup() {
           SampleResult last;
           rec.ok = false;
           while (now_ms() < deadline && !check_interrupt()) {
-            last = probe->probe->sample();
+            last = sample_safely(*probe->probe);
             if (last.ok) {
               rec.ok = true;
               break;

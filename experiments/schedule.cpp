@@ -70,6 +70,26 @@ int Schedule::missed(std::time_t last_due, std::time_t now) const {
   return n;
 }
 
+std::string systemd_timer_lines(const Schedule& s) {
+  std::string out;
+  for (const auto& c : s.cron)
+    for (const auto& line : c.on_calendar()) out += fmt::format("OnCalendar={}\n", line);
+  int64_t delay = 0;
+  for (const auto& w : s.random) {
+    for (const auto& line : w.opens.on_calendar()) out += fmt::format("OnCalendar={}\n", line);
+    delay = std::max<int64_t>(delay, w.within.count() / 1000);
+  }
+  if (delay > 0) {
+    if (!s.cron.empty() || s.random.size() > 1)
+      out += "# One timer has one random delay: it applies to every OnCalendar line above.\n";
+    out += fmt::format("RandomizedDelaySec={}\n", delay);
+  }
+  if (s.run_missed_once) out += "Persistent=true\n";
+  if (!s.blackouts.empty())
+    out += "# Blackout windows cannot be expressed in a timer: use `rebound schedule` to honour them.\n";
+  return out;
+}
+
 std::optional<Schedule> parse_schedule(TableReader& r, const std::string& suite_name) {
   Schedule s;
   s.seed = suite_name;

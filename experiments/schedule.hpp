@@ -41,6 +41,9 @@ struct Schedule {
 // Reads a [schedule] table; nullopt after recording errors.
 std::optional<Schedule> parse_schedule(TableReader& reader, const std::string& suite_name);
 
+// The [Timer] section's lines (OnCalendar=..., RandomizedDelaySec=, Persistent=) for the same start times.
+std::string systemd_timer_lines(const Schedule& schedule);
+
 std::string format_local(std::time_t t, const std::string& zone);
 
 }  // namespace rebound

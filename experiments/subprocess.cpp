@@ -1,58 +1,43 @@
 #include "experiments/subprocess.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/process.hpp>
-#include <boost/process/extend.hpp>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cctype>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <fcntl.h>
 #include <fmt/format.h>
-#include <future>
-#include <sys/prctl.h>
+#include <optional>
+#include <poll.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
-namespace bp = boost::process;
+#include "experiments/child_process.hpp"
+
 using Clock = std::chrono::steady_clock;
 
 namespace rebound {
 
 namespace {
 
-// Runs in the child between fork and exec.
-struct ChildSetup : bp::extend::handler {
-  int death_signal = 0;
-  template <class Executor>
-  void on_exec_setup(Executor&) const {
-    setpgid(0, 0);
-    if (death_signal) prctl(PR_SET_PDEATHSIG, death_signal);
-  }
-};
+// After the command exits, output still in flight is read for this long at most: a grandchild it left in
+// the background may hold the pipes open for good.
+constexpr auto kDrainAfterExit = std::chrono::milliseconds(100);
 
-struct Launch {
-  boost::filesystem::path exe;
-  std::vector<std::string> args;
-  bp::environment env;
-  boost::filesystem::path cwd;
-};
-
-Result<Launch> prepare(const CommandSpec& spec) {
-  Launch l;
-  std::vector<std::string> argv = spec.argv;
-  if (spec.shell) argv = {"/bin/sh", "-c", spec.argv.at(0)};
-  if (argv.at(0).find('/') == std::string::npos) {
-    l.exe = bp::search_path(argv[0]);
-    if (l.exe.empty()) return fail(fmt::format("command '{}' not found in PATH", argv[0]));
-  } else {
-    l.exe = argv[0];
-    if (access(argv[0].c_str(), X_OK) != 0)
-      return fail(fmt::format("cannot execute {}: {}", argv[0], std::strerror(errno)));
-  }
-  l.args.assign(argv.begin() + 1, argv.end());
-  l.env = bp::environment(boost::this_process::environment());
-  for (const auto& [k, v] : spec.env) l.env[k] = v;
-  l.cwd = spec.cwd.empty() ? boost::filesystem::current_path() : boost::filesystem::path(spec.cwd);
-  return l;
+Result<ChildOptions> prepare(const CommandSpec& spec) {
+  ChildOptions o;
+  o.argv = spec.argv;
+  if (spec.shell) o.argv = {"/bin/sh", "-c", spec.argv.at(0)};
+  auto exe = find_program(o.argv.at(0));
+  if (!exe) return exe.error();
+  o.exe = *exe;
+  o.env = child_environment({spec.env.begin(), spec.env.end()});
+  o.cwd = spec.cwd;
+  return o;
 }
 
 std::string last_line(std::string text) {
@@ -61,6 +46,66 @@ std::string last_line(std::string text) {
   std::string line = nl == std::string::npos ? text : text.substr(nl + 1);
   if (line.size() > 200) line = line.substr(0, 200) + "...";
   return line;
+}
+
+// The read end of a pipe whose write end the child gets.
+struct OutputPipe {
+  int read_fd = -1, write_fd = -1;
+  std::string text;
+  ~OutputPipe() {
+    if (read_fd >= 0) close(read_fd);
+    if (write_fd >= 0) close(write_fd);
+  }
+  bool open() {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    read_fd = p[0];
+    write_fd = p[1];
+    return true;
+  }
+  // Reads what is there; false at EOF (or an error).
+  bool drain() {
+    char buf[16384];
+    for (;;) {
+      ssize_t n = read(read_fd, buf, sizeof buf);
+      if (n > 0) text.append(buf, static_cast<size_t>(n));
+      else if (n < 0 && errno == EINTR) continue;
+      else return n < 0 && errno == EAGAIN;
+    }
+  }
+};
+
+// Waits for the child by pid without reaping it; true once it has exited.
+bool exited(pid_t pid) {
+  siginfo_t info{};
+  return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
+// Whether a live (not zombie) process is in the group: an orphan's zombie waits for whoever reaps orphans,
+// and kill(-pgid, 0) still finds it.
+bool group_alive(pid_t pgid) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    auto paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    std::istringstream rest(line.substr(paren + 2));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (rest >> state >> ppid >> pgrp && pgrp == pgid && state != 'Z' && state != 'X') return true;
+  }
+  return false;
+}
+
+int reap(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
 }
 
 }  // namespace
@@ -85,59 +130,84 @@ std::string CommandOutcome::summary(const CommandSpec& spec) const {
 }
 
 Result<CommandOutcome> run_command(const CommandSpec& spec, const std::function<bool()>& should_abort) {
-  auto launch = prepare(spec);
-  if (!launch) return launch.error();
-  boost::asio::io_context io;
-  std::future<std::string> out, err;
-  ChildSetup setup;
-  auto started = Clock::now();
-  std::error_code ec;
-  bp::child child(launch->exe, bp::args(launch->args), bp::env(launch->env), bp::start_dir(launch->cwd),
-                  bp::std_in.close(), bp::std_out > out, bp::std_err > err, io, setup, ec);
-  if (ec) return fail(fmt::format("cannot start {}: {}", launch->exe.string(), ec.message()));
-  const pid_t pid = child.id();
+  auto options = prepare(spec);
+  if (!options) return options.error();
+  OutputPipe out, err;
+  if (!out.open() || !err.open()) return fail(fmt::format("cannot start {}: pipe: {}", options->exe, std::strerror(errno)));
+  options->stdout_fd = out.write_fd;
+  options->stderr_fd = err.write_fd;
+  const auto started = Clock::now();
+  auto child = start_child(*options);
+  close(out.write_fd);
+  close(err.write_fd);
+  out.write_fd = err.write_fd = -1;
+  if (!child) return child.error();
+  const pid_t pid = *child;
   CommandOutcome outcome;
   const auto deadline = started + std::chrono::duration_cast<Clock::duration>(spec.timeout);
-  while (!io.stopped()) {
-    io.run_for(std::chrono::milliseconds(20));
-    if (io.stopped()) break;
-    bool expired = Clock::now() >= deadline;
-    bool abort = should_abort && should_abort();
+  std::optional<Clock::time_point> ended;  // when the child exited
+  bool out_open = true, err_open = true;
+  for (;;) {
+    pollfd fds[2] = {{out_open ? out.read_fd : -1, POLLIN, 0}, {err_open ? err.read_fd : -1, POLLIN, 0}};
+    poll(fds, 2, 20);
+    if (out_open) out_open = out.drain();
+    if (err_open) err_open = err.drain();
+    const auto now = Clock::now();
+    if (!ended && exited(pid)) ended = now;
+    // Done when it exited and its output ended (or a grandchild holds the pipes past a short drain).
+    if (ended && ((!out_open && !err_open) || now - *ended >= kDrainAfterExit)) break;
+    if (ended) continue;
+    const bool expired = now >= deadline;
+    const bool abort = should_abort && should_abort();
     if (expired || abort) {
       outcome.timed_out = expired && !abort;
       outcome.aborted = abort;
       kill(-pid, SIGKILL);
-      io.run();  // drain output until the pipes close
+      kill(pid, SIGKILL);  // in case it left its group
       break;
     }
   }
-  child.wait(ec);
+  const int status = reap(pid);
+  if (!ended) {  // killed: what it wrote before
+    if (out_open) out.drain();
+    if (err_open) err.drain();
+  }
   outcome.duration_ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-  int status = child.native_exit_code();
   if (WIFSIGNALED(status)) outcome.term_signal = WTERMSIG(status);
   else outcome.exit_code = WEXITSTATUS(status);
-  outcome.out = out.valid() ? out.get() : "";
-  outcome.err = err.valid() ? err.get() : "";
+  outcome.out = std::move(out.text);
+  outcome.err = std::move(err.text);
   return outcome;
 }
 
 struct BackgroundProcess::Impl {
-  bp::child child;
+  pid_t pid = -1;
+  std::optional<int> status;  // once reaped
+  GroupKeeper keeper;         // ends the group if rebound dies, by any signal
 };
 
 BackgroundProcess::BackgroundProcess(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<BackgroundProcess>> BackgroundProcess::start(const CommandSpec& spec,
                                                                    const std::string& log_path) {
-  auto launch = prepare(spec);
-  if (!launch) return launch.error();
-  ChildSetup setup;
-  setup.death_signal = SIGTERM;  // if rebound dies, the system it started does not linger
-  std::error_code ec;
+  auto options = prepare(spec);
+  if (!options) return options.error();
+  const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log < 0) return fail(fmt::format("cannot open {} for the output of {}: {}", log_path, options->exe, std::strerror(errno)));
+  options->stdout_fd = options->stderr_fd = log;
+  options->death_signal = SIGTERM;  // if rebound dies, the system it started does not linger
+  auto child = start_child(*options);
+  close(log);
+  if (!child) return child.error();
   auto impl = std::make_unique<Impl>();
-  impl->child = bp::child(launch->exe, bp::args(launch->args), bp::env(launch->env), bp::start_dir(launch->cwd),
-                          bp::std_in.close(), (bp::std_out & bp::std_err) > log_path, setup, ec);
-  if (ec) return fail(fmt::format("cannot start {}: {}", launch->exe.string(), ec.message()));
+  impl->pid = *child;
+  auto keeper = GroupKeeper::start(*child, 3000);
+  if (!keeper) {
+    kill(-*child, SIGKILL);
+    reap(*child);
+    return keeper.error();
+  }
+  impl->keeper = std::move(*keeper);
   return std::unique_ptr<BackgroundProcess>(new BackgroundProcess(std::move(impl)));
 }
 
@@ -145,32 +215,43 @@ BackgroundProcess::~BackgroundProcess() {
   if (impl_) stop();
 }
 
-pid_t BackgroundProcess::pid() const { return impl_->child.id(); }
+pid_t BackgroundProcess::pid() const { return impl_->pid; }
 
 bool BackgroundProcess::running() {
-  std::error_code ec;
-  return impl_->child.running(ec);
+  // Not reaped here: an unreaped leader keeps its pid, and so the group's id, from being reused before stop().
+  return impl_->pid > 0 && !impl_->status && !exited(impl_->pid);
 }
 
 std::string BackgroundProcess::stop(Millis grace) {
-  std::error_code ec;
-  if (!impl_->child.valid()) return "not started";
-  if (!impl_->child.running(ec)) {
-    int status = impl_->child.native_exit_code();
-    return WIFSIGNALED(status) ? fmt::format("had exited (signal {})", WTERMSIG(status))
-                               : fmt::format("had exited (exit {})", WEXITSTATUS(status));
+  if (impl_->pid <= 0) return "not started";
+  if (impl_->status) return "stopped";
+  impl_->keeper.dismiss();  // rebound ends the group itself from here on
+  const pid_t pid = impl_->pid;
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);
+  std::string how;
+  if (exited(pid)) {
+    const int status = reap(pid);
+    how = WIFSIGNALED(status) ? fmt::format("had exited (signal {})", WTERMSIG(status))
+                              : fmt::format("had exited (exit {})", WEXITSTATUS(status));
+    impl_->status = status;
+  } else {
+    kill(-pid, SIGTERM);
+    kill(-pid, SIGCONT);  // a stopped group cannot act on SIGTERM
+    while (!exited(pid) && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    how = "stopped with SIGTERM";
+    if (!exited(pid)) {
+      kill(-pid, SIGKILL);
+      how = fmt::format("did not stop within {}; killed", format_duration(grace));
+    }
+    impl_->status = reap(pid);
   }
-  const pid_t pid = impl_->child.id();
-  kill(-pid, SIGTERM);
-  kill(-pid, SIGCONT);  // a stopped group cannot act on SIGTERM
-  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(grace);
-  while (impl_->child.running(ec) && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::string how = "stopped with SIGTERM";
-  if (impl_->child.running(ec)) {
+  // What it left in its group (a shell's background jobs) goes too.
+  if (kill(-pid, SIGTERM) == 0) {
+    how += "; what it left in its process group was stopped too";
+    kill(-pid, SIGCONT);
+    while (group_alive(pid) && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     kill(-pid, SIGKILL);
-    how = fmt::format("did not stop within {}; killed", format_duration(grace));
   }
-  impl_->child.wait(ec);
   return how;
 }
 

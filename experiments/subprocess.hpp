@@ -1,6 +1,6 @@
 #pragma once
-// Runs commands with Boost.Process: argv without a shell, a timeout, captured output,
-// each child in its own process group so a terminal's Ctrl-C reaches rebound alone.
+// Runs commands: argv without a shell, a timeout that bounds the time taken, captured output, each child in
+// its own process group (so a terminal's Ctrl-C reaches rebound alone) and started as child_process.hpp says.
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,10 +24,13 @@ struct CommandOutcome {
   std::string summary(const CommandSpec& spec) const;
 };
 
-// Runs to completion, or until the timeout or should_abort() (polled every 20 ms).
+// Runs until the command exits (reaped by pid: output a background grandchild still holds open is read for
+// 100 ms more at most), or until the timeout or should_abort() (polled every 20 ms), when its process group
+// is killed. What it left running in the background after a normal exit is left alone, as a shell would.
 Result<CommandOutcome> run_command(const CommandSpec& spec, const std::function<bool()>& should_abort = {});
 
-// A setup command that runs until teardown. The child gets SIGTERM if rebound dies.
+// A setup command that runs until teardown, as the leader of its own process group. stop() ends the whole
+// group (a shell's background jobs too); if rebound dies, by any signal, a keeper process ends it instead.
 class BackgroundProcess {
  public:
   static Result<std::unique_ptr<BackgroundProcess>> start(const CommandSpec& spec, const std::string& log_path);
@@ -36,7 +39,8 @@ class BackgroundProcess {
   BackgroundProcess& operator=(const BackgroundProcess&) = delete;
   pid_t pid() const;
   bool running();
-  // SIGTERM to its process group, SIGKILL after `grace`. Returns how it ended.
+  // SIGTERM to its process group, SIGKILL after `grace`; then the same for what is left in the group.
+  // Returns how it ended.
   std::string stop(Millis grace = Millis(3000));
 
  private:

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -133,22 +134,26 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
 
 TrialStats trial_stats(const std::vector<std::optional<double>>& ttr, size_t passed) {
   TrialStats s;
-  s.trials = ttr.size();
+  s.trials = s.measured = ttr.size();
   s.passed = passed;
+  // A trial that never recovered took longer than any that did: +inf, sorted last, never left out.
   std::vector<double> v;
-  for (const auto& x : ttr)
-    if (x) v.push_back(*x);
-  s.recovered = v.size();
+  for (const auto& x : ttr) v.push_back(x.value_or(std::numeric_limits<double>::infinity()));
+  s.recovered = static_cast<size_t>(std::count_if(v.begin(), v.end(), [](double x) { return std::isfinite(x); }));
   if (v.empty()) return s;
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
+  auto finite = [](double x) { return std::isfinite(x) ? std::optional<double>(x) : std::nullopt; };
   auto rank = [&](double p) { return v[std::clamp<size_t>(static_cast<size_t>(std::ceil(p * n)), 1, n) - 1]; };
-  s.min = v.front();
-  s.max = v.back();
-  s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  s.p95 = rank(0.95);
+  s.min = finite(v.front());
+  s.max = finite(v.back());
+  s.median = finite(n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
+  s.p95 = finite(rank(0.95));
+  if (s.recovered < n)
+    s.note = s.median ? fmt::format("{} of {} trials never recovered (counted as slower than any)", n - s.recovered, n)
+                      : fmt::format("{} of {} trials never recovered: no median", n - s.recovered, n);
   // Order-statistic interval [x_(j), x_(n+1-j)] with the largest j whose coverage is still >= 95%;
-  // coverage = 1 - 2 * P(Binomial(n, 1/2) < j).
+  // coverage = 1 - 2 * P(Binomial(n, 1/2) < j). An infinite bound is no bound: nullopt.
   auto coverage = [&](size_t j) {
     double below = 0;
     for (size_t k = 0; k < j; ++k) below += std::exp(std::lgamma(n + 1.0) - std::lgamma(k + 1.0) - std::lgamma(n - k + 1.0) -
@@ -157,8 +162,8 @@ TrialStats trial_stats(const std::vector<std::optional<double>>& ttr, size_t pas
   };
   size_t j = 1;
   while (j + 1 <= n / 2 && coverage(j + 1) >= 0.95) ++j;
-  s.median_low = v[j - 1];
-  s.median_high = v[n - j];
+  s.median_low = finite(v[j - 1]);
+  s.median_high = finite(v[n - j]);
   s.median_coverage = coverage(j);
   return s;
 }
@@ -170,11 +175,13 @@ EntryOutcome judge_entry(const std::string& experiment, const std::string& group
   size_t passed = 0;
   Verdict worst_other = Verdict::passed;
   for (const auto* r : trials) {
-    ttr.push_back(r->metrics.time_to_recover_ms);
+    // Only trials whose fault was applied measure recovery; the others (an error first) are not "never".
+    if (r->metrics.end_of_impact_ms) ttr.push_back(r->metrics.time_to_recover_ms);
     if (r->verdict == Verdict::passed) ++passed;
     else worst_other = worst(worst_other, r->verdict);
   }
   e.stats = trial_stats(ttr, passed);
+  e.stats.trials = trials.size();
   const double share = trials.empty() ? 0 : static_cast<double>(passed) / static_cast<double>(trials.size());
   const double needed = pass_share.value_or(1.0);
   if (worst_other == Verdict::error || worst_other == Verdict::aborted) {
@@ -187,6 +194,7 @@ EntryOutcome judge_entry(const std::string& experiment, const std::string& group
   } else {
     e.reason = fmt::format("{} of {} trials met the SLO", passed, trials.size());
   }
+  if (!e.stats.note.empty()) e.reason += "; " + e.stats.note;
   return e;
 }
 

@@ -43,14 +43,18 @@ struct SuiteLoad {
 
 SuiteLoad load_suite(const std::string& path, const LoadOptions& options);
 
-// Time to recover over the trials of one entry.
+// Time to recover over the trials of one entry. A trial that never recovered counts as +inf (slower than any),
+// so it moves the median up instead of being left out; a statistic that lands on such a trial is nullopt:
+// no median when more than half never recovered (or half, of an even number), no max when any did not.
 struct TrialStats {
-  size_t trials = 0, passed = 0, recovered = 0;
+  size_t trials = 0, passed = 0;
+  size_t measured = 0, recovered = 0;  // trials whose fault was applied; of those, the ones that recovered
   std::optional<double> min, median, p95, max;
   // A distribution-free confidence interval for the median from order statistics, and its actual coverage
-  // (the binomial sum; with few trials it is below 95%, and says so).
+  // (the binomial sum; with few trials it is below 95%, and says so). An unbounded end is nullopt.
   std::optional<double> median_low, median_high;
   double median_coverage = 0;
+  std::string note;  // "3 of 5 trials never recovered: no median", or empty
 };
 TrialStats trial_stats(const std::vector<std::optional<double>>& times_to_recover, size_t passed);
 

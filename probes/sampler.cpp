@@ -1,6 +1,8 @@
 #include "probes/sampler.hpp"
 
 #include <algorithm>
+#include <exception>
+#include <fmt/format.h>
 
 namespace rebound {
 
@@ -32,13 +34,23 @@ void Sampler::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+SampleResult sample_safely(Probe& probe) {
+  try {
+    return probe.sample();
+  } catch (const std::exception& e) {
+    return SampleResult{false, 0, fmt::format("the probe failed: {}", e.what())};
+  } catch (...) {
+    return SampleResult{false, 0, "the probe failed with an unknown exception"};
+  }
+}
+
 void Sampler::loop() {
   const auto interval = std::chrono::duration_cast<SteadyClock::duration>(decl_.interval);
   auto next = SteadyClock::now();
   for (;;) {
     Sample s;
     s.t_ms = now_ms();
-    SampleResult r = decl_.probe->sample();
+    SampleResult r = sample_safely(*decl_.probe);
     s.end_ms = now_ms();
     s.ok = r.ok;
     s.latency_ms = r.latency_ms;

@@ -11,10 +11,15 @@
 
 #include "experiments/analysis.hpp"
 #include "experiments/experiment.hpp"
+#include "probes/probe.hpp"
 
 namespace rebound {
 
 using SteadyClock = std::chrono::steady_clock;
+
+// One sample; an exception (a probe's bug, descriptors exhausted, memory) is a failed sample with its message,
+// never the end of rebound while faults are applied.
+SampleResult sample_safely(Probe& probe);
 
 class Sampler {
  public:

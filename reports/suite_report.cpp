@@ -10,9 +10,16 @@ namespace rebound {
 namespace {
 std::string ms(const std::optional<double>& v) { return v ? fmt::format("{:.1f} ms", *v) : "–"; }
 
+// A statistic of the time to recover: missing because it falls on a trial that never recovered, or no trials.
+std::string stat(const std::optional<double>& v, const TrialStats& s) {
+  if (v) return ms(v);
+  return s.recovered < s.measured ? "never recovered" : "–";
+}
+
 std::string interval(const TrialStats& s) {
-  if (!s.median_low) return "–";
-  return fmt::format("[{:.1f}, {:.1f}] ms ({:.0f}%)", *s.median_low, *s.median_high, s.median_coverage * 100);
+  if (!s.median_low) return s.recovered < s.measured ? "unbounded" : "–";
+  return fmt::format("[{:.1f}, {}] ms ({:.0f}%)", *s.median_low, s.median_high ? fmt::format("{:.1f}", *s.median_high) : "∞",
+                     s.median_coverage * 100);
 }
 }  // namespace
 
@@ -25,8 +32,13 @@ std::string make_suite_markdown(const Suite& suite, const SuiteOutcome& o) {
          "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& e : o.entries)
     out += fmt::format("| {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} |\n", e.experiment, e.group,
-                       to_string(e.verdict), e.stats.passed, e.stats.trials, e.stats.recovered, ms(e.stats.min),
-                       ms(e.stats.median), interval(e.stats), ms(e.stats.p95), ms(e.stats.max));
+                       to_string(e.verdict), e.stats.passed, e.stats.trials, e.stats.recovered, stat(e.stats.min, e.stats),
+                       stat(e.stats.median, e.stats), interval(e.stats), stat(e.stats.p95, e.stats),
+                       stat(e.stats.max, e.stats));
+  std::string notes;
+  for (const auto& e : o.entries)
+    if (!e.stats.note.empty()) notes += fmt::format("- {}: {}\n", e.experiment, e.stats.note);
+  if (!notes.empty()) out += "\n" + notes;
   out += "\n## Trials\n\n| experiment | trial | verdict | time to recover | report |\n|---|---|---|---|---|\n";
   for (const auto& t : o.trials)
     out += fmt::format("| {} | {} | {} | {} | {}/summary.md |\n", t.experiment, t.trial, to_string(t.result.verdict),
@@ -59,7 +71,8 @@ std::string make_suite_html(const Suite& suite, const SuiteOutcome& o,
     out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}/{}</td><td class=\"num\">"
                        "{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
                        html_escape(e.experiment), html_escape(e.group), to_string(e.verdict), e.stats.passed,
-                       e.stats.trials, ms(e.stats.median), interval(e.stats), ms(e.stats.p95), ms(e.stats.max),
+                       e.stats.trials, stat(e.stats.median, e.stats), interval(e.stats), stat(e.stats.p95, e.stats),
+                       stat(e.stats.max, e.stats),
                        html_escape(e.reason));
   out += "</table>\n";
   // Time to recover per experiment: one dot per trial on a shared axis, the median as a bar.

@@ -7,7 +7,7 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
   libsqlite3-dev libbpf-dev bpftool clang llvm
   iproute2 procps curl python3 dnsmasq-base util-linux nftables iptables chromium fonts-dejavu-core tzdata
-  socat
+  socat libabsl-dev systemd
 )
 missing=()
 for p in "${packages[@]}"; do

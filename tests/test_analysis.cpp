@@ -124,6 +124,22 @@ TEST_CASE("every steady-state probe must recover", "[unit][analysis]") {
   CHECK(*find_recovery({&a, &b}, 1000, 1000) == 2500);
 }
 
+TEST_CASE("a slow probe must pass again before recovery, not merely be silent", "[unit][analysis]") {
+  // Issue 17 item 12: a probe sampled every 5 s failed at 9 s (before the end of impact at 11 s) and again at
+  // 14 s, and passed at 19 s; a fast probe is fine from 11 s on. Recovery cannot be before the slow probe's
+  // failure at 14 s: the first moment after which its next sample passes is the fast probe's 14.1 s.
+  ProbeSeries slow{"slow", {}};
+  for (double t : {4000.0, 9000.0, 14000.0, 19000.0, 24000.0})
+    slow.samples.push_back({t, t + 1, t != 9000 && t != 14000, 1, ""});
+  auto fast = stream("fast", 0, 30000, 100, 9000, 11000);
+  auto recovered = find_recovery({&slow, &fast}, 11000, 2000);
+  REQUIRE(recovered);
+  CHECK(*recovered == 14100);
+  // The same probes with the slow one passing at 14 s recover at once.
+  slow.samples[2].ok = true;
+  CHECK(*find_recovery({&slow, &fast}, 11000, 2000) == 11000);
+}
+
 TEST_CASE("recovery with no probes at all is never found", "[unit][analysis]") {
   CHECK_FALSE(find_recovery({}, 0, 100));
 }

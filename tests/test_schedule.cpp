@@ -56,7 +56,7 @@ TEST_CASE("schedule: --print-systemd gives a service and a timer", "[integration
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("[Service]\nType=oneshot\n") != std::string::npos);
-  CHECK(r.out.find("OnCalendar=Mon..Fri *-*-* 9:0:00 Europe/Berlin\nRandomizedDelaySec=7200\n") != std::string::npos);
+  CHECK(r.out.find("OnCalendar=Mon..Fri *-*-* 09:00:00 Europe/Berlin\nRandomizedDelaySec=7200\n") != std::string::npos);
   CHECK(r.out.find("Persistent=true") != std::string::npos);
   CHECK(r.out.find("KillSignal=SIGTERM") != std::string::npos);
 }

@@ -27,12 +27,43 @@ TEST_CASE("trial statistics: min, median, p95, max and an order-statistic interv
   CHECK(*five.median_high == 5);
   CHECK(five.median_coverage == Approx(0.9375));
 
-  // Trials that never recovered count as trials, not as times.
-  auto some = trial_stats({std::nullopt, 10.0, std::nullopt}, 1);
-  CHECK(some.trials == 3);
-  CHECK(some.recovered == 1);
-  CHECK(*some.median == 10);
   CHECK(trial_stats({}, 0).median.has_value() == false);
+}
+
+TEST_CASE("trial statistics: a trial that never recovered is slower than any, not left out", "[unit][suite]") {
+  // Issue 17 item 13. Two of five never recovered: the median is the third fastest, not the middle of the
+  // three that recovered, and the interval for it is unbounded above.
+  auto two = trial_stats({100.0, std::nullopt, 300.0, std::nullopt, 200.0}, 3);
+  CHECK(two.trials == 5);
+  CHECK(two.recovered == 3);
+  CHECK(*two.median == 300);
+  CHECK(*two.min == 100);
+  CHECK_FALSE(two.max);
+  CHECK_FALSE(two.p95);
+  CHECK(*two.median_low == 100);
+  CHECK_FALSE(two.median_high);
+  CHECK(two.note == "2 of 5 trials never recovered (counted as slower than any)");
+
+  // More than half never recovered: no median, and the note says why.
+  auto most = trial_stats({std::nullopt, 10.0, std::nullopt}, 1);
+  CHECK(most.recovered == 1);
+  CHECK_FALSE(most.median);
+  CHECK(most.note == "2 of 3 trials never recovered: no median");
+
+  // The entry's reason carries the note, so the suite's reports and its console summary say it.
+  // A trial that ended before its fault was applied measured nothing, and is not counted as never recovered.
+  RunResult recovered, never, unmeasured;
+  recovered.verdict = Verdict::passed;
+  recovered.metrics.end_of_impact_ms = 1000;
+  recovered.metrics.time_to_recover_ms = 10;
+  never.verdict = Verdict::failed;
+  never.metrics.end_of_impact_ms = 1000;
+  unmeasured.verdict = Verdict::inconclusive;
+  auto e = judge_entry("x", "g", {&recovered, &never, &never, &unmeasured}, 0.25);
+  CHECK(e.stats.trials == 4);
+  CHECK(e.stats.measured == 3);
+  CHECK_FALSE(e.stats.median);
+  CHECK(e.reason == "1 of 4 trials met the SLO; 2 of 3 trials never recovered: no median");
 }
 
 TEST_CASE("an entry passes when the share of passed trials meets pass_if", "[unit][suite]") {
