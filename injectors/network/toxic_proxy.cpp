@@ -242,6 +242,7 @@ struct Flow {
   int from = -1, to = -1;
   std::vector<HeldPipe> pipes;  // a few at most: a vector is lighter than a deque per connection
   size_t budget = 0, buffered = 0;  // budget: the most this direction may hold back
+  size_t max_pipes = 0;             // set with the first pipe
   std::deque<Segment> queue;
   int64_t last_due = 0, rate_free = 0;
   bool eof = false, shut = false, pipe_full = false, write_blocked = false;
@@ -257,6 +258,7 @@ std::atomic<size_t> g_pipe_limit{SIZE_MAX};
 
 // A new pipe of up to `wanted` bytes; false when the process is out of descriptors.
 bool add_pipe(Flow& f, size_t wanted) {
+  if (f.max_pipes > 0 && f.pipes.size() >= f.max_pipes) return false;
   int fds[2];
   if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return false;
   HeldPipe pipe;
@@ -273,6 +275,12 @@ bool add_pipe(Flow& f, size_t wanted) {
     }
   }
   pipe.capacity = static_cast<size_t>(got > 0 ? got : fcntl(fds[1], F_GETPIPE_SZ));
+  if (f.max_pipes == 0) {
+    // Small segments take a slot each and seal a pipe early: allow twice the pipes the budget needs at full
+    // pipes, and never fewer than kMaxPipesPerFlow.
+    size_t needed = (f.budget + pipe.capacity - 1) / pipe.capacity;
+    f.max_pipes = std::max(ToxicProxy::kMaxPipesPerFlow, 2 * needed);
+  }
   f.pipes.push_back(std::move(pipe));
   return true;
 }
@@ -383,6 +391,7 @@ struct ToxicProxy::Loop {
   std::mt19937_64 random{std::random_device{}()};
   std::atomic<bool> stopping{false}, toxics_ended{false};
   bool toxics_cleared = false;
+  std::atomic<size_t> timer_count{0};
   bool precise_wait = true;  // epoll_pwait2 (nanosecond timeouts) until the kernel says it has none
 
   mutable std::mutex stats_mutex;
@@ -492,6 +501,8 @@ void ToxicProxy::end_toxics() {
   [[maybe_unused]] auto n = write(loop_->wake.get(), &one, sizeof one);
 }
 
+size_t ToxicProxy::timer_entries() const { return loop_->timer_count; }
+
 ProxyStats ToxicProxy::stats() const {
   std::lock_guard lock(loop_->stats_mutex);
   return loop_->stats;
@@ -507,6 +518,7 @@ void ToxicProxy::Loop::run() {
       timers.pop();
       if (auto it = connections.find(id); it != connections.end()) service(*it->second);
     }
+    timer_count = timers.size();
     timespec timeout{1, 0};
     if (!timers.empty()) {
       int64_t wait = std::max<int64_t>(timers.top().first - now_us(), 0);
@@ -679,8 +691,11 @@ bool ToxicProxy::Loop::pump(Connection& c, Flow& f, int64_t now) {
       size_t room = f.budget - f.buffered;
       if (room == 0) break;
       if (f.pipes.empty() || f.pipes.back().full()) {
-        if (!add_pipe(f, room)) {
-          f.pipe_full = true;  // out of descriptors: hold what we have and wait for it to drain
+        // Every pipe as large as the budget allows (one sized to what is left would hold a segment or two),
+        // and at most max_pipes of them: then reading stops until one drains, and TCP pushes back on the
+        // sender. Also when the process is out of descriptors.
+        if (!add_pipe(f, f.budget)) {
+          f.pipe_full = true;
           break;
         }
       }
@@ -732,11 +747,14 @@ bool ToxicProxy::Loop::pump(Connection& c, Flow& f, int64_t now) {
       head.buffered -= static_cast<size_t>(n);
       f.buffered -= static_cast<size_t>(n);
       f.forwarded += static_cast<uint64_t>(n);
-      f.pipe_full = false;
       s.bytes -= static_cast<size_t>(n);
       if (s.bytes == 0) f.queue.pop_front();
-      // A drained pipe goes, unless it is the one data flows into.
-      if (head.buffered == 0 && (f.pipes.size() > 1 || head.sealed)) f.pipes.erase(f.pipes.begin());
+      // A drained pipe goes, unless it is the one data flows into; then reading may go on.
+      if (head.buffered == 0 && (f.pipes.size() > 1 || head.sealed)) {
+        f.pipes.erase(f.pipes.begin());
+        f.pipe_full = false;
+      }
+      if (!f.pipes.empty() && !f.pipes.back().full()) f.pipe_full = false;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

@@ -73,10 +73,14 @@ class ToxicProxy {
   // From now on no connection gets a toxic; data held back is released at once.
   void end_toxics();
   ProxyStats stats() const;
+  // Deadlines the loop keeps (for tests: they stay at most one per connection).
+  size_t timer_entries() const;
 
   static constexpr size_t kDefaultBuffer = 1 << 20;
   static constexpr size_t kMinBuffer = 64 << 10;
   static constexpr size_t kMaxBuffer = 64 << 20;
+  // Pipes one direction of a connection may hold at once (two descriptors each).
+  static constexpr size_t kMaxPipesPerFlow = 8;
 
  private:
   struct Loop;
