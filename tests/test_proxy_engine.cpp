@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "injectors/network/proxy_timers.hpp"
 #include "injectors/network/toxic_proxy.hpp"
 #include "netfault.h"
 
@@ -155,4 +156,50 @@ TEST_CASE("many small writes under upstream latency: the proxy's descriptors sta
   // Two sockets, and per direction a few pipes of two descriptors each (the test's own two sockets count too).
   INFO("most descriptors held at once for one connection: " << most);
   CHECK(most <= 2 + 2 + 2 * 2 * ToxicProxy::kMaxPipesPerFlow);
+}
+
+TEST_CASE("reset_peer far ahead and a bulk transfer: the proxy's timers do not grow with the traffic", "[root][proxy]") {
+  if (!test::privileged()) return;
+  EngineBed bed("{ toxic = \"reset_peer\", after = \"10m\" }");
+  auto [client, server] = bed.connect();
+  constexpr size_t kBytes = 32 << 20;
+  std::thread sender([fd = server.get()] {
+    std::vector<char> chunk(1 << 16, 'x');
+    for (size_t sent = 0; sent < kBytes;) {
+      ssize_t n = write(fd, chunk.data(), std::min(chunk.size(), kBytes - sent));
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+  });
+  size_t received = 0, most = 0;
+  std::vector<char> buf(1 << 16);
+  while (received < kBytes) {
+    pollfd p{client.get(), POLLIN, 0};
+    if (poll(&p, 1, 10'000) != 1) break;
+    ssize_t n = read(client.get(), buf.data(), buf.size());
+    if (n <= 0) break;
+    received += static_cast<size_t>(n);
+    most = std::max(most, bed.proxy->timer_entries());
+  }
+  sender.join();
+  CHECK(received == kBytes);
+  // One connection has one deadline that matters (its reset, 10 minutes ahead): the proxy keeps one entry per
+  // connection, however many times the transfer woke it.
+  INFO("most timer entries during the transfer: " << most);
+  CHECK(most <= 2);
+  CHECK(bed.proxy->timer_entries() <= 1);
+}
+
+TEST_CASE("the proxy's timers keep one deadline per connection, however often it is re-armed", "[proxy]") {
+  rebound::ProxyTimers timers;
+  for (int64_t t = 1000; t > 0; --t) timers.arm(7, t);  // earlier and earlier
+  for (int64_t t = 1; t < 1000; ++t) timers.arm(8, t);  // later and later
+  CHECK(timers.size() == 2);
+  CHECK(timers.next() == 1);
+  CHECK(timers.pop_due(0) == std::nullopt);
+  CHECK(timers.pop_due(1) == std::optional<uint64_t>(7));
+  CHECK(timers.pop_due(1) == std::nullopt);  // 8 is due at 999
+  timers.cancel(8);
+  CHECK(timers.size() == 0);
+  CHECK(timers.next() == rebound::ProxyTimers::kNever);
 }

@@ -14,7 +14,6 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <queue>
 #include <random>
 #include <sched.h>
 #include <spdlog/spdlog.h>
@@ -27,6 +26,7 @@
 #include <unordered_map>
 
 #include "injectors/network/network_fault.hpp"
+#include "injectors/network/proxy_timers.hpp"
 #include "netfault.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -386,7 +386,7 @@ struct ToxicProxy::Loop {
   Fd epoll, wake, listener4, listener6;
   Fd origins;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections;
-  std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>, std::greater<>> timers;
+  ProxyTimers timers;
   uint64_t next_id = 1;
   std::mt19937_64 random{std::random_device{}()};
   std::atomic<bool> stopping{false}, toxics_ended{false};
@@ -513,15 +513,12 @@ void ToxicProxy::Loop::run() {
   while (!stopping) {
     if (toxics_ended && !toxics_cleared) clear_toxics();
     int64_t now = now_us();
-    while (!timers.empty() && timers.top().first <= now) {
-      uint64_t id = timers.top().second;
-      timers.pop();
-      if (auto it = connections.find(id); it != connections.end()) service(*it->second);
-    }
+    while (auto id = timers.pop_due(now))
+      if (auto it = connections.find(*id); it != connections.end()) service(*it->second);
     timer_count = timers.size();
     timespec timeout{1, 0};
-    if (!timers.empty()) {
-      int64_t wait = std::max<int64_t>(timers.top().first - now_us(), 0);
+    if (timers.next() != kNever) {
+      int64_t wait = std::max<int64_t>(timers.next() - now_us(), 0);
       timeout = {static_cast<time_t>(wait / 1'000'000), static_cast<long>((wait % 1'000'000) * 1000)};
     }
     int n = -1;
@@ -839,7 +836,7 @@ void ToxicProxy::Loop::schedule(Connection& c) {
     if (!f->queue.empty() && !f->write_blocked) next = std::min(next, f->queue.front().due);
     if (f->eof && !f->shut && f->queue.empty()) next = std::min(next, f->eof_due);
   }
-  if (next != kNever) timers.emplace(next, c.id);
+  timers.arm(c.id, next);  // replaces the deadline armed before: one entry per connection
 }
 
 void ToxicProxy::Loop::close_connection(Connection& c, bool reset) {
@@ -853,6 +850,7 @@ void ToxicProxy::Loop::close_connection(Connection& c, bool reset) {
     --s.open;
   });
   uint64_t id = c.id;
+  timers.cancel(id);
   if (!stopping) connections.erase(id);  // destroys c: closes its sockets and pipes
 }
 
