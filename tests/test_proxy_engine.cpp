@@ -203,3 +203,44 @@ TEST_CASE("the proxy's timers keep one deadline per connection, however often it
   CHECK(timers.size() == 0);
   CHECK(timers.next() == rebound::ProxyTimers::kNever);
 }
+
+TEST_CASE("when the proxy ends, a connection that still holds data is reset, not closed as if complete",
+          "[root][proxy]") {
+  if (!test::privileged()) return;
+  EngineBed bed("{ toxic = \"latency\", latency = \"0ms\" }");
+  auto [client, server] = bed.connect();
+  auto [idle_client, idle_server] = bed.connect();
+  // The server sends more than the client's socket and the proxy's buffer hold; the client reads nothing.
+  int flags = fcntl(server.get(), F_GETFL);
+  fcntl(server.get(), F_SETFL, flags | O_NONBLOCK);
+  std::vector<char> chunk(1 << 16, 'x');
+  size_t sent = 0;
+  for (int idle = 0; idle < 20;) {
+    ssize_t n = write(server.get(), chunk.data(), chunk.size());
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      idle = 0;
+    } else {
+      ++idle;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  REQUIRE(sent > ToxicProxy::kDefaultBuffer);
+  bed.proxy.reset();  // what the end of the experiment does
+  auto read_to_end = [](int fd, size_t& bytes) {
+    std::vector<char> buf(1 << 16);
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 5000) != 1) return std::string("timeout");
+      ssize_t n = read(fd, buf.data(), buf.size());
+      if (n == 0) return std::string("eof");
+      if (n < 0) return std::string(errno == ECONNRESET ? "ECONNRESET" : std::strerror(errno));
+      bytes += static_cast<size_t>(n);
+    }
+  };
+  size_t got = 0, idle_got = 0;
+  CHECK(read_to_end(client.get(), got) == "ECONNRESET");  // the data it never got is not passed off as complete
+  CHECK(got < sent);
+  CHECK(read_to_end(idle_client.get(), idle_got) == "eof");  // nothing was lost on this one: a plain close
+  CHECK(read_to_end(idle_server.get(), idle_got) == "eof");
+}

@@ -153,6 +153,7 @@ Result<void> ProxyFault::apply(StepContext& context) {
   if (auto loaded = load_programs(); !loaded) return loaded;
   // The proxy listens where the target connects from: the first target process's network namespace.
   pid_t first = context.processes.empty() ? 0 : context.processes.front().pid;
+  proxy_.reset();  // a step applied again (repeat, schedules) starts from a fresh proxy
   auto proxy = ToxicProxy::start(toxics_, bpf_map__fd(skel_->maps.steer_origins), first, buffer_bytes_);
   if (!proxy) return proxy.error();
   proxy_ = std::move(*proxy);
@@ -176,7 +177,7 @@ Result<void> ProxyFault::apply(StepContext& context) {
 
 Result<void> ProxyFault::revert(StepContext& context) {
   // Hooks first, so no new connection is steered; then the connections already proxied lose their toxics
-  // and pass through untouched until they close (or until the experiment ends and rebound closes them).
+  // and pass through untouched until they close, or until the experiment ends (finish).
   auto reverted = NetworkFault::revert(context);
   if (proxy_) {
     proxy_->end_toxics();
@@ -190,5 +191,7 @@ Result<void> ProxyFault::revert(StepContext& context) {
   }
   return reverted;
 }
+
+void ProxyFault::finish() { proxy_.reset(); }
 
 }  // namespace rebound

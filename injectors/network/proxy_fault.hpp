@@ -17,6 +17,8 @@ class ProxyFault : public NetworkFault {
 
   Result<void> apply(StepContext& context) override;
   Result<void> revert(StepContext& context) override;
+  // Ends the proxy: connections still open are closed (reset when they hold data).
+  void finish() override;
   nlohmann::json describe() const override;
 
  protected:

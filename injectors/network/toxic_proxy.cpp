@@ -559,8 +559,20 @@ void ToxicProxy::Loop::run() {
       }
     }
   }
-  for (auto& [id, c] : connections) close_connection(*c, false);
+  // The proxy ends with its experiment: a connection that still holds data the peer will never get is reset,
+  // so neither end mistakes the close for the end of the data; the others get a plain close.
+  size_t reset = 0;
+  for (auto& [id, c] : connections) {
+    bool holds = c->up.buffered > 0 || c->down.buffered > 0;
+    reset += holds;
+    if (holds) count([](ProxyStats& s) { ++s.resets; });
+    close_connection(*c, holds);
+  }
+  if (!connections.empty())
+    spdlog::info("proxy: closed {} connection(s) at the end of the experiment, {} of them reset (they held data)",
+                 connections.size(), reset);
   connections.clear();
+  timer_count = 0;
 }
 
 void ToxicProxy::Loop::accept_from(int listener, int family) {
