@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "injectors/network/bpf_handles.hpp"
 #include "injectors/network/proxy_timers.hpp"
 #include "injectors/network/toxic_proxy.hpp"
 #include "netfault.h"
