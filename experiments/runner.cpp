@@ -664,6 +664,8 @@ RunResult Runner::run() {
   begin_phase("teardown");
   run_commands(ex_.teardown, "teardown");
   stop_background();
+  for (const auto& decl : ex_.method)
+    if (decl.action) decl.action->finish();
   result_.phases.back().end_ms = now_ms();
   compute_metrics_and_verdict(baseline_start, method_start ? method_start : end, recovery_end, after_start, end);
   progress_.finish();

@@ -47,8 +47,7 @@ const std::vector<StepType>& step_registry() {
               NetworkBandwidth::params(), NetworkBandwidth::parse),
       network("network.delay", "Adds latency (and jitter) to the target's TCP connections, through rebound's proxy",
               ProxyFault::delay_params(), ProxyFault::parse_delay),
-      network("tcp.toxic", "Latency, bandwidth, slow_close, timeout, reset_peer, slicer or limit_data on the target's "
-              "TCP connections, through rebound's proxy", ProxyFault::toxic_params(), ProxyFault::parse_toxics),
+      network("tcp.toxic", ProxyFault::toxic_summary(), ProxyFault::toxic_params(), ProxyFault::parse_toxics),
       network("dns.fail", "DNS queries for matching names get NXDOMAIN, SERVFAIL or no answer", DnsFail::params(),
               DnsFail::parse),
   };

@@ -38,6 +38,9 @@ class StepAction {
   virtual Result<void> apply(StepContext& context) = 0;
   // Lasting faults only; called once after apply succeeded, whatever ended the step.
   virtual Result<void> revert(StepContext&) { return {}; }
+  // Called once when the experiment ends (after its teardown), whether or not the step ran: releases what a
+  // step keeps on purpose after its revert (the proxy's connections) so that nothing outlives the experiment.
+  virtual void finish() {}
   // Checks, without changing anything, that the step can be applied here (e.g. loads BPF programs
   // through the verifier). Runs for every step before anything is injected, and in dry runs.
   virtual Result<void> preflight() { return {}; }

@@ -396,3 +396,32 @@ TEST_CASE("the buffer bounds what one connection holds back: under latency L it 
   CHECK(default_rate >= 0.5 * (1 << 20) / latency_s);
   CHECK(big_rate >= 3 * default_rate);
 }
+
+TEST_CASE("a connection still in the proxy when its experiment ends is closed then, not when rebound exits",
+          "[root][network][proxy]") {
+  if (!test::privileged()) return;
+  ProxyBed bed;
+  test::TempDir dir;
+  const std::string probe = "[[probes]]\nname = \"always\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n"
+                            "interval = \"100ms\"\n[steady_state]\nwindow = \"200ms\"\n";
+  auto a = dir.write("a.toml", "name = \"a\"\n" + bed.targets() + probe + "[[method]]\nname = \"fault\"\n" +
+                                   step("type = \"tcp.toxic\"\ntoxic = \"latency\"\nlatency = \"10ms\"\n"
+                                        "duration = \"1s\""));
+  // B runs long after A: before, A's connection stayed in A's proxy until rebound's exit, after B.
+  auto b = dir.write("b.toml", "name = \"b\"\n" + probe + "[[method]]\nname = \"idle\"\ntype = \"wait\"\n"
+                                                          "duration = \"15s\"\n");
+  std::string log = dir.path() + "/rebound.log";
+  test::Child rebound({test::bin("rebound"), "run", a, b, "--report-dir", dir.path() + "/r", "--state-dir",
+                       dir.path() + "/state", "--no-progress", "--no-history"},
+                      log);
+  REQUIRE(test::file_contains_soon(log, ") applied", 15'000));
+  // A connection opened under A's fault that the server holds open: the client waits for the close (10 s at most).
+  auto r = bed.requests(true, 1, 10, true)[0];
+  INFO(test::read_text(log));
+  CHECK(r["bytes"] == 10);
+  CHECK(r["end"] == "eof");
+  // A ends about a second after its step and recovery watch: well before B's 15 s.
+  CHECK(r["end_ms"].get<double>() < 8000.0);
+  rebound.signal(SIGTERM);
+  rebound.wait(20'000);
+}

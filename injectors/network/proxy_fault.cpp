@@ -1,5 +1,6 @@
 #include "injectors/network/proxy_fault.hpp"
 
+#include <cctype>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -70,16 +71,24 @@ std::vector<ParamDoc> ProxyFault::delay_params() {
 std::unique_ptr<StepAction> ProxyFault::parse_delay(TableReader& reader, const StepFactoryContext& context) {
   auto fault = start_proxy_fault(reader, context);
   Toxic toxic;
-  toxic.type = "latency";
+  toxic.type = find_toxic_type("latency");
   bool ok = parse_toxic(reader, "", toxic);
   if (!fault || !ok) return nullptr;
   fault->toxics_.push_back(std::move(toxic));
   return fault;
 }
 
+std::string ProxyFault::toxic_summary() {
+  auto names = toxic_names();
+  std::string last = names.back();
+  names.pop_back();
+  std::string list = fmt::format("{} or {}", fmt::join(names, ", "), last);
+  list[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(list[0])));
+  return list + " on the target's TCP connections, through rebound's proxy";
+}
+
 std::vector<ParamDoc> ProxyFault::toxic_params() {
-  std::vector<std::string> names;
-  for (const auto& t : toxic_registry()) names.push_back(t.name);
+  auto names = toxic_names();
   std::vector<ParamDoc> docs = {
       kTarget,
       {"toxic", "string", "or toxics", fmt::format("one toxic: {}; its keys go alongside (see Toxics below)",
@@ -153,6 +162,7 @@ Result<void> ProxyFault::apply(StepContext& context) {
   if (auto loaded = load_programs(); !loaded) return loaded;
   // The proxy listens where the target connects from: the first target process's network namespace.
   pid_t first = context.processes.empty() ? 0 : context.processes.front().pid;
+  proxy_.reset();  // a step applied again (repeat, schedules) starts from a fresh proxy
   auto proxy = ToxicProxy::start(toxics_, bpf_map__fd(skel_->maps.steer_origins), first, buffer_bytes_);
   if (!proxy) return proxy.error();
   proxy_ = std::move(*proxy);
@@ -176,7 +186,7 @@ Result<void> ProxyFault::apply(StepContext& context) {
 
 Result<void> ProxyFault::revert(StepContext& context) {
   // Hooks first, so no new connection is steered; then the connections already proxied lose their toxics
-  // and pass through untouched until they close (or until the experiment ends and rebound closes them).
+  // and pass through untouched until they close, or until the experiment ends (finish).
   auto reverted = NetworkFault::revert(context);
   if (proxy_) {
     proxy_->end_toxics();
@@ -190,5 +200,7 @@ Result<void> ProxyFault::revert(StepContext& context) {
   }
   return reverted;
 }
+
+void ProxyFault::finish() { proxy_.reset(); }
 
 }  // namespace rebound

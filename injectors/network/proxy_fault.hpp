@@ -12,11 +12,14 @@ class ProxyFault : public NetworkFault {
   static std::vector<ParamDoc> delay_params();
   static std::unique_ptr<StepAction> parse_delay(TableReader& reader, const StepFactoryContext& context);
   // tcp.toxic: one toxic (toxic = "...", its keys alongside) or several (toxics = [{ toxic = "...", ... }, ...]).
+  static std::string toxic_summary();  // names every toxic of the registry
   static std::vector<ParamDoc> toxic_params();
   static std::unique_ptr<StepAction> parse_toxics(TableReader& reader, const StepFactoryContext& context);
 
   Result<void> apply(StepContext& context) override;
   Result<void> revert(StepContext& context) override;
+  // Ends the proxy: connections still open are closed (reset when they hold data).
+  void finish() override;
   nlohmann::json describe() const override;
 
  protected:
