@@ -159,7 +159,8 @@ latency = "100ms"' ;;
     "${notes:-}"
 }
 
-for t in "${TYPES[@]}"; do soak "$t"; done
+# (bash reports each killed job on stderr: not needed here)
+for t in "${TYPES[@]}"; do soak "$t" 2>/dev/null; done
 
 sleep 0.5  # programs are freed once their last reference is gone
 echo "rebound cgroups left: $(find "$CG_ROOT" -maxdepth 1 -name 'rebound-[0-9]*' | wc -l)"
