@@ -39,6 +39,11 @@ size_t leftovers(const std::string& state) {
   return n;
 }
 
+// Nothing left within 1 s (the guardian removes a run marker just after it wrote the crashed journal).
+bool no_leftovers(const std::string& state) {
+  return test::wait_for([&] { return leftovers(state) == 0; }, 1000);
+}
+
 // rebound running one experiment until the test kills it; the constructor returns once `applied()` holds.
 struct Rebound {
   test::TempDir dir;
@@ -103,7 +108,7 @@ TEST_CASE("rebound killed mid process.stop: its guardian resumes the process at 
   CHECK(ms < 1000);
   WARN("process.stop resumed " << ms << " ms after signal " << sig);
   check_crashed_journal(r, "freeze", sig, "process.stop");
-  CHECK(leftovers(r.state) == 0);
+  CHECK(no_leftovers(r.state));
   CHECK(sleeper.alive());
 }
 
@@ -133,7 +138,7 @@ TEST_CASE("the guardian holds nothing of rebound's and outlives a signal to rebo
   CHECK(r.journal("freeze")["status"] == "interrupted");
   CHECK(test::wait_for([&] { return process_state(g) == 0 || process_state(g) == 'Z'; }, 2000));
   CHECK_FALSE(fs::exists(r.state + "/guardian.log"));  // a clean end: nothing to do, nothing said
-  CHECK(leftovers(r.state) == 0);
+  CHECK(no_leftovers(r.state));
 }
 
 TEST_CASE("rebound killed mid pid-target network fault: its guardian moves the process back", "[root][guardian]") {
@@ -158,7 +163,7 @@ TEST_CASE("rebound killed mid pid-target network fault: its guardian moves the p
   WARN(type.substr(0, type.find('"')) << ": moved back " << ms << " ms after signal " << sig);
   CHECK(test::wait_for([&] { return !fs::exists(created); }, 1000));
   check_crashed_journal(r, "net", sig, type.substr(0, type.find('"')));
-  CHECK(leftovers(r.state) == 0);
+  CHECK(no_leftovers(r.state));
 }
 
 TEST_CASE("rebound killed mid interface fault: its guardian removes the tc filters and the clsact it added",
@@ -177,9 +182,11 @@ TEST_CASE("rebound killed mid interface fault: its guardian removes the tc filte
   CHECK(ms >= 0);
   CHECK(ms < 1000);
   WARN("interface filters removed " << ms << " ms after signal " << sig);
-  CHECK(test::sh("tc -netns " + net.client + " qdisc show dev " + net.client_if).find("clsact") == std::string::npos);
+  CHECK(test::wait_for([&] {
+    return test::sh("tc -netns " + net.client + " qdisc show dev " + net.client_if).find("clsact") == std::string::npos;
+  }, 1000));
   check_crashed_journal(r, "net", sig, "network.loss");
-  CHECK(leftovers(r.state) == 0);
+  CHECK(no_leftovers(r.state));
 }
 
 TEST_CASE("two rebounds freeze one process: it resumes only when the last of them ends", "[integration][guardian]") {
@@ -208,7 +215,7 @@ TEST_CASE("two rebounds freeze one process: it resumes only when the last of the
   CHECK(b.child->wait(15'000) == 0);
   CHECK(b.journal("b")["verdict"] == "passed");
   CHECK(b.journal("b")["steps"][0]["detail"]["resumed"][0] == sleeper.pid());
-  CHECK(leftovers(state) == 0);
+  CHECK(no_leftovers(state));
 }
 
 TEST_CASE("two rebounds freeze one process, one is killed: its guardian leaves the other's freeze alone",
@@ -228,7 +235,7 @@ TEST_CASE("two rebounds freeze one process, one is killed: its guardian leaves t
   REQUIRE(test::file_contains_soon(b.log, "step fault reverted", 10'000));
   CHECK(test::wait_for([&] { return !frozen(); }, 1000));
   CHECK(b.child->wait(15'000) == 0);
-  CHECK(leftovers(state) == 0);
+  CHECK(no_leftovers(state));
 }
 
 namespace {
