@@ -13,7 +13,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cli/guardian.hpp"
 #include "experiments/fault_record.hpp"
+#include "experiments/guardian.hpp"
+#include "experiments/state_dir.hpp"
 #include "experiments/history.hpp"
 #include "experiments/suite.hpp"
 #include "experiments/loader.hpp"
@@ -223,6 +226,25 @@ void apply_baseline(History& history, const std::string& which, const Experiment
   r.criteria.push_back(std::move(c));
 }
 
+// The state directory, created 0700 or checked (trusted, see experiments/state_dir.hpp), with a guardian watching
+// this process (experiments/guardian.hpp); nullopt after saying why not. Called before any thread or fault exists.
+std::optional<std::string> guarded_state_dir(const std::string& flag) {
+  std::string dir = flag.empty() ? FaultRecorder::default_dir() : flag;
+  if (auto ok = prepare_state_dir(dir); !ok) {
+    std::cerr << "error: " << ok.error().message << "\nnothing was run\n";
+    return std::nullopt;
+  }
+  auto guardian = start_guardian(dir);
+  if (!guardian) {
+    std::cerr << fmt::format("error: {}; without it a crash of rebound could leave a fault behind, so nothing was "
+                             "run\n",
+                             guardian.error().message);
+    return std::nullopt;
+  }
+  spdlog::debug("guardian pid {} watches this rebound (state: {})", *guardian, dir);
+  return dir;
+}
+
 int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
   std::string report_dir = flags.report_dir;
   const bool dry = flags.dry, no_progress = flags.no_progress;
@@ -259,6 +281,8 @@ int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
     std::cerr << fmt::format("nothing was run; JUnit: {}/junit.xml\n", report_dir);
     return exit_code(Verdict::error);
   }
+  const auto guarded_dir = guarded_state_dir(state_dir);
+  if (!guarded_dir) return exit_code(Verdict::error);
   std::unique_ptr<History> history;
   if (!flags.no_history) {
     auto opened = History::open(flags.history.empty() ? History::default_path(report_dir, default_dir) : flags.history);
@@ -273,7 +297,7 @@ int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
   }
   install_interrupt_handlers();
   RunOptions options;
-  options.state_dir = state_dir.empty() ? FaultRecorder::default_dir() : state_dir;
+  options.state_dir = *guarded_dir;
   options.live_progress = !no_progress && isatty(STDERR_FILENO);
   for (const auto& l : loaded) {
     const Experiment& ex = *l.result.experiment;
@@ -439,9 +463,12 @@ std::unique_ptr<History> open_history_or_say(const RunFlags& flags, const std::s
   return std::move(*opened);
 }
 
-int cmd_gameday(const std::string& file, const RunFlags& flags) {
+int cmd_gameday(const std::string& file, RunFlags flags) {
   auto suite = load_suite_or_say(file);
   if (!suite) return exit_code(Verdict::error);
+  auto guarded_dir = guarded_state_dir(flags.state_dir);
+  if (!guarded_dir) return exit_code(Verdict::error);
+  flags.state_dir = *guarded_dir;
   const bool default_dir = flags.report_dir.empty();
   std::string report_dir = default_dir ? default_report_dir() : flags.report_dir;
   bool failed = false;
@@ -479,7 +506,7 @@ int print_systemd(const std::string& file) {
 }
 
 // Runs suites when they are due, in the foreground, until SIGTERM or SIGINT.
-int cmd_schedule(const std::vector<std::string>& files, const RunFlags& flags) {
+int cmd_schedule(const std::vector<std::string>& files, RunFlags flags) {
   std::vector<Suite> suites;
   for (const auto& f : files) {
     auto suite = load_suite_or_say(f);
@@ -490,6 +517,9 @@ int cmd_schedule(const std::vector<std::string>& files, const RunFlags& flags) {
     }
     suites.push_back(std::move(*suite));
   }
+  auto guarded_dir = guarded_state_dir(flags.state_dir);
+  if (!guarded_dir) return exit_code(Verdict::error);
+  flags.state_dir = *guarded_dir;
   const std::string base_dir = flags.report_dir.empty() ? "rebound-reports" : flags.report_dir;
   RunFlags history_flags = flags;
   if (history_flags.history.empty()) history_flags.history = base_dir + "/history.sqlite";
@@ -656,6 +686,10 @@ int cmd_doctor() {
 int cmd_recover(const std::string& state_dir, bool force) {
   std::string dir = state_dir.empty() ? FaultRecorder::default_dir() : state_dir;
   auto report = recover_leftovers(dir, force);
+  if (!report.refused.empty()) {
+    std::cerr << "error: " << report.refused << "\nrecover: nothing was touched\n";
+    return exit_code(Verdict::error);
+  }
   for (const auto& line : report.lines) std::cout << line << "\n";
   std::cout << fmt::format("recover: {} undone, {} left to a running rebound, {} failed (state: {})\n",
                            report.recovered, report.skipped, report.failed, dir);
@@ -665,6 +699,7 @@ int cmd_recover(const std::string& state_dir, bool force) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == kGuardianCommand) return guardian_command(argc, argv);
   auto logger = spdlog::stderr_color_mt("rebound");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^[%H:%M:%S.%e %l]%$ %v");

@@ -1,21 +1,64 @@
 #include "experiments/fault_record.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "experiments/state_dir.hpp"
 #include "experiments/targets.hpp"
 
 namespace fs = std::filesystem;
 
 namespace rebound {
+
+namespace {
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+std::atomic<int> g_sequence{0};
+
+std::vector<FaultRecordFile> list_records(const std::string& dir, const std::string& prefix) {
+  std::vector<FaultRecordFile> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto name = entry.path().filename().string();
+    if (!name.starts_with(prefix) || !name.ends_with(".json")) continue;
+    FaultRecordFile f{entry.path().string(), nullptr, ""};
+    auto text = read_trusted_file(f.path);
+    if (!text) {
+      f.problem = text.error().message;
+    } else {
+      f.record = nlohmann::json::parse(*text, nullptr, false);
+      if (f.record.is_discarded() || !f.record.is_object()) {
+        f.record = nullptr;
+        f.problem = fmt::format("{}: unreadable record; inspect and remove it by hand", f.path);
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  return out;
+}
+}  // namespace
+
+RecordOwner RecordOwner::self() {
+  static const RecordOwner me = [] {
+    auto info = read_process(getpid());
+    return RecordOwner{getpid(), info ? info->start_time : 0};
+  }();
+  // After a fork the cached value names the parent.
+  if (me.pid != getpid()) {
+    auto info = read_process(getpid());
+    return RecordOwner{getpid(), info ? info->start_time : 0};
+  }
+  return me;
+}
 
 std::string FaultRecorder::default_dir() {
   if (const char* dir = std::getenv("REBOUND_STATE_DIR"); dir && *dir) return dir;
@@ -24,35 +67,14 @@ std::string FaultRecorder::default_dir() {
   return fmt::format("/tmp/rebound-{}", geteuid());
 }
 
-static Result<void> write_durably(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0)
-    return fail(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-  int dir = open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    fsync(dir);
-    close(dir);
-  }
-  return {};
-}
-
 Result<std::string> FaultRecorder::record(nlohmann::json fault) {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return fail(fmt::format("cannot create state directory {}: {}", dir_, ec.message()));
-  static std::atomic<int> sequence{0};
-  auto self = read_process(getpid());
-  fault["owner"] = {{"pid", getpid()}, {"start_time", self ? self->start_time : 0}};
-  fault["recorded_at_unix_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::system_clock::now().time_since_epoch())
-                                     .count();
-  std::string path = fmt::format("{}/fault-{}-{}-{}.json", dir_, getpid(),
-                                 fault["recorded_at_unix_ms"].get<int64_t>(), sequence++);
-  if (auto w = write_durably(path, fault.dump(2)); !w) return w.error();
+  if (auto ok = prepare_state_dir(dir_); !ok) return ok.error();
+  fault["owner"] = RecordOwner::self().to_json();
+  fault["recorded_at_unix_ms"] = unix_ms();
+  if (!report_dir_.empty()) fault["report_dir"] = report_dir_;
+  std::string path = fmt::format("{}/fault-{}-{}-{}.json", dir_, getpid(), fault["recorded_at_unix_ms"].get<int64_t>(),
+                                 g_sequence++);
+  if (auto w = write_state_file(path, fault.dump(2)); !w) return w.error();
   return path;
 }
 
@@ -62,26 +84,37 @@ Result<void> FaultRecorder::clear(const std::string& path) {
   return {};
 }
 
-std::vector<FaultRecordFile> list_fault_records(const std::string& dir) {
-  std::vector<FaultRecordFile> out;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const auto name = entry.path().filename().string();
-    if (!name.starts_with("fault-") || !name.ends_with(".json")) continue;
-    FaultRecordFile f{entry.path().string(), nullptr};
-    std::ifstream in(f.path);
-    f.record = nlohmann::json::parse(in, nullptr, false);
-    if (f.record.is_discarded()) f.record = nullptr;
-    out.push_back(std::move(f));
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
-  return out;
+Result<std::string> FaultRecorder::begin_run(nlohmann::json run) {
+  if (auto ok = prepare_state_dir(dir_); !ok) return ok.error();
+  if (auto ok = prepare_state_subdir(dir_ + "/runs"); !ok) return ok.error();
+  run["owner"] = RecordOwner::self().to_json();
+  run["report_dir"] = report_dir_;
+  std::string path = fmt::format("{}/runs/run-{}-{}-{}.json", dir_, getpid(), unix_ms(), g_sequence++);
+  if (auto w = write_state_file(path, run.dump(2)); !w) return w.error();
+  return path;
+}
+
+void FaultRecorder::end_run(const std::string& path) {
+  if (!path.empty()) unlink(path.c_str());
+}
+
+std::vector<FaultRecordFile> list_fault_records(const std::string& dir) { return list_records(dir, "fault-"); }
+
+std::vector<FaultRecordFile> list_run_markers(const std::string& dir) {
+  if (!check_state_dir(dir + "/runs")) return {};
+  return list_records(dir + "/runs", "run-");
 }
 
 bool record_owner_alive(const nlohmann::json& record) {
-  if (!record.is_object() || !record.contains("owner")) return false;
+  if (!record.is_object() || !record.contains("owner") || !record["owner"].is_object()) return false;
   const auto& owner = record["owner"];
   return process_is(owner.value("pid", 0), owner.value("start_time", uint64_t{0}));
+}
+
+bool record_owned_by(const nlohmann::json& record, const RecordOwner& owner) {
+  if (!record.is_object() || !record.contains("owner") || !record["owner"].is_object()) return false;
+  const auto& o = record["owner"];
+  return o.value("pid", 0) == owner.pid && o.value("start_time", uint64_t{0}) == owner.start_time;
 }
 
 }  // namespace rebound

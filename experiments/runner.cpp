@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <ctime>
+#include <filesystem>
 #include <fmt/format.h>
 #include <mutex>
 #include <spdlog/spdlog.h>
@@ -78,6 +79,12 @@ Criterion regression_criterion(double ttr, double baseline_ms, int64_t baseline_
 
 namespace {
 
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  auto p = std::filesystem::absolute(path, ec);
+  return ec || path.empty() ? path : p.lexically_normal().string();
+}
+
 const char* kind_name(StepKind kind) {
   switch (kind) {
     case StepKind::instant_fault: return "fault";
@@ -90,7 +97,10 @@ const char* kind_name(StepKind kind) {
 class Runner {
  public:
   Runner(const Experiment& ex, const RunOptions& options)
-      : ex_(ex), options_(options), recorder_(options.state_dir), progress_(options.live_progress) {}
+      : ex_(ex),
+        options_(options),
+        recorder_(options.state_dir, absolute_path(options.output_dir)),
+        progress_(options.live_progress) {}
   RunResult run();
 
  private:
@@ -585,6 +595,9 @@ RunResult Runner::run() {
   result_.monotonic_epoch_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(epoch_.time_since_epoch()).count();
   planned_ms_ = ex_.steady_state.window.count() * 2 + ex_.method_span().count() + ex_.observe_for().count();
+  // While this marker exists, a death of rebound makes its guardian write a `crashed` journal in the report folder.
+  auto marker = recorder_.begin_run({{"experiment", ex_.name}, {"file", ex_.file}, {"started_at", result_.started_at}});
+  if (!marker) progress_.event(fmt::format("note: {}; if rebound dies, no journal will say so", marker.error().message));
   double baseline_start = 0, method_start = 0, recovery_end = 0, after_start = 0, end = 0;
   try {
     begin_phase("preflight");
@@ -671,6 +684,7 @@ RunResult Runner::run() {
   progress_.finish();
   result_.ended_at = iso8601_now();
   result_.duration_ms = now_ms();
+  if (marker) recorder_.end_run(*marker);
   return result_;
 }
 

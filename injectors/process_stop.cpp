@@ -4,6 +4,9 @@
 #include <cstring>
 #include <fmt/format.h>
 
+#include "experiments/state_dir.hpp"
+#include "injectors/process_holds.hpp"
+
 namespace rebound {
 
 std::vector<ParamDoc> ProcessStop::params() { return {process_count_doc()}; }
@@ -14,60 +17,115 @@ std::unique_ptr<StepAction> ProcessStop::parse(TableReader& reader, const StepFa
   return step;
 }
 
-static nlohmann::json undo_list(const std::vector<ProcessInfo>& processes) {
-  nlohmann::json pids = nlohmann::json::array();
-  for (const auto& p : processes) pids.push_back({{"pid", p.pid}, {"start_time", p.start_time}});
-  return {{"sigcont", pids}};
+namespace {
+
+// The state lock when there is a state directory (always, under the runner).
+std::optional<Result<StateLock>> lock_state(const std::string& state_dir) {
+  if (state_dir.empty()) return std::nullopt;
+  return StateLock::acquire(state_dir);
 }
+
+struct Outcome {
+  std::vector<std::string> resumed, gone, kept, errors;
+};
+
+// Releases the hold and sends SIGCONT unless a live rebound still holds the process (the caller holds the lock).
+void resume(pid_t pid, uint64_t start_time, const std::string& hold, Outcome& out) {
+  if (!hold.empty()) {
+    auto holders = release_hold(hold);
+    if (!holders.empty()) {
+      out.kept.push_back(fmt::format("pid {} left frozen: still held by {}", pid, fmt::join(holders, ", ")));
+      return;
+    }
+  }
+  if (!process_is(pid, start_time)) {
+    out.gone.push_back(std::to_string(pid));
+    return;
+  }
+  if (kill(pid, SIGCONT) != 0) out.errors.push_back(fmt::format("pid {}: {}", pid, std::strerror(errno)));
+  else out.resumed.push_back(std::to_string(pid));
+}
+
+}  // namespace
 
 Result<void> ProcessStop::apply(StepContext& context) {
   const std::vector<ProcessInfo> chosen = first_processes(context.processes, count_);
-  // The record comes first: if rebound dies right after SIGSTOP, `rebound recover` still knows.
-  if (auto r = context.record(undo_list(chosen)); !r) return r;
-  nlohmann::json done = nlohmann::json::array();
+  state_dir_ = context.recorder ? context.recorder->dir() : "";
+  std::vector<std::string> holds;
+  nlohmann::json undo = {{"state_dir", state_dir_}, {"sigcont", nlohmann::json::array()}};
   for (const auto& p : chosen) {
-    if (!process_is(p.pid, p.start_time)) continue;
-    if (kill(p.pid, SIGSTOP) != 0) {
-      auto error = fmt::format("cannot send SIGSTOP to pid {}: {}", p.pid, std::strerror(errno));
-      revert(context);
-      return fail(error);
+    holds.push_back(state_dir_.empty() ? "" : make_hold_path(state_dir_, p));
+    undo["sigcont"].push_back({{"pid", p.pid}, {"start_time", p.start_time}, {"hold", holds.back()}});
+  }
+  // The record comes first: if rebound dies right after SIGSTOP, its guardian or `rebound recover` still knows.
+  if (auto r = context.record(undo); !r) return r;
+  std::string error;
+  nlohmann::json done = nlohmann::json::array();
+  {
+    auto lock = lock_state(state_dir_);
+    if (lock && !*lock) return lock->error();
+    for (size_t i = 0; i < chosen.size() && error.empty(); ++i) {
+      const auto& p = chosen[i];
+      if (!process_is(p.pid, p.start_time)) continue;
+      if (!holds[i].empty()) {
+        if (auto held = add_hold(state_dir_, holds[i], {{"experiment", context.experiment}, {"step", context.step}});
+            !held) {
+          error = held.error().message;
+          break;
+        }
+      }
+      stopped_.push_back({p, holds[i]});  // before the signal: a failed SIGSTOP still releases its hold
+      if (kill(p.pid, SIGSTOP) != 0) error = fmt::format("cannot send SIGSTOP to pid {}: {}", p.pid, std::strerror(errno));
+      else done.push_back({{"pid", p.pid}, {"comm", p.comm}});
     }
-    stopped_.push_back(p);
-    done.push_back({{"pid", p.pid}, {"comm", p.comm}});
+  }
+  if (!error.empty()) {
+    (void)revert(context);  // the error that matters is the one that stopped the apply
+    return fail(error);
   }
   context.detail["stopped"] = done;
   return {};
 }
 
 Result<void> ProcessStop::revert(StepContext& context) {
-  std::vector<std::string> errors;
-  nlohmann::json resumed = nlohmann::json::array();
-  for (const auto& p : stopped_) {
-    if (!process_is(p.pid, p.start_time)) continue;  // gone: nothing to resume
-    if (kill(p.pid, SIGCONT) != 0) errors.push_back(fmt::format("pid {}: {}", p.pid, std::strerror(errno)));
-    else resumed.push_back(p.pid);
+  Outcome out;
+  {
+    auto lock = lock_state(state_dir_);
+    // Without the lock, resuming is still better than leaving a process frozen.
+    if (lock && !*lock) out.errors.push_back(lock->error().message);
+    for (const auto& s : stopped_) resume(s.process.pid, s.process.start_time, s.hold, out);
   }
   stopped_.clear();
+  nlohmann::json resumed = nlohmann::json::array();
+  for (const auto& pid : out.resumed) resumed.push_back(std::stoi(pid));
   context.detail["resumed"] = resumed;
-  if (!errors.empty()) return fail(fmt::format("cannot send SIGCONT: {}", fmt::join(errors, "; ")));
+  if (!out.kept.empty()) context.detail["kept_frozen"] = out.kept;
+  if (!out.errors.empty()) return fail(fmt::format("cannot send SIGCONT: {}", fmt::join(out.errors, "; ")));
   return {};
 }
 
 Result<std::string> ProcessStop::recover(const nlohmann::json& undo) {
-  std::vector<std::string> resumed, gone, errors;
-  for (const auto& entry : undo.value("sigcont", nlohmann::json::array())) {
-    pid_t pid = entry.value("pid", 0);
-    if (!process_is(pid, entry.value("start_time", uint64_t{0}))) {
-      gone.push_back(std::to_string(pid));
-      continue;
+  const std::string state_dir = undo.value("state_dir", "");
+  Outcome out;
+  {
+    auto lock = lock_state(state_dir);
+    if (lock && !*lock) out.errors.push_back(lock->error().message);
+    for (const auto& entry : undo.value("sigcont", nlohmann::json::array())) {
+      std::string hold = entry.value("hold", "");
+      if (!hold.empty() && !is_hold_path(state_dir, hold)) {
+        out.errors.push_back(fmt::format("pid {}: the record names {} as its hold, outside {}/holds: refused",
+                                         entry.value("pid", 0), hold, state_dir));
+        continue;
+      }
+      resume(entry.value("pid", 0), entry.value("start_time", uint64_t{0}), hold, out);
     }
-    if (kill(pid, SIGCONT) != 0) errors.push_back(fmt::format("pid {}: {}", pid, std::strerror(errno)));
-    else resumed.push_back(std::to_string(pid));
   }
-  if (!errors.empty()) return fail(fmt::format("cannot send SIGCONT: {}", fmt::join(errors, "; ")));
-  std::string out = resumed.empty() ? "nothing to resume" : fmt::format("sent SIGCONT to pid {}", fmt::join(resumed, ", "));
-  if (!gone.empty()) out += fmt::format(" (pid {} no longer running)", fmt::join(gone, ", "));
-  return out;
+  if (!out.errors.empty()) return fail(fmt::format("cannot send SIGCONT: {}", fmt::join(out.errors, "; ")));
+  std::string text = out.resumed.empty() ? "nothing to resume"
+                                         : fmt::format("sent SIGCONT to pid {}", fmt::join(out.resumed, ", "));
+  if (!out.gone.empty()) text += fmt::format(" (pid {} no longer running)", fmt::join(out.gone, ", "));
+  if (!out.kept.empty()) text += fmt::format("; {}", fmt::join(out.kept, "; "));
+  return text;
 }
 
 nlohmann::json ProcessStop::describe() const {

@@ -3,7 +3,9 @@
 
 namespace rebound {
 
-// Freezes processes with SIGSTOP; reverting sends SIGCONT to the same processes (checked by start time).
+// Freezes processes with SIGSTOP; reverting sends SIGCONT to the same processes (checked by start time),
+// unless another experiment still holds one of them frozen (injectors/process_holds.hpp): a process frozen by
+// several experiments resumes when the last of them ends.
 class ProcessStop : public StepAction {
  public:
   static std::vector<ParamDoc> params();
@@ -14,8 +16,13 @@ class ProcessStop : public StepAction {
   nlohmann::json describe() const override;
 
  private:
+  struct Stopped {
+    ProcessInfo process;
+    std::string hold;  // its hold file; empty without a state directory
+  };
   std::optional<int64_t> count_;
-  std::vector<ProcessInfo> stopped_;
+  std::string state_dir_;
+  std::vector<Stopped> stopped_;
 };
 
 }  // namespace rebound

@@ -1,6 +1,7 @@
 #include "helpers.hpp"
 
 #include "experiments/subprocess.hpp"
+#include "experiments/targets.hpp"
 
 #include <arpa/inet.h>
 #include <catch2/catch.hpp>
@@ -189,6 +190,28 @@ HttpServer::~HttpServer() {
 
 std::string HttpServer::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
+}
+
+pid_t guardian_of(pid_t rebound) {
+  const std::string wanted = std::string("__guardian") + '\0' + std::to_string(rebound) + '\0';
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_text(entry.path().string() + "/cmdline");
+    if (cmdline.find(wanted) != std::string::npos) return std::stoi(name);
+  }
+  return 0;
+}
+
+void kill_guardian(pid_t rebound) {
+  pid_t guardian = guardian_of(rebound);
+  REQUIRE(guardian > 0);
+  kill(guardian, SIGKILL);
+  REQUIRE(wait_for([&] {
+    char state = rebound::process_state(guardian);
+    return state == 0 || state == 'Z';
+  }, 5000));
 }
 
 std::string sh(const std::string& command) {

@@ -72,6 +72,12 @@ class HttpServer {
   std::thread thread_;
 };
 
+// The guardian watching a rebound (its `rebound __guardian PID ...` process), or 0 when there is none.
+pid_t guardian_of(pid_t rebound);
+// SIGKILL to a rebound's guardian (and waits until it is gone): for tests of what `rebound recover` does when
+// both die.
+void kill_guardian(pid_t rebound);
+
 // A shell command that must succeed (test set-up); returns its stdout.
 std::string sh(const std::string& command);
 

@@ -96,6 +96,7 @@ TEST_CASE("network.loss on an interface, SIGKILL of rebound: the deadline switch
   CHECK(tc_filters(net).find("netfault_tc_egr") != std::string::npos);
   CHECK(udp_run(net, net.server_ip, 4000).loss() == Approx(0.3).margin(0.04));
   CHECK(fault.records() == 1);
+  test::kill_guardian(fault.rebound->pid());  // both die: only the lease and `rebound recover` are left
   fault.stop(SIGKILL);
   // The filter outlives rebound (netlink), but its lease runs out within 2 s.
   CHECK(tc_filters(net).find("netfault_tc_egr") != std::string::npos);
@@ -327,6 +328,7 @@ TEST_CASE("SIGKILL during a fault on a process target: recover moves it back and
   REQUIRE(during.find("rebound-") != std::string::npos);
   const std::string created = test::cgroup2_root() + during.substr(during.find("::") + 2, during.find('\n') -
                                                                                                   during.find("::") - 2);
+  test::kill_guardian(fault.rebound->pid());  // both die: only `rebound recover` is left
   fault.stop(SIGKILL);
   CHECK(test::read_text(cgroup_file) == during);  // nobody moved it back yet
   auto r = test::run_rebound({"recover", "--state-dir", fault.state});

@@ -91,6 +91,8 @@ TEST_CASE("SIGKILL of rebound during process.stop, then rebound recover, resumes
     CHECK(s.frozen());
   }
 
+  // Both rebound and its guardian die (the guardian alone would resume the process at once: test_guardian.cpp).
+  test::kill_guardian(rebound.pid());
   rebound.signal(SIGKILL);
   REQUIRE(rebound.wait(5000) == -SIGKILL);
   // rebound could not react: the process is still frozen, and the record says so.

@@ -1,0 +1,119 @@
+// `rebound __guardian`: what the guardian does when the rebound it watches ends (experiments/guardian.hpp).
+#include "cli/guardian.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <fcntl.h>
+#include <filesystem>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "experiments/guardian.hpp"
+#include "experiments/state_dir.hpp"
+#include "injectors/recovery.hpp"
+#include "reports/journal.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rebound {
+
+namespace {
+
+std::string now_iso() {
+  auto now = std::chrono::system_clock::now();
+  auto secs = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}Z", text, ms);
+}
+
+// Appends to STATE/guardian.log (0600, never through a link): the guardian's stdout and stderr are /dev/null.
+void log_lines(const std::string& state_dir, const std::vector<std::string>& lines) {
+  int fd = open((state_dir + "/guardian.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  std::string text;
+  for (const auto& line : lines) text += fmt::format("{} guardian {}: {}\n", now_iso(), getpid(), line);
+  ssize_t written = write(fd, text.data(), text.size());
+  (void)written;  // nowhere else to report a failed log write
+  close(fd);
+}
+
+// A minimal journal for an experiment that rebound did not finish: status `crashed`, what was reverted, and the
+// same top-level keys as a full journal (empty), so that `rebound report` and other readers take it.
+nlohmann::json crashed_journal(const nlohmann::json& marker, const ParentEnd& end,
+                               const std::vector<RecoveredFault>& faults) {
+  nlohmann::json reverted = nlohmann::json::array();
+  size_t undone = 0;
+  for (const auto& f : faults) {
+    reverted.push_back({{"step", f.step}, {"type", f.type}, {"reverted", f.ok}, {"outcome", f.outcome}});
+    undone += f.ok;
+  }
+  std::string why = fmt::format("rebound (pid {}) {} before it finished this experiment", end.parent.pid,
+                                end.describe());
+  why += faults.empty() ? "; no fault of it was applied at that moment"
+                        : fmt::format("; its guardian reverted {} of the {} faults it left applied{}", undone,
+                                      faults.size(), undone == faults.size() ? "" : " (run `rebound recover`)");
+  nlohmann::json j;
+  j["schema_version"] = kJournalSchemaVersion;
+  j["rebound_version"] = REBOUND_VERSION;
+  j["experiment"] = {{"name", marker.value("experiment", "?")}, {"file", marker.value("file", "")}};
+  j["started_at"] = marker.value("started_at", "");
+  j["ended_at"] = now_iso();
+  j["status"] = "crashed";
+  j["verdict"] = "error";
+  j["exit_code"] = 4;
+  j["reasons"] = {why};
+  j["crash"] = {{"rebound_pid", end.parent.pid},
+                {"signal", end.signal ? nlohmann::json(end.describe().substr(std::string("killed by ").size()))
+                                      : nlohmann::json(nullptr)},
+                {"exit_code", end.exit_code ? nlohmann::json(*end.exit_code) : nlohmann::json(nullptr)},
+                {"written_by", fmt::format("guardian pid {}", getpid())}};
+  j["reverted"] = reverted;
+  for (const char* key : {"phases", "steps", "commands", "guard_events", "slo", "probes"}) j[key] = nlohmann::json::array();
+  j["targets"] = nlohmann::json::object();
+  j["steady_state"] = {{"baseline", nullptr}, {"after", nullptr}};
+  j["metrics"] = {{"phases", nlohmann::json::object()}};
+  return j;
+}
+
+int on_parent_end(const GuardianArgs& args, const ParentEnd& end) {
+  // Undo first: the promise is "within 100 ms". The journals come after.
+  RecoveryReport report = recover_owned_by(args.state_dir, args.parent);
+  std::vector<FaultRecordFile> markers;
+  for (auto& m : list_run_markers(args.state_dir))
+    if (!m.record.is_null() && record_owned_by(m.record, args.parent)) markers.push_back(std::move(m));
+  if (report.faults.empty() && markers.empty() && report.refused.empty()) return 0;  // a clean exit
+  std::vector<std::string> lines{fmt::format("rebound pid {} {}", end.parent.pid, end.describe())};
+  lines.insert(lines.end(), report.lines.begin(), report.lines.end());
+  for (const auto& m : markers) {
+    const std::string dir = m.record.value("report_dir", "");
+    std::vector<RecoveredFault> mine;
+    for (const auto& f : report.faults)
+      if (f.report_dir == dir) mine.push_back(f);
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const std::string path = dir + "/journal.json";
+    auto written = dir.empty() ? Result<void>(fail("the run marker names no report folder"))
+                               : write_state_file(path, crashed_journal(m.record, end, mine).dump(2));
+    lines.push_back(written ? fmt::format("wrote a crashed journal: {}", path)
+                            : fmt::format("cannot write a crashed journal for {}: {}", m.path, written.error().message));
+    if (written) chmod(path.c_str(), 0644);  // a journal is for people, like the ones rebound writes
+    unlink(m.path.c_str());
+  }
+  log_lines(args.state_dir, lines);
+  return report.failed ? 1 : 0;
+}
+
+}  // namespace
+
+int guardian_command(int argc, char** argv) {
+  auto args = parse_guardian_args(argc, argv);
+  if (!args) return 2;  // not started by rebound: nothing to watch
+  return run_guardian(*args, [&](const ParentEnd& end) { return on_parent_end(*args, end); });
+}
+
+}  // namespace rebound
