@@ -19,6 +19,7 @@
 #include "experiments/state_dir.hpp"
 #include "experiments/history.hpp"
 #include "experiments/suite.hpp"
+#include "experiments/toml_input.hpp"
 #include "experiments/loader.hpp"
 #include "experiments/runner.hpp"
 #include "experiments/signals.hpp"
@@ -93,15 +94,8 @@ std::string default_report_dir() {
   return dir;
 }
 
-// A game-day suite rather than an experiment: its top level has [[groups]]. A file that does not parse is
-// left to the experiment loader, which reports the syntax error with its position.
-bool is_suite_file(const std::string& path) {
-  try {
-    return toml::parse_file(path).contains("groups");
-  } catch (const std::exception&) {
-    return false;
-  }
-}
+// is_suite_file (experiments/toml_input.hpp) reads the file with the loader's bounds (regular files only, at
+// most 1 MiB, bounded nesting); a file that does not parse is left to the experiment loader, which reports why.
 
 int cmd_validate(const std::vector<std::string>& files) {
   std::vector<std::string> experiments;

@@ -10,7 +10,18 @@ std::string Diagnostic::format() const {
   return fmt::format("{}:{}:{}: error: {}: {}", file, line, column, key, message);
 }
 
+std::string clip(std::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+  return fmt::format("{}… ({} characters)", text.substr(0, cut), text.size());
+}
+
 void Diagnostics::error(int line, int column, std::string key, std::string message) {
+  // Backstops: a key path is clipped here; values are clipped where a message quotes them.
+  constexpr size_t kMaxKey = 200, kMaxMessage = 2000;
+  if (key.size() > kMaxKey) key = clip(key, kMaxKey);
+  if (message.size() > kMaxMessage) message = clip(message, kMaxMessage);
   items_.push_back({file_, line, column, std::move(key), std::move(message)});
 }
 
@@ -37,6 +48,7 @@ static size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
   std::string best;
+  if (word.size() > 100) return best;  // nothing that long is a typo of a key, and the distance is quadratic
   size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
   for (const auto& c : candidates) {
     size_t d = edit_distance(word, c);

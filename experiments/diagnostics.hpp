@@ -31,6 +31,10 @@ class Diagnostics {
   std::vector<Diagnostic> items_;
 };
 
+// The text itself when it is short, else its start and how long it is: a value quoted in a message
+// ("aaaa… (50000000 characters)") never floods the terminal.
+std::string clip(std::string_view text, size_t max = 60);
+
 // The closest candidate within a small edit distance, or "" when nothing is close.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 

@@ -13,7 +13,9 @@ std::optional<Millis> parse_duration(std::string_view text) {
   if (unit_at == 0 || unit_at == text.size()) return std::nullopt;
   double number = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + unit_at, number);
-  if (ec != std::errc() || end != text.data() + unit_at) return std::nullopt;
+  if (end != text.data() + unit_at) return std::nullopt;
+  if (ec == std::errc::result_out_of_range) number = HUGE_VAL;  // rejected by the caller's bound with the limit
+  else if (ec != std::errc()) return std::nullopt;
   std::string_view unit = text.substr(unit_at);
   double factor = 0;
   if (unit == "us") factor = 0.001;
@@ -22,7 +24,7 @@ std::optional<Millis> parse_duration(std::string_view text) {
   else if (unit == "m") factor = 60'000;
   else if (unit == "h") factor = 3'600'000;
   else return std::nullopt;
-  return Millis(number * factor);
+  return Millis(number * factor);  // inf * factor stays inf: never wraps
 }
 
 std::string format_duration(Millis d) {

@@ -1,11 +1,14 @@
 #include "experiments/loader.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
-#include <regex>
 #include <set>
-#include <sstream>
+
+#include "experiments/target_guard.hpp"
+#include "experiments/toml_input.hpp"
+#include "experiments/user_regex.hpp"
 
 namespace fs = std::filesystem;
 
@@ -42,6 +45,16 @@ bool Experiment::has_faults() const {
 }
 
 namespace {
+
+constexpr size_t kMaxNameLength = 200;
+
+// Letters, digits, '.', '_' and '-', not starting with a punctuation mark: it names a report folder.
+bool is_folder_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxNameLength || !std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
 
 class Loader {
  public:
@@ -141,7 +154,8 @@ void Loader::parse_target(TableReader& r, Experiment& ex) {
     ++kinds;
     t.kind = TargetKind::pid;
     if (auto pid = r.integer("pid")) {
-      if (*pid <= 0) r.error("pid", fmt::format("{} is not a process id", *pid));
+      if (auto problem = pid_range_problem(*pid); !problem.empty())
+        r.error("pid", fmt::format("{} is not a process id: {}", *pid, problem));
       t.value = std::to_string(*pid);
     }
   }
@@ -158,12 +172,9 @@ void Loader::parse_target(TableReader& r, Experiment& ex) {
     r.error("name", "a target needs one of pid, pidfile, exe, cmdline or cgroup (e.g. exe = \"nginx\")");
   if (kinds > 1) r.error("name", "a target takes exactly one of pid, pidfile, exe, cmdline or cgroup");
   if (t.kind == TargetKind::cmdline && !t.value.empty()) {
-    try {
-      std::regex check(t.value, std::regex::extended);
-    } catch (const std::regex_error& e) {
-      r.error("cmdline", fmt::format("invalid regular expression (POSIX extended): {}", e.what()));
-    }
+    if (auto re = UserRegex::compile(t.value); !re) r.error("cmdline", re.error().message);
   }
+  t.allow_init = r.boolean("allow_init").value_or(false);
   if (t.kind == TargetKind::cgroup && !t.value.empty() && !t.value.starts_with("/"))
     r.error("cgroup", "a cgroup must be an absolute path such as \"/sys/fs/cgroup/unified/my-service\"");
   if (auto max = r.integer("max_targets")) {
@@ -209,7 +220,10 @@ void Loader::parse_steady_state(TableReader& r, Experiment& ex) {
     for (const auto& n : *names) check_probe_ref(r, "probes", n, ex);
     ss.probes = *names;
   }
-  if (auto w = r.duration("window")) ss.window = *w;
+  if (auto w = r.duration("window")) {
+    if (w->count() <= 0) r.error("window", "the steady-state window must be longer than zero, e.g. \"2s\"");
+    ss.window = *w;
+  }
   if (auto v = ratio(r, "min_success_ratio")) ss.tolerance.min_success_ratio = *v;
   if (auto v = r.duration("max_p50")) ss.tolerance.max_p50_ms = v->count();
   if (auto v = r.duration("max_p95")) ss.tolerance.max_p95_ms = v->count();
@@ -267,7 +281,10 @@ void Loader::parse_guard(TableReader& r, size_t index, Experiment& ex) {
     g.probe = *probe;
   }
   if (auto v = ratio(r, "max_failure_ratio")) g.rule.max_failure_ratio = *v;
-  if (auto v = r.duration("window")) g.rule.window_ms = v->count();
+  if (auto v = r.duration("window")) {
+    if (v->count() <= 0) r.error("window", "a guard's window must be longer than zero, e.g. \"1s\"");
+    g.rule.window_ms = v->count();
+  }
   if (auto v = r.integer("min_samples")) {
     if (*v < 1) r.error("min_samples", "min_samples must be at least 1");
     g.rule.min_samples = static_cast<size_t>(std::max<int64_t>(*v, 1));
@@ -306,9 +323,11 @@ std::optional<Experiment> Loader::load(const toml::table& root, const std::strin
   ex.file = path;
   TableReader top(root, "", d_);
   ex.name = top.string("name").value_or(fs::path(path).stem().string());
-  static const std::regex name_pattern("^[A-Za-z0-9][A-Za-z0-9._-]*$");
-  if (!std::regex_match(ex.name, name_pattern))
-    top.error("name", fmt::format("'{}' cannot name a report folder: use letters, digits, '.', '_' and '-'", ex.name));
+  if (!is_folder_name(ex.name))
+    top.error("name", fmt::format("'{}' cannot name a report folder: use letters, digits, '.', '_' and '-'{}",
+                                  clip(ex.name), ex.name.size() > kMaxNameLength
+                                                     ? fmt::format(", at most {} characters", kMaxNameLength)
+                                                     : ""));
   ex.title = top.string("title").value_or(ex.name);
   ex.description = top.string("description").value_or("");
   ex.tags = top.strings("tags").value_or(std::vector<std::string>{});
@@ -350,34 +369,25 @@ std::optional<Experiment> Loader::load(const toml::table& root, const std::strin
 
 LoadResult load_experiment_text(const std::string& text, const std::string& path, const LoadOptions& options) {
   LoadResult result{std::nullopt, Diagnostics(path)};
-  toml::table root;
-  try {
-    root = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    const auto& where = e.source().begin;
-    result.diagnostics.error(static_cast<int>(where.line), static_cast<int>(where.column), "TOML syntax",
-                             std::string(e.description()));
-    return result;
-  }
+  auto root = parse_toml_bounded(text, path, result.diagnostics);
+  if (!root) return result;
   Variables vars;
   std::error_code ec;
   vars.set("experiment_dir", fs::absolute(fs::path(path), ec).parent_path().string());
   vars.set("rebound_bin_dir", options.rebound_bin_dir);
   Loader loader(result.diagnostics, std::move(vars), options);
-  result.experiment = loader.load(root, path);
+  result.experiment = loader.load(*root, path);
   return result;
 }
 
 LoadResult load_experiment(const std::string& path, const LoadOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  auto text = read_input_file(path);
+  if (!text) {
     LoadResult result{std::nullopt, Diagnostics(path)};
-    result.diagnostics.error(0, 0, "file", fmt::format("cannot read the file: {}", std::strerror(errno)));
+    result.diagnostics.error(0, 0, "file", text.error().message);
     return result;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_experiment_text(text.str(), path, options);
+  return load_experiment_text(*text, path, options);
 }
 
 }  // namespace rebound

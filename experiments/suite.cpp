@@ -13,6 +13,7 @@
 
 #include "experiments/signals.hpp"
 #include "experiments/table_reader.hpp"
+#include "experiments/toml_input.hpp"
 
 namespace fs = std::filesystem;
 
@@ -36,23 +37,16 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
     for (auto& e : experiment_diagnostics) out.diagnostics.push_back(std::move(e));
     return out;
   };
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    d.error(0, 0, "file", fmt::format("cannot read the file: {}", std::strerror(errno)));
+  auto text = read_input_file(path);
+  if (!text) {
+    d.error(0, 0, "file", text.error().message);
     return result();
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  // Owned by a shared_ptr from the start: experiments parse the shared definitions from this very table
-  // (a copy would lose the source positions that errors quote).
-  auto shared_root = std::make_shared<toml::table>();
-  try {
-    *shared_root = toml::parse(text.str(), path);
-  } catch (const toml::parse_error& e) {
-    d.error(static_cast<int>(e.source().begin.line), static_cast<int>(e.source().begin.column), "TOML syntax",
-            std::string(e.description()));
-    return result();
-  }
+  auto parsed = parse_toml_bounded(*text, path, d);
+  if (!parsed) return result();
+  // Owned by a shared_ptr: experiments parse the shared definitions from this very table (moving keeps the
+  // source positions that errors quote).
+  auto shared_root = std::make_shared<toml::table>(std::move(*parsed));
   const toml::table& root = *shared_root;
   Suite suite;
   suite.file = path;
@@ -100,13 +94,19 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
       if (!et) continue;
       TableReader er(*et, fmt::format("groups[{}].experiments[{}]", g, e), d);
       auto file = er.string("file", true);
-      int repeat = static_cast<int>(er.integer("repeat").value_or(1));
-      if (repeat < 1) er.error("repeat", "repeat must be at least 1");
+      const int64_t asked = er.integer("repeat").value_or(1);
+      if (asked < 1 || asked > 10000) er.error("repeat", fmt::format("repeat must be from 1 to 10000, got {}", asked));
+      int repeat = static_cast<int>(std::clamp<int64_t>(asked, 1, 10000));
       er.finish();
       if (!file) continue;
       SuiteEntry entry;
       entry.file = (base / *file).lexically_normal().string();
       entry.repeat = std::max(repeat, 1);
+      std::error_code same_ec;
+      if (fs::equivalent(entry.file, path, same_ec)) {
+        er.error("file", fmt::format("'{}' is this suite itself; a suite lists experiment files", clip(*file)));
+        continue;
+      }
       auto loaded = load_experiment(entry.file, with_shared);
       if (!loaded.experiment) {
         experiment_diagnostics.push_back(std::move(loaded.diagnostics));
@@ -203,7 +203,7 @@ SuiteOutcome run_suite(const Suite& suite, const RunOptions& base, const std::st
   SuiteOutcome out;
   std::mutex mutex;
   auto sleep_unless_interrupted = [](Millis d) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
+    auto until = std::chrono::steady_clock::now() + to_clock_duration<std::chrono::steady_clock::duration>(d);
     while (std::chrono::steady_clock::now() < until && !interrupt_signal())
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   };

@@ -1,6 +1,7 @@
 #include "experiments/table_reader.hpp"
 
 #include <fmt/format.h>
+#include <cmath>
 #include <sstream>
 
 namespace rebound {
@@ -22,7 +23,7 @@ std::string describe_node(const toml::node& n) {
     case toml::node_type::boolean: name = "boolean"; break;
     default: name = "date/time"; break;
   }
-  return fmt::format("{} {}", name, node_text(n));
+  return fmt::format("{} {}", name, clip(node_text(n)));
 }
 
 TableReader::TableReader(const toml::table& table, std::string path, Diagnostics& diagnostics)
@@ -68,7 +69,12 @@ std::optional<int64_t> TableReader::integer(const std::string& key, bool require
 std::optional<double> TableReader::number(const std::string& key, bool required) {
   const toml::node* n = lookup(key, required, "a number");
   if (!n) return std::nullopt;
-  if (n->is_number()) return n->value<double>();
+  if (n->is_number()) {
+    const double v = *n->value<double>();
+    if (std::isfinite(v)) return v;
+    error(key, fmt::format("expected a finite number, got {}; nan and inf are not allowed", node_text(*n)));
+    return std::nullopt;
+  }
   type_error(key, *n, "a number");
   return std::nullopt;
 }
@@ -85,7 +91,7 @@ std::optional<Millis> TableReader::duration(const std::string& key, bool require
   const toml::node* n = lookup(key, required, "a duration such as \"5s\"");
   if (!n) return std::nullopt;
   if (n->is_number()) {
-    const std::string v = node_text(*n);
+    const std::string v = clip(node_text(*n), 20);
     error(key, fmt::format("a duration needs a unit: write \"{}s\" or \"{}ms\" (units: us, ms, s, m, h)", v, v));
     return std::nullopt;
   }
@@ -98,11 +104,15 @@ std::optional<Millis> TableReader::duration(const std::string& key, bool require
   if (!d) {
     error(key, fmt::format("'{}' is not a duration: write a number and a unit, such as \"250ms\", \"5s\" or "
                            "\"2m\" (units: us, ms, s, m, h)",
-                           text));
+                           clip(text)));
     return std::nullopt;
   }
   if (d->count() < 0) {
     error(key, "a duration cannot be negative");
+    return std::nullopt;
+  }
+  if (!(*d <= kMaxDuration)) {
+    error(key, fmt::format("'{}' is longer than the limit of 30 days (\"720h\"); use a shorter duration", clip(text)));
     return std::nullopt;
   }
   return d;

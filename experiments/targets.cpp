@@ -4,10 +4,12 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <unistd.h>
+
+#include "experiments/target_guard.hpp"
+#include "experiments/user_regex.hpp"
 
 namespace fs = std::filesystem;
 
@@ -25,7 +27,9 @@ const char* to_string(TargetKind kind) {
 }
 
 nlohmann::json to_json(const TargetSpec& spec) {
-  return {{"name", spec.name}, {to_string(spec.kind), spec.value}, {"max_targets", spec.max_targets}};
+  nlohmann::json j{{"name", spec.name}, {to_string(spec.kind), spec.value}, {"max_targets", spec.max_targets}};
+  if (spec.allow_init) j["allow_init"] = true;
+  return j;
 }
 
 nlohmann::json to_json(const ProcessInfo& info) {
@@ -82,17 +86,6 @@ bool process_is(pid_t pid, uint64_t start_time) {
   return f && f->start_time == start_time && f->state != 'Z' && f->state != 'X';
 }
 
-// rebound and the processes that started it: a broad cmdline pattern must never hit them.
-static std::set<pid_t> self_and_ancestors() {
-  std::set<pid_t> out;
-  for (pid_t p = getpid(); p > 1 && out.insert(p).second;) {
-    auto f = read_stat(p);
-    if (!f) break;
-    p = f->ppid;
-  }
-  return out;
-}
-
 static std::string executable_name(pid_t pid, const ProcessInfo& info) {
   std::error_code ec;
   auto exe = fs::read_symlink(fmt::format("/proc/{}/exe", pid), ec);
@@ -131,14 +124,20 @@ static Result<std::vector<pid_t>> cgroup_tree_pids(const std::string& root) {
 static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
   std::vector<pid_t> pids;
   switch (spec.kind) {
-    case TargetKind::pid:
-      pids.push_back(static_cast<pid_t>(std::stol(spec.value)));
+    case TargetKind::pid: {
+      const long long pid = std::strtoll(spec.value.c_str(), nullptr, 10);
+      if (auto problem = pid_range_problem(pid); !problem.empty())
+        return fail(fmt::format("{} is not a process id: {}", spec.value, problem));
+      pids.push_back(static_cast<pid_t>(pid));
       return pids;
+    }
     case TargetKind::pidfile: {
       std::ifstream in(spec.value);
       if (!in) return fail(fmt::format("cannot read pidfile {}: {}", spec.value, std::strerror(errno)));
-      long pid = 0;
+      long long pid = 0;
       if (!(in >> pid) || pid <= 0) return fail(fmt::format("pidfile {} does not hold a pid", spec.value));
+      if (auto problem = pid_range_problem(pid); !problem.empty())
+        return fail(fmt::format("pidfile {} holds {}, which is not a process id: {}", spec.value, pid, problem));
       pids.push_back(static_cast<pid_t>(pid));
       return pids;
     }
@@ -158,16 +157,25 @@ static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
 Result<std::vector<ProcessInfo>> match_target(const TargetSpec& spec) {
   auto pids = candidate_pids(spec);
   if (!pids) return pids.error();
-  const auto excluded = self_and_ancestors();
-  std::optional<std::regex> pattern;
-  if (spec.kind == TargetKind::cmdline) pattern.emplace(spec.value, std::regex::extended);
+  const auto protect = protected_pids();
+  std::optional<UserRegex> pattern;
+  if (spec.kind == TargetKind::cmdline) {
+    auto re = UserRegex::compile(spec.value);
+    if (!re) return fail(fmt::format("cmdline: {}", re.error().message));
+    pattern.emplace(std::move(*re));
+  }
+  const bool named = spec.kind == TargetKind::pid || spec.kind == TargetKind::pidfile;
   std::vector<ProcessInfo> out;
   for (pid_t pid : *pids) {
-    if (excluded.count(pid)) continue;
+    if (named) {
+      if (auto why = refusal(pid, protect, spec.allow_init); !why.empty()) return fail(why);
+    } else if (protect.self_and_ancestors.count(pid) || (!spec.allow_init && protect.init_and_session.count(pid))) {
+      continue;  // a broad match never hits rebound, its parents, init or its session leader
+    }
     auto info = read_process(pid);
     if (!info) continue;
     if (spec.kind == TargetKind::exe && executable_name(pid, *info) != spec.value) continue;
-    if (spec.kind == TargetKind::cmdline && (info->cmdline.empty() || !std::regex_search(info->cmdline, *pattern)))
+    if (spec.kind == TargetKind::cmdline && (info->cmdline.empty() || !pattern->search(info->cmdline)))
       continue;
     out.push_back(std::move(*info));
   }

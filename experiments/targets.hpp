@@ -17,6 +17,7 @@ struct TargetSpec {
   TargetKind kind = TargetKind::pid;
   std::string value;  // pid as text, pidfile path, executable name, cmdline regex or cgroup path
   int64_t max_targets = 1;
+  bool allow_init = false;  // may resolve to pid 1 or rebound's session leader
   int line = 0, column = 0;
 };
 
@@ -31,7 +32,8 @@ const char* to_string(TargetKind kind);
 nlohmann::json to_json(const TargetSpec& spec);
 nlohmann::json to_json(const ProcessInfo& info);
 
-// Every live process the target matches, never rebound itself or its ancestors.
+// Every live process the target matches, never rebound itself or its ancestors, nor pid 1 or rebound's
+// session leader unless the target allows it (a pid or pidfile naming one of those is an error).
 // An empty match and a match larger than max_targets are errors.
 Result<std::vector<ProcessInfo>> resolve_target(const TargetSpec& spec);
 // Like resolve_target, without the count checks.

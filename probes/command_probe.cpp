@@ -8,7 +8,7 @@ namespace rebound {
 
 std::vector<ParamDoc> CommandProbe::params() {
   auto docs = command_param_docs(false);
-  docs.push_back({"expect_stdout", "string (regex)", "none", "stdout must contain a match"});
+  docs.push_back({"expect_stdout", "string (RE2 regex)", "none", "stdout must contain a match"});
   return docs;
 }
 
@@ -19,13 +19,13 @@ std::unique_ptr<Probe> CommandProbe::parse(TableReader& reader, const ProbeFacto
   probe->command_ = std::move(*spec);
   probe->command_.timeout = context.timeout;
   if (auto pattern = reader.string("expect_stdout")) {
-    try {
-      probe->stdout_pattern_.emplace(*pattern, std::regex::ECMAScript);
-      probe->stdout_pattern_text_ = *pattern;
-    } catch (const std::regex_error& e) {
-      reader.error("expect_stdout", fmt::format("invalid regular expression: {}", e.what()));
+    auto re = UserRegex::compile(*pattern);
+    if (!re) {
+      reader.error("expect_stdout", re.error().message);
       return nullptr;
     }
+    probe->stdout_pattern_.emplace(std::move(*re));
+    probe->stdout_pattern_text_ = *pattern;
   }
   return probe;
 }
@@ -42,7 +42,7 @@ SampleResult CommandProbe::sample() {
     r.reason = outcome->summary(command_);
     return r;
   }
-  if (stdout_pattern_ && !std::regex_search(outcome->out, *stdout_pattern_)) {
+  if (stdout_pattern_ && !stdout_pattern_->search(outcome->out)) {
     r.reason = fmt::format("exit {}, stdout does not match /{}/", outcome->exit_code, stdout_pattern_text_);
     return r;
   }

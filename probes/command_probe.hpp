@@ -1,8 +1,8 @@
 #pragma once
 #include <optional>
-#include <regex>
 
 #include "experiments/command_spec.hpp"
+#include "experiments/user_regex.hpp"
 #include "probes/registry.hpp"
 
 namespace rebound {
@@ -17,7 +17,7 @@ class CommandProbe : public Probe {
  private:
   CommandSpec command_;
   std::string stdout_pattern_text_;
-  std::optional<std::regex> stdout_pattern_;
+  std::optional<UserRegex> stdout_pattern_;
 };
 
 }  // namespace rebound

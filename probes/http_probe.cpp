@@ -12,7 +12,7 @@ std::vector<ParamDoc> HttpProbe::params() {
       {"headers", "table", "{}", "request headers, name = value"},
       {"body", "string", "\"\"", "request body"},
       {"expect_status", "integer array", "any 2xx/3xx", "acceptable status codes"},
-      {"expect_body", "string (regex)", "none", "the body must contain a match"},
+      {"expect_body", "string (RE2 regex)", "none", "the body must contain a match"},
       {"max_latency", "duration", "none", "a slower answer counts as a failure"},
   };
 }
@@ -55,11 +55,11 @@ std::unique_ptr<Probe> HttpProbe::parse(TableReader& reader, const ProbeFactoryC
     probe->expect_status_ = *codes;
   }
   if (auto pattern = reader.string("expect_body")) {
-    try {
-      probe->body_pattern_.emplace(*pattern, std::regex::ECMAScript);
+    if (auto re = UserRegex::compile(*pattern)) {
+      probe->body_pattern_.emplace(std::move(*re));
       probe->body_pattern_text_ = *pattern;
-    } catch (const std::regex_error& e) {
-      reader.error("expect_body", fmt::format("invalid regular expression: {}", e.what()));
+    } else {
+      reader.error("expect_body", re.error().message);
       ok = false;
     }
   }
@@ -117,7 +117,7 @@ SampleResult HttpProbe::sample() {
                                       : fmt::format("status {} not in [{}]", status, fmt::join(expect_status_, ", "));
     return r;
   }
-  if (body_pattern_ && !std::regex_search(body, *body_pattern_)) {
+  if (body_pattern_ && !body_pattern_->search(body)) {
     r.reason = fmt::format("status {}, body does not match /{}/", status, body_pattern_text_);
     return r;
   }

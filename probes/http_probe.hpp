@@ -1,10 +1,10 @@
 #pragma once
 #include <curl/curl.h>
 #include <optional>
-#include <regex>
 #include <vector>
 
 #include "experiments/command_spec.hpp"
+#include "experiments/user_regex.hpp"
 #include "probes/registry.hpp"
 
 namespace rebound {
@@ -25,7 +25,7 @@ class HttpProbe : public Probe {
   Millis timeout_{1000};
   std::vector<int64_t> expect_status_;  // empty: any 2xx or 3xx
   std::string body_pattern_text_;
-  std::optional<std::regex> body_pattern_;
+  std::optional<UserRegex> body_pattern_;
   std::optional<Millis> max_latency_;
   CURL* curl_ = nullptr;
   curl_slist* header_list_ = nullptr;

@@ -8,6 +8,8 @@ packages=(
   libsqlite3-dev libbpf-dev bpftool clang llvm
   iproute2 procps curl python3 dnsmasq-base util-linux nftables iptables chromium fonts-dejavu-core tzdata
   socat libabsl-dev systemd
+  libre2-dev
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 missing=()
 for p in "${packages[@]}"; do
