@@ -136,7 +136,10 @@ nlohmann::json InterfaceScope::record(const std::vector<std::pair<bool, ProgIden
 void InterfaceScope::start_lease(netfault_bpf& skel) {
   // The programs check a deadline that only a live rebound keeps pushing forward: a filter left behind by
   // a dead rebound stops acting within kTcLeaseMs, and `rebound recover` removes it.
-  auto renew = [&skel] { skel.bss->deadline_ns = monotonic_ns() + static_cast<uint64_t>(kTcLeaseMs) * 1'000'000; };
+  netfault_bpf* programs = &skel;
+  auto renew = [programs] {
+    programs->bss->deadline_ns = monotonic_ns() + static_cast<uint64_t>(kTcLeaseMs) * 1'000'000;
+  };
   renew();
   keeper_stop_ = false;  // a step object is applied again on every trial of a suite's repeat or schedule
   keeper_ = std::thread([this, renew] {
