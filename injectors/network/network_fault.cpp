@@ -394,7 +394,8 @@ Result<void> NetworkFault::revert(StepContext& context) {
     context.detail[counted_ + "_seen"] = s.seen;
     context.detail[counted_ + "_matched"] = s.matched;
     context.detail[counted_ + "_affected"] = s.affected;
-    context.detail[counted_ + "_unparsed"] = s.unparsed;
+    if (programs() & (kTcIngress | kTcEgress | kCgroupIngress | kCgroupEgress))  // packets, not connects
+      context.detail[counted_ + "_unparsed"] = s.unparsed;
     skel_.reset();
   }
   if (!errors.empty()) return fail(fmt::format("{}", fmt::join(errors, "; ")));
