@@ -490,3 +490,18 @@ TEST_CASE("tc: a frame with an in-band 802.1Q tag is read past its tag", "[root]
   INFO(detail.dump());
   CHECK(detail["packets_affected"].get<int>() == 30);
 }
+
+TEST_CASE("network.bandwidth: a rate or bucket beyond what the token bucket counts is refused, naming the limit",
+          "[unit][network]") {
+  test::TempDir dir;
+  auto step = [&](const std::string& keys) {
+    auto file = dir.write("b.toml", "name = \"b\"\n[[probes]]\nname = \"t\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n"
+                                    "[[method]]\ntype = \"network.bandwidth\"\ninterface = \"lo\"\nduration = \"1s\"\n" +
+                                        keys);
+    auto v = test::run_rebound({"validate", file});
+    return v.out + v.err;
+  };
+  CHECK(step("rate = \"200gbit\"").find("above the limit of 100gbit (12.5GB per second)") != std::string::npos);
+  CHECK(step("rate = \"100gbit\"").find("above the limit") == std::string::npos);
+  CHECK(step("rate = \"1mbit\"\nburst = \"2GB\"").find("above the limit of 1GiB") != std::string::npos);
+}
