@@ -297,6 +297,7 @@ void per_packet_cost() {
   };
   auto& cfg = (*skel)->bss->cfg;
   cfg.directions = NETFAULT_DIR_EGRESS;
+  cfg.l2_len = 14;  // the test frames are Ethernet
   cfg.action = NETFAULT_DROP;
   cfg.probability = 0;
   cfg.n_cidrs = 1;
@@ -311,6 +312,7 @@ void per_packet_cost() {
   cfg.action = NETFAULT_POLICE;
   cfg.rate_bytes_per_sec = 1'000'000'000;
   cfg.burst_bytes = 1 << 30;
+  cfg.fill_ns = 2'000'000'000ull * cfg.burst_bytes / cfg.rate_bytes_per_sec + 1;
   run("bandwidth, matches (token bucket under a spin lock)");
 }
 

@@ -30,15 +30,32 @@ __u64 deadline_ns = 0; /* CLOCK_MONOTONIC; 0: none. Past it every program lets e
 struct netfault_stats stats = {};
 struct netfault_steer steer = {};
 
+#ifndef IPPROTO_HOPOPTS
+#define IPPROTO_HOPOPTS 0
+#endif
+#ifndef IPPROTO_ROUTING
+#define IPPROTO_ROUTING 43
+#endif
+#ifndef IPPROTO_FRAGMENT
+#define IPPROTO_FRAGMENT 44
+#endif
+#ifndef IPPROTO_DSTOPTS
+#define IPPROTO_DSTOPTS 60
+#endif
+#define NS_PER_SEC 1000000000ll
+
+/* One token bucket per direction. Tokens are counted in nano-bytes (bytes x 1e9), so that the time between
+ * two packets always adds its exact share of the rate: at a million packets a second a packet's share is
+ * a fraction of a byte, which whole-byte tokens would lose every time. */
 struct bucket {
   struct bpf_spin_lock lock;
-  __s64 tokens; /* may go down to -burst: a debt that senders are told to slow down for */
+  __s64 tokens; /* nano-bytes; may go down to -burst: a debt that senders are told to slow down for */
   __u64 last_ns;
 };
 
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
-  __uint(max_entries, 1);
+  __uint(max_entries, 2); /* 0: ingress, 1: egress */
   __type(key, __u32);
   __type(value, struct bucket);
 } buckets SEC(".maps");
@@ -59,6 +76,41 @@ static __always_inline int chance(void) {
   return cfg.probability == 0xffffffffu || bpf_get_prandom_u32() < cfg.probability;
 }
 
+struct ip6_frag {
+  __u8 nexthdr;
+  __u8 reserved;
+  __be16 frag_off; /* offset in 8-byte units in the top 13 bits */
+  __be32 id;
+};
+
+/* Walks IPv6 extension headers (hop-by-hop, routing, destination options, fragment, AH) from `off` to the
+ * upper-layer header: its protocol and offset. `later` is set for a fragment other than the first, which
+ * carries no L4 header. -1 when a header cannot be read or the chain is longer than rebound follows. */
+static __always_inline int ipv6_upper(struct __sk_buff *skb, __u8 next, __u32 off, struct packet *p, int *later) {
+  for (int i = 0; i < 8; i++) {
+    if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING || next == IPPROTO_DSTOPTS || next == IPPROTO_AH) {
+      __u8 h[2];
+      if (bpf_skb_load_bytes(skb, off, h, 2)) return -1;
+      /* AH's length counts 4-byte units minus 2, the others' 8-byte units minus 1 */
+      off += next == IPPROTO_AH ? ((__u32)h[1] + 2) * 4 : ((__u32)h[1] + 1) * 8;
+      next = h[0];
+      continue;
+    }
+    if (next == IPPROTO_FRAGMENT) {
+      struct ip6_frag f;
+      if (bpf_skb_load_bytes(skb, off, &f, sizeof(f))) return -1;
+      if (f.frag_off & bpf_htons(0xfff8)) *later = 1;
+      next = f.nexthdr;
+      off += sizeof(f);
+      continue;
+    }
+    p->proto = next;
+    p->l4_off = off;
+    return 0;
+  }
+  return -1;
+}
+
 /* Fills p from the IP header at l3_off; peer is the remote end for this direction. */
 static __always_inline int parse(struct __sk_buff *skb, __u32 l3_off, int egress, struct packet *p) {
   __u8 version = 0;
@@ -68,6 +120,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3_off, int egress
   if (version == 4) {
     struct iphdr ip;
     if (bpf_skb_load_bytes(skb, l3_off, &ip, sizeof(ip))) return -1;
+    if (ip.ihl < 5) return -1;
     p->family = 4;
     p->proto = ip.protocol;
     p->peer[0] = egress ? ip.daddr : ip.saddr;
@@ -77,9 +130,10 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3_off, int egress
     struct ipv6hdr ip6;
     if (bpf_skb_load_bytes(skb, l3_off, &ip6, sizeof(ip6))) return -1;
     p->family = 6;
-    p->proto = ip6.nexthdr;
     __builtin_memcpy(p->peer, egress ? ip6.daddr.in6_u.u6_addr32 : ip6.saddr.in6_u.u6_addr32, 16);
-    p->l4_off = l3_off + sizeof(ip6);
+    int later = 0;
+    if (ipv6_upper(skb, ip6.nexthdr, l3_off + sizeof(ip6), p, &later)) return -1;
+    if (later) return 0; /* a later fragment: no ports */
   } else {
     return -1;
   }
@@ -147,12 +201,15 @@ static __always_inline int matches(const struct packet *p) {
 #define RATE_OK 0
 #define RATE_DEBT 1
 #define RATE_OVER 2
-static __always_inline int over_rate(__u32 len) {
-  __u32 key = 0;
+static __always_inline int over_rate(__u32 len, int egress) {
+  __u32 key = egress ? 1 : 0;
   struct bucket *b = bpf_map_lookup_elem(&buckets, &key);
   if (!b) return RATE_OK;
   __u64 now = bpf_ktime_get_ns();
-  __s64 burst = (__s64)cfg.burst_bytes;
+  /* rebound bounds rate and burst (NETFAULT_MAX_RATE, NETFAULT_MAX_BURST) and fill_ns to the time from a full
+   * debt to a full bucket, so that every sum below stays under 2^63. */
+  __s64 burst = (__s64)cfg.burst_bytes * NS_PER_SEC;
+  __s64 cost = (__s64)len * NS_PER_SEC;
   int verdict = RATE_OK;
   bpf_spin_lock(&b->lock);
   if (b->last_ns == 0) {
@@ -160,14 +217,14 @@ static __always_inline int over_rate(__u32 len) {
     b->last_ns = now;
   }
   __u64 elapsed = now > b->last_ns ? now - b->last_ns : 0;
-  if (elapsed > 1000000000ull) elapsed = 1000000000ull; /* keeps the product below 2^64 */
-  b->last_ns = now;
-  __s64 tokens = b->tokens + (__s64)(elapsed * cfg.rate_bytes_per_sec / 1000000000ull);
+  if (elapsed > cfg.fill_ns) elapsed = cfg.fill_ns;
+  b->last_ns = now; /* exact: the whole elapsed time is credited below, nothing is rounded away */
+  __s64 tokens = b->tokens + (__s64)(elapsed * cfg.rate_bytes_per_sec);
   if (tokens > burst) tokens = burst;
-  if (tokens >= (__s64)len) {
-    tokens -= len;
-  } else if (tokens - (__s64)len >= -burst) {
-    tokens -= len;
+  if (tokens >= cost) {
+    tokens -= cost;
+  } else if (tokens - cost >= -burst) {
+    tokens -= cost;
     verdict = RATE_DEBT;
   } else {
     verdict = RATE_OVER;
@@ -241,11 +298,13 @@ static __always_inline int dns_name_matches(struct __sk_buff *skb, const struct 
 
 /* Turns the query into an answer with cfg.dns_rcode and sends it back in on the same interface. */
 static __always_inline int dns_answer(struct __sk_buff *skb, const struct packet *p) {
-  __u8 macs[12], swapped[12];
-  if (bpf_skb_load_bytes(skb, 0, macs, 12)) return TC_ACT_UNSPEC;
-  __builtin_memcpy(swapped, macs + 6, 6);
-  __builtin_memcpy(swapped + 6, macs, 6);
-  bpf_skb_store_bytes(skb, 0, swapped, 12, 0);
+  if (cfg.l2_len) {
+    __u8 macs[12], swapped[12];
+    if (bpf_skb_load_bytes(skb, 0, macs, 12)) return TC_ACT_UNSPEC;
+    __builtin_memcpy(swapped, macs + 6, 6);
+    __builtin_memcpy(swapped + 6, macs, 6);
+    bpf_skb_store_bytes(skb, 0, swapped, 12, 0);
+  }
   if (p->family == 4) {
     __u32 addrs[2], back[2];
     if (bpf_skb_load_bytes(skb, p->l3_off + 12, addrs, 8)) return TC_ACT_UNSPEC;
@@ -272,39 +331,80 @@ static __always_inline int dns_answer(struct __sk_buff *skb, const struct packet
   return bpf_redirect(skb->ifindex, BPF_F_INGRESS);
 }
 
-/* The verifier allows only full 32-bit writes to skb->mark; clang would otherwise narrow them. */
-static __always_inline void set_mark(struct __sk_buff *skb, __u32 mark) { *(volatile __u32 *)&skb->mark = mark; }
+/* Where the IP header starts, from the device's link layer (cfg.l2_len, which rebound reads from the device):
+ * 14 (Ethernet, loopback): after the frame's EtherType, skipping up to two 802.1Q/802.1ad tags carried in the
+ * frame (a tag the kernel holds out of band, as it does for every received frame, is not in the packet);
+ * 0 (tun, WireGuard and other raw-IP devices): at once, of the kind skb->protocol says. Returns that kind
+ * (an EtherType, network order), or 0 when the frame is too short to tell. */
+static __always_inline __u16 l3_start(struct __sk_buff *skb, __u32 *l3_off) {
+  if (!cfg.l2_len) {
+    *l3_off = 0;
+    return (__u16)skb->protocol;
+  }
+  __u32 off = 12;
+  __u16 type = 0;
+  for (int i = 0; i < 3; i++) {
+    if (bpf_skb_load_bytes(skb, off, &type, 2)) return 0;
+    if (type != bpf_htons(ETH_P_8021Q) && type != bpf_htons(ETH_P_8021AD)) break;
+    off += 4;
+  }
+  *l3_off = off + 2;
+  return type;
+}
+
+/* One 32-bit store per cb word straight through the context pointer: the verifier refuses stores through a
+ * context pointer the compiler has moved, which it does for neighbouring words unless told otherwise. */
+static __always_inline void set_cb(struct __sk_buff *skb, __u32 w0, __u32 w1, __u32 w2, __u32 w3) {
+  *(volatile __u32 *)&skb->cb[0] = w0;
+  *(volatile __u32 *)&skb->cb[1] = w1;
+  *(volatile __u32 *)&skb->cb[2] = w2;
+  *(volatile __u32 *)&skb->cb[3] = w3;
+}
+
+static __always_inline int is_our_clone(struct __sk_buff *skb) {
+  return skb->cb[0] == NETFAULT_CLONE_CB0 && skb->cb[1] == NETFAULT_CLONE_CB1 && skb->cb[2] == NETFAULT_CLONE_CB2 &&
+         skb->cb[3] == NETFAULT_CLONE_CB3;
+}
+
+/* Sends a copy of the packet out (or in) the same way; the original goes on unchanged, mark included. */
+static __always_inline int duplicate(struct __sk_buff *skb, int egress) {
+  __u32 s0 = skb->cb[0], s1 = skb->cb[1], s2 = skb->cb[2], s3 = skb->cb[3];
+  set_cb(skb, NETFAULT_CLONE_CB0, NETFAULT_CLONE_CB1, NETFAULT_CLONE_CB2, NETFAULT_CLONE_CB3);
+  int rc = bpf_clone_redirect(skb, skb->ifindex, egress ? 0 : BPF_F_INGRESS);
+  set_cb(skb, s0, s1, s2, s3);
+  return rc == 0;
+}
 
 static __always_inline int tc_fault(struct __sk_buff *skb, int egress) {
   if (expired()) return TC_ACT_UNSPEC;
-  if ((skb->mark & 0xffff0000u) == NETFAULT_DUP_MARK) { /* our own clone coming back through the hook */
-    set_mark(skb, skb->mark & 0xffffu);
+  if (is_our_clone(skb)) { /* our own clone coming back through the hook: let it go, as a plain packet */
+    set_cb(skb, 0, 0, 0, 0);
     return TC_ACT_UNSPEC;
   }
   if (!(cfg.directions & (egress ? NETFAULT_DIR_EGRESS : NETFAULT_DIR_INGRESS))) return TC_ACT_UNSPEC;
-  if (skb->protocol != bpf_htons(ETH_P_IP) && skb->protocol != bpf_htons(ETH_P_IPV6)) return TC_ACT_UNSPEC;
+  __u32 l3_off = 0;
+  __u16 kind = l3_start(skb, &l3_off);
+  if (kind != bpf_htons(ETH_P_IP) && kind != bpf_htons(ETH_P_IPV6)) return TC_ACT_UNSPEC;
   __sync_fetch_and_add(&stats.seen, 1);
   struct packet p = {};
-  if (parse(skb, sizeof(struct ethhdr), egress, &p) || !matches(&p)) return TC_ACT_UNSPEC;
+  if (parse(skb, l3_off, egress, &p)) {
+    __sync_fetch_and_add(&stats.unparsed, 1);
+    return TC_ACT_UNSPEC;
+  }
+  if (!matches(&p)) return TC_ACT_UNSPEC;
   if (cfg.action == NETFAULT_DNS && !(egress && p.proto == IPPROTO_UDP && p.peer_port == 53 && dns_name_matches(skb, &p)))
     return TC_ACT_UNSPEC;
   __sync_fetch_and_add(&stats.matched, 1);
   switch (cfg.action) {
     case NETFAULT_POLICE:
-      if (over_rate(skb->len) != RATE_OVER) return TC_ACT_UNSPEC; /* tc has no congestion signal: debt passes */
+      if (over_rate(skb->len, egress) != RATE_OVER) return TC_ACT_UNSPEC; /* tc has no congestion signal: debt passes */
       __sync_fetch_and_add(&stats.affected, 1);
       return TC_ACT_SHOT;
     case NETFAULT_CORRUPT:
       if (chance() && corrupt(skb, &p)) __sync_fetch_and_add(&stats.affected, 1);
       return TC_ACT_UNSPEC;
     case NETFAULT_DUPLICATE:
-      if (chance()) {
-        __u32 mark = skb->mark;
-        set_mark(skb, NETFAULT_DUP_MARK | (mark & 0xffffu));
-        if (bpf_clone_redirect(skb, skb->ifindex, egress ? 0 : BPF_F_INGRESS) == 0)
-          __sync_fetch_and_add(&stats.affected, 1);
-        set_mark(skb, mark);
-      }
+      if (chance() && duplicate(skb, egress)) __sync_fetch_and_add(&stats.affected, 1);
       return TC_ACT_UNSPEC;
     case NETFAULT_DNS:
       if (!chance()) return TC_ACT_UNSPEC;
@@ -329,13 +429,17 @@ static __always_inline int cgroup_fault(struct __sk_buff *skb, int egress) {
   if (!(cfg.directions & (egress ? NETFAULT_DIR_EGRESS : NETFAULT_DIR_INGRESS))) return 1;
   __sync_fetch_and_add(&stats.seen, 1);
   struct packet p = {};
-  if (parse(skb, 0, egress, &p) || !matches(&p)) return 1;
+  if (parse(skb, 0, egress, &p)) {
+    __sync_fetch_and_add(&stats.unparsed, 1);
+    return 1;
+  }
+  if (!matches(&p)) return 1;
   if (cfg.action == NETFAULT_DNS) {
     if (!(egress && p.proto == IPPROTO_UDP && p.peer_port == 53 && dns_name_matches(skb, &p))) return 1;
   }
   __sync_fetch_and_add(&stats.matched, 1);
   if (cfg.action == NETFAULT_POLICE) {
-    int rate = over_rate(skb->len);
+    int rate = over_rate(skb->len, egress);
     if (rate == RATE_OK) return 1;
     __sync_fetch_and_add(&stats.affected, 1);
     /* On egress the return value carries a congestion notification (bit 1) that makes TCP shrink its window
@@ -375,16 +479,27 @@ int netfault_connect4(struct bpf_sock_addr *ctx) {
   return refuse(ctx, &p);
 }
 
+/* An IPv4-mapped destination (::ffff:a.b.c.d) on a dual-stack socket is an IPv4 connection: it is matched
+ * against IPv4 peers, as steering does. */
+static __always_inline int ipv4_mapped(struct bpf_sock_addr *ctx) {
+  return ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 && ctx->user_ip6[2] == bpf_htonl(0xffff);
+}
+
 SEC("cgroup/connect6")
 int netfault_connect6(struct bpf_sock_addr *ctx) {
   struct packet p = {};
-  p.family = 6;
   p.proto = ctx->protocol;
-  p.peer[0] = ctx->user_ip6[0];
-  p.peer[1] = ctx->user_ip6[1];
-  p.peer[2] = ctx->user_ip6[2];
-  p.peer[3] = ctx->user_ip6[3];
   p.peer_port = bpf_ntohs((__u16)ctx->user_port);
+  if (ipv4_mapped(ctx)) {
+    p.family = 4;
+    p.peer[0] = ctx->user_ip6[3];
+  } else {
+    p.family = 6;
+    p.peer[0] = ctx->user_ip6[0];
+    p.peer[1] = ctx->user_ip6[1];
+    p.peer[2] = ctx->user_ip6[2];
+    p.peer[3] = ctx->user_ip6[3];
+  }
   return refuse(ctx, &p);
 }
 
@@ -447,7 +562,7 @@ SEC("cgroup/connect6")
 int netfault_steer6(struct bpf_sock_addr *ctx) {
   /* An IPv4-mapped address on a dual-stack socket (Java's default, for one) is an IPv4 connection in fact:
    * it is matched as IPv4 and sent to the IPv4 listener as ::ffff:127.0.0.1. */
-  int mapped = ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 && ctx->user_ip6[2] == bpf_htonl(0xffff);
+  int mapped = ipv4_mapped(ctx);
   __u16 proxy_port = mapped ? steer.proxy_port4 : steer.proxy_port6;
   if (!proxy_port) return 1;
   struct packet p = {};

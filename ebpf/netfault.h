@@ -35,8 +35,10 @@ struct netfault_config {
   struct netfault_cidr cidrs[NETFAULT_MAX_CIDRS];
   __u32 n_ports;      /* 0: any port */
   __u16 ports[NETFAULT_MAX_PORTS];
-  __u64 rate_bytes_per_sec;
-  __u64 burst_bytes;
+  __u64 rate_bytes_per_sec; /* at most NETFAULT_MAX_RATE */
+  __u64 burst_bytes;        /* at most NETFAULT_MAX_BURST */
+  __u64 fill_ns;            /* time to refill the bucket from a full debt: longer idle periods add nothing more */
+  __u32 l2_len;       /* tc: bytes before the IP header on this device: 14 (Ethernet, loopback) or 0 (tun, raw IP) */
   __s32 refuse_errno;
   __u32 dns_rcode;    /* 0: drop the query (the client times out); 2: SERVFAIL; 3: NXDOMAIN */
   __u32 dns_suffix;   /* 1: the pattern matches the name and any name below it */
@@ -48,6 +50,7 @@ struct netfault_stats {
   __u64 seen;     /* packets (or connects) the program looked at */
   __u64 matched;  /* that matched the filters */
   __u64 affected; /* that the fault changed */
+  __u64 unparsed; /* IP packets (seen) whose headers the program could not read: never matched */
 };
 
 /* Where steered connects go, and who is never steered. */
@@ -73,6 +76,17 @@ struct netfault_steer_key {
 
 #define NETFAULT_DIR_INGRESS 1u
 #define NETFAULT_DIR_EGRESS 2u
-#define NETFAULT_DUP_MARK 0x52420000u /* on clones, so a clone re-entering the hook is not cloned again */
+/* A clone made by network.duplicate carries these words in skb->cb[0..3] (the qdisc's scratch area, which
+ * skb_clone copies and nothing clears before the clone re-enters the hook), so it is not cloned again.
+ * skb->mark is left alone: firewalls and policy routing own it. */
+#define NETFAULT_CLONE_CB0 0x7265626fu
+#define NETFAULT_CLONE_CB1 0x756e6421u
+#define NETFAULT_CLONE_CB2 0x636c6f6eu
+#define NETFAULT_CLONE_CB3 0x65a5c3e1u
+
+/* Limits of the token bucket: nano-bytes (bytes x 1e9) of a full bucket and of a full debt, plus one
+ * refill, stay below 2^63. */
+#define NETFAULT_MAX_RATE 12500000000ull /* bytes per second: 100 gbit */
+#define NETFAULT_MAX_BURST 1073741824ull /* bytes: 1 GiB */
 
 #endif

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sched.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -17,7 +18,10 @@
 namespace rebound {
 
 namespace {
+thread_local int quiet_depth = 0;
+
 int libbpf_to_spdlog(enum libbpf_print_level level, const char* format, va_list args) {
+  if (quiet_depth > 0) return 0;
   // Verifier logs are long: size the buffer to the message.
   va_list copy;
   va_copy(copy, args);
@@ -37,6 +41,12 @@ void forward_libbpf_log() {
   static std::once_flag once;
   std::call_once(once, [] { libbpf_set_print(libbpf_to_spdlog); });
 }
+
+QuietLibbpf::QuietLibbpf() {
+  forward_libbpf_log();
+  ++quiet_depth;
+}
+QuietLibbpf::~QuietLibbpf() { --quiet_depth; }
 
 Result<NetfaultSkeleton> load_netfault(unsigned programs) {
   forward_libbpf_log();
@@ -117,42 +127,61 @@ static bpf_tc_hook make_hook(int ifindex, bool egress) {
   return hook;
 }
 
-Result<TcFilter> TcFilter::attach(const std::string& netns, int ifindex, bool egress, int prog_fd,
-                                  unsigned first_priority) {
+Result<ProgIdentity> prog_identity(int prog_fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
+    return fail(fmt::format("cannot read a loaded program's id: {}", std::strerror(errno)));
+  ProgIdentity out{info.id, ""};
+  for (unsigned char byte : info.tag) out.tag += fmt::format("{:02x}", byte);
+  return out;
+}
+
+Result<bool> add_clsact(const std::string& netns, int ifindex) {
   auto ns = NetnsGuard::enter(netns);
   if (!ns) return ns.error();
-  TcFilter filter;
-  filter.netns_ = netns;
-  bpf_tc_hook hook = make_hook(ifindex, egress);
+  bpf_tc_hook hook = make_hook(ifindex, false);
   int rc = bpf_tc_hook_create(&hook);
   if (rc != 0 && rc != -EEXIST)
     return fail(fmt::format("cannot add a clsact qdisc on interface {}: {}", ifindex, std::strerror(-rc)));
-  filter.created_clsact_ = rc == 0;
-  for (unsigned priority = first_priority; priority < first_priority + 64; ++priority) {
+  return rc == 0;
+}
+
+Result<TcFilter> TcFilter::attach(const std::string& netns, int ifindex, bool egress, int prog_fd,
+                                  unsigned first_priority, unsigned priorities) {
+  auto ns = NetnsGuard::enter(netns);
+  if (!ns) return ns.error();
+  auto prog = prog_identity(prog_fd);
+  if (!prog) return prog.error();
+  TcFilter filter;
+  filter.netns_ = netns;
+  bpf_tc_hook hook = make_hook(ifindex, egress);
+  int last = 0;
+  QuietLibbpf quiet;  // a taken priority is expected; the final error says what happened
+  for (unsigned priority = first_priority; priority < first_priority + priorities; ++priority) {
     bpf_tc_opts opts{};
     opts.sz = sizeof opts;
     opts.prog_fd = prog_fd;
     opts.handle = 1;
     opts.priority = priority;
-    rc = bpf_tc_attach(&hook, &opts);
-    if (rc == -EEXIST) continue;
-    if (rc != 0) {
-      if (filter.created_clsact_) {
-        hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
-        bpf_tc_hook_destroy(&hook);
-      }
-      return fail(fmt::format("cannot attach a tc filter on interface {}: {}", ifindex, std::strerror(-rc)));
+    int rc = bpf_tc_attach(&hook, &opts);
+    if (rc == 0) {
+      filter.id_ = {ifindex, egress, opts.handle, opts.priority, prog->id};
+      filter.attached_ = true;
+      return filter;
     }
-    filter.id_ = {ifindex, egress, opts.handle, opts.priority};
-    filter.attached_ = true;
-    return filter;
+    // EEXIST: a bpf filter holds this priority; EINVAL: a filter of another kind or protocol does. Try the next.
+    last = rc;
+    if (rc != -EEXIST && rc != -EINVAL) break;
   }
-  return fail("no free tc filter priority");
+  return fail(fmt::format("cannot attach a tc {} filter on interface {} at any priority from {:#x} to {:#x} (other "
+                          "filters hold them, or the kernel refused: {}); free one with `tc filter del`",
+                          egress ? "egress" : "ingress", ifindex, first_priority, first_priority + priorities - 1,
+                          std::strerror(-last)));
 }
 
 TcFilter::TcFilter(TcFilter&& other) noexcept
-    : netns_(std::move(other.netns_)), id_(other.id_), created_clsact_(other.created_clsact_),
-      attached_(other.attached_) {
+    : netns_(std::move(other.netns_)), id_(other.id_), attached_(other.attached_) {
   other.attached_ = false;
 }
 
@@ -181,32 +210,64 @@ Result<void> TcFilter::detach() {
   return detach_filter(id_);
 }
 
-Result<std::string> detach_recorded_filter(const std::string& netns, const TcFilterId& id) {
-  auto ns = NetnsGuard::enter(netns);
-  if (!ns) return ns.error();
+// The program a filter runs, or 0 when no bpf filter is at that handle and priority.
+static unsigned filter_prog(const TcFilterId& id) {
   bpf_tc_hook hook = make_hook(id.ifindex, id.egress);
   bpf_tc_opts opts{};
   opts.sz = sizeof opts;
   opts.handle = id.handle;
   opts.priority = id.priority;
-  if (bpf_tc_query(&hook, &opts) != 0) return std::string("already gone");
-  // Only a filter that still runs one of rebound's programs is ours to remove.
-  int fd = bpf_prog_get_fd_by_id(opts.prog_id);
-  bpf_prog_info info{};
-  uint32_t len = sizeof info;
-  bool ours = fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-              std::string(info.name).starts_with("netfault_tc");
-  if (fd >= 0) close(fd);
-  if (!ours) return std::string("left alone: another program now holds that priority");
-  opts.prog_fd = 0;
-  opts.prog_id = 0;
-  opts.flags = 0;
-  if (auto r = detach_filter(id); !r) return r.error();
-  return fmt::format("removed tc {} filter (interface {}, priority {})", id.egress ? "egress" : "ingress", id.ifindex,
-                     id.priority);
+  QuietLibbpf quiet;  // "Cannot find specified filter chain" for every miss
+  if (bpf_tc_query(&hook, &opts) != 0) return 0;
+  return opts.prog_id;
 }
 
-Result<void> remove_clsact_if_empty(const std::string& netns, const std::string& ifname, int ifindex) {
+std::optional<unsigned> find_filter(const std::string& netns, const TcFilterId& where, unsigned first_priority,
+                                    unsigned priorities) {
+  auto ns = NetnsGuard::enter(netns);
+  if (!ns) return std::nullopt;
+  for (unsigned priority = first_priority; priority < first_priority + priorities; ++priority) {
+    TcFilterId id = where;
+    id.priority = priority;
+    if (filter_prog(id) == where.prog_id) return priority;
+  }
+  return std::nullopt;
+}
+
+Result<std::string> detach_recorded_filter(const std::string& netns, const TcFilterId& id) {
+  auto ns = NetnsGuard::enter(netns);
+  if (!ns) return ns.error();
+  const char* hook = id.egress ? "egress" : "ingress";
+  unsigned prog = filter_prog(id);
+  if (prog == 0) return fmt::format("tc {} filter (interface {}, priority {:#x}) already gone", hook, id.ifindex, id.priority);
+  // Only the filter that still runs the program rebound attached is ours to remove.
+  if (prog != id.prog_id)
+    return fmt::format("tc {} filter (interface {}, priority {:#x}) left alone: another program now holds that place",
+                       hook, id.ifindex, id.priority);
+  if (auto r = detach_filter(id); !r) return r.error();
+  return fmt::format("removed tc {} filter (interface {}, priority {:#x})", hook, id.ifindex, id.priority);
+}
+
+Result<std::vector<unsigned>> tc_priorities_in_use(const std::string& netns, const std::string& ifname, bool egress) {
+  CommandSpec tc;
+  tc.argv = {"tc", "-j"};
+  if (!netns.empty()) tc.argv.insert(tc.argv.end(), {"-netns", netns});
+  tc.argv.insert(tc.argv.end(), {"filter", "show", "dev", ifname, egress ? "egress" : "ingress"});
+  tc.timeout = Millis(5000);
+  tc.expect_exit = std::nullopt;
+  auto shown = run_command(tc);
+  if (!shown) return shown.error();
+  std::vector<unsigned> out;
+  if (shown->exit_code != 0) return out;  // no clsact (or no interface): nothing holds a priority
+  auto j = nlohmann::json::parse(shown->out, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& f : j)
+    if (f.is_object() && f.contains("pref") && (out.empty() || out.back() != f["pref"].get<unsigned>()))
+      out.push_back(f["pref"].get<unsigned>());
+  return out;
+}
+
+Result<bool> remove_clsact_if_empty(const std::string& netns, const std::string& ifname, int ifindex) {
   // libbpf cannot list filters; iproute2's tc can. Any filter left (someone else's) keeps the qdisc.
   for (const char* hook : {"ingress", "egress"}) {
     CommandSpec tc;
@@ -214,19 +275,21 @@ Result<void> remove_clsact_if_empty(const std::string& netns, const std::string&
     if (!netns.empty()) tc.argv.insert(tc.argv.end(), {"-netns", netns});
     tc.argv.insert(tc.argv.end(), {"filter", "show", "dev", ifname, hook});
     tc.timeout = Millis(5000);
+    tc.expect_exit = std::nullopt;
     auto shown = run_command(tc);
     if (!shown) return shown.error();
-    if (shown->exit_code != 0) return {};  // the interface is gone, and its qdisc with it
-    if (shown->out.find_first_not_of(" \n") != std::string::npos) return {};
+    if (shown->exit_code != 0) return true;  // the interface is gone, and its qdisc with it
+    if (shown->out.find_first_not_of(" \n") != std::string::npos) return false;
   }
   auto ns = NetnsGuard::enter(netns);
   if (!ns) return ns.error();
   bpf_tc_hook hook = make_hook(ifindex, false);
   hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+  QuietLibbpf quiet;
   int rc = bpf_tc_hook_destroy(&hook);
   if (rc != 0 && rc != -ENOENT && rc != -EINVAL)
     return fail(fmt::format("cannot remove the clsact qdisc rebound added on {}: {}", ifname, std::strerror(-rc)));
-  return {};
+  return true;
 }
 
 std::string cgroup2_mount() {

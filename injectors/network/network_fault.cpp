@@ -1,19 +1,21 @@
 #include "injectors/network/network_fault.hpp"
 
 #include <arpa/inet.h>
+#include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
-#include <net/if.h>
+#include <map>
+#include <mutex>
 #include <netinet/in.h>
 #include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <thread>
 #include <unistd.h>
 
 #include "experiments/targets.hpp"
@@ -23,12 +25,6 @@ namespace fs = std::filesystem;
 namespace rebound {
 
 namespace {
-
-uint64_t monotonic_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-          .count());
-}
 
 std::optional<netfault_cidr> parse_cidr(const std::string& text) {
   netfault_cidr c{};
@@ -267,10 +263,11 @@ unsigned NetworkFault::programs() const {
 }
 
 Result<void> NetworkFault::preflight() {
-  // The interface may not exist yet (setup steps can create it): that is checked when the step starts.
   if (interface_.empty() && cgroup2_mount().empty()) {
     return fail("cgroup v2 is not mounted: a process tree cannot be scoped (mount cgroup2, or use interface = ...)");
   }
+  if (!interface_.empty())
+    if (auto r = InterfaceScope(interface_, netns_).preflight(programs()); !r) return r;
   // Loaded now, before the timeline: the verifier's time must not count against the step's start.
   return load_programs();
 }
@@ -339,77 +336,20 @@ Result<void> NetworkFault::attach_to_cgroup(const std::string& path) {
   return {};
 }
 
-void NetworkFault::renew_lease() {
-  skel_->bss->deadline_ns = monotonic_ns() + static_cast<uint64_t>(kTcLeaseMs) * 1'000'000;
-}
-
 Result<void> NetworkFault::apply_interface(StepContext& context) {
-  {
-    auto ns = NetnsGuard::enter(netns_);
-    if (!ns) return ns.error();
-    ifindex_ = static_cast<int>(if_nametoindex(interface_.c_str()));
-    if (ifindex_ == 0) return fail(fmt::format("no interface named '{}'", interface_));
-  }
-  // The program checks a deadline that only a live rebound keeps pushing forward: a filter left behind by
-  // a dead rebound stops acting within kTcLeaseMs, and `rebound recover` removes it.
-  renew_lease();
-  keeper_ = std::thread([this] {
-    std::unique_lock lock(keeper_mutex_);
-    while (!keeper_wake_.wait_for(lock, std::chrono::milliseconds(kTcLeaseRenewMs), [this] { return keeper_stop_; }))
-      renew_lease();
-  });
-  auto record = [&](bool created_clsact) {
-    nlohmann::json hooks = nlohmann::json::array();
-    for (bool egress : {false, true})
-      if (programs() & (egress ? kTcEgress : kTcIngress)) hooks.push_back(egress ? "egress" : "ingress");
-    return nlohmann::json{{"scope", "interface"},         {"netns", netns_},
-                          {"interface", interface_},      {"ifindex", ifindex_},
-                          {"hooks", hooks},               {"handle", 1},
-                          {"first_priority", kTcFirstPriority}, {"priorities", kTcPriorities},
-                          {"created_clsact", created_clsact}};
-  };
-  if (auto r = context.record(record(false)); !r) return r;
-  for (bool egress : {false, true}) {
-    if (!(programs() & (egress ? kTcEgress : kTcIngress))) continue;
-    bpf_program* prog = egress ? skel_->progs.netfault_tc_egress : skel_->progs.netfault_tc_ingress;
-    auto filter = TcFilter::attach(netns_, ifindex_, egress, bpf_program__fd(prog), kTcFirstPriority);
-    if (!filter) return filter.error();
-    created_clsact_ = created_clsact_ || filter->created_clsact();
-    filters_.push_back(std::move(*filter));
-  }
-  if (created_clsact_) {
-    // Re-record so that `rebound recover` also removes the qdisc rebound added.
-    std::string old = context.record_path;
-    if (auto r = context.record(record(true)); !r) return r;
-    context.recorder->clear(old);
-  }
-  context.detail["interface"] = interface_;
-  context.detail["created_clsact"] = created_clsact_;
-  return {};
-}
-
-void NetworkFault::stop_keeper() {
-  {
-    std::lock_guard lock(keeper_mutex_);
-    keeper_stop_ = true;
-  }
-  keeper_wake_.notify_all();
-  if (keeper_.joinable()) keeper_.join();
+  interface_scope_ = std::make_unique<InterfaceScope>(interface_, netns_);
+  return interface_scope_->apply(context, *skel_, programs());
 }
 
 Result<void> NetworkFault::revert(StepContext& context) {
   std::vector<std::string> errors;
-  for (auto& f : filters_)
-    if (auto r = f.detach(); !r) errors.push_back(r.error().message);
-  filters_.clear();
+  if (interface_scope_) {
+    if (auto r = interface_scope_->revert(); !r) errors.push_back(r.error().message);
+    interface_scope_.reset();
+  }
   for (auto& l : links_)
     if (auto r = l.destroy(); !r) errors.push_back(r.error().message);
   links_.clear();
-  stop_keeper();
-  if (created_clsact_) {
-    if (auto r = remove_clsact_if_empty(netns_, interface_, ifindex_); !r) errors.push_back(r.error().message);
-    created_clsact_ = false;
-  }
   if (cgroup_scope_) {  // after the links: the processes leave with the programs already gone
     if (auto r = cgroup_scope_->leave(); !r) errors.push_back(r.error().message);
     cgroup_scope_.reset();
@@ -419,6 +359,8 @@ Result<void> NetworkFault::revert(StepContext& context) {
     context.detail[counted_ + "_seen"] = s.seen;
     context.detail[counted_ + "_matched"] = s.matched;
     context.detail[counted_ + "_affected"] = s.affected;
+    if (programs() & (kTcIngress | kTcEgress | kCgroupIngress | kCgroupEgress))  // packets, not connects
+      context.detail[counted_ + "_unparsed"] = s.unparsed;
     skel_.reset();
   }
   if (!errors.empty()) return fail(fmt::format("{}", fmt::join(errors, "; ")));
@@ -426,35 +368,12 @@ Result<void> NetworkFault::revert(StepContext& context) {
 }
 
 NetworkFault::~NetworkFault() {
-  stop_keeper();
+  interface_scope_.reset();
 }
 
 Result<std::string> NetworkFault::recover(const nlohmann::json& undo) {
-  std::vector<std::string> done, errors;
-  if (undo.value("scope", "") == "cgroup") {
-    return CgroupScope::recover(undo);
-  } else {
-    std::string netns = undo.value("netns", "");
-    int ifindex = undo.value("ifindex", 0);
-    unsigned first = undo.value("first_priority", kTcFirstPriority);
-    unsigned count = undo.value("priorities", kTcPriorities);
-    for (const auto& hook : undo.value("hooks", nlohmann::json::array())) {
-      bool egress = hook == "egress";
-      for (unsigned priority = first; priority < first + count; ++priority) {
-        auto r = detach_recorded_filter(netns, {ifindex, egress, undo.value("handle", 1u), priority});
-        if (!r) errors.push_back(r.error().message);
-        else if (r->starts_with("removed")) done.push_back(*r);
-      }
-    }
-    if (undo.value("created_clsact", false)) {
-      if (auto r = remove_clsact_if_empty(netns, undo.value("interface", ""), ifindex); !r)
-        errors.push_back(r.error().message);
-      else done.push_back("removed the clsact qdisc rebound had added");
-    }
-    if (done.empty()) done.push_back("nothing left to remove");
-  }
-  if (!errors.empty()) return fail(fmt::format("{}", fmt::join(errors, "; ")));
-  return fmt::format("{}", fmt::join(done, "; "));
+  if (undo.value("scope", "") == "cgroup") return CgroupScope::recover(undo);
+  return InterfaceScope::recover(undo);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -549,8 +468,18 @@ std::unique_ptr<StepAction> NetworkBandwidth::parse(TableReader& reader, const S
     }
     burst = burst_bits ? *b / 8 : *b;
   }
-  fault->config_.rate_bytes_per_sec = static_cast<uint64_t>(bytes_per_sec);
+  if (bytes_per_sec > static_cast<double>(NETFAULT_MAX_RATE)) {
+    reader.error("rate", "above the limit of 100gbit (12.5GB per second) that the token bucket can count");
+    return nullptr;
+  }
+  if (burst > static_cast<double>(NETFAULT_MAX_BURST)) {
+    reader.error("burst", "above the limit of 1GiB that the token bucket can count");
+    return nullptr;
+  }
+  fault->config_.rate_bytes_per_sec = std::max<uint64_t>(static_cast<uint64_t>(bytes_per_sec), 1);
   fault->config_.burst_bytes = static_cast<uint64_t>(burst);
+  // From a full debt to a full bucket: any longer idle time adds nothing, and the product stays small.
+  fault->config_.fill_ns = 2 * fault->config_.burst_bytes * 1'000'000'000ull / fault->config_.rate_bytes_per_sec + 1;
   fault->parameters_["rate_bytes_per_sec"] = fault->config_.rate_bytes_per_sec;
   fault->parameters_["burst_bytes"] = fault->config_.burst_bytes;
   fault->parameters_["mechanism"] = "token-bucket policer in BPF: packets over the rate are dropped";

@@ -2,24 +2,16 @@
 // What every network fault shares: where it applies (a target's cgroup, or an interface, optionally in
 // a named network namespace), which packets it matches (peers, ports, protocol, direction), and the
 // kernel handles that put it in place. The fault types themselves only fill in the configuration.
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <optional>
-#include <thread>
 
 #include "injectors/network/bpf_handles.hpp"
 #include "injectors/network/cgroup_scope.hpp"
+#include "injectors/network/interface_scope.hpp"
 #include "injectors/registry.hpp"
 #include "netfault.h"
 
 namespace rebound {
-
-// How long a tc fault outlives rebound at most: rebound renews this lease every kLeaseRenewMs.
-constexpr int64_t kTcLeaseMs = 2000;
-constexpr int64_t kTcLeaseRenewMs = 200;
-constexpr unsigned kTcFirstPriority = 0xc000;
-constexpr unsigned kTcPriorities = 64;
 
 struct NetworkKeys {
   bool direction = true;    // accepts `direction`
@@ -73,8 +65,6 @@ class NetworkFault : public StepAction {
   Result<void> apply_cgroup(StepContext& context);
   Result<void> attach_to_cgroup(const std::string& path);
   Result<void> apply_interface(StepContext& context);
-  void renew_lease();
-  void stop_keeper();
 
   // Scope.
   std::optional<TargetSpec> target_;
@@ -88,13 +78,7 @@ class NetworkFault : public StepAction {
   // Live state while applied.
   std::unique_ptr<CgroupScope> cgroup_scope_;  // a process target's cgroups (declared first: destroyed last)
   std::vector<BpfLink> links_;
-  std::vector<TcFilter> filters_;
-  bool created_clsact_ = false;
-  int ifindex_ = 0;
-  std::thread keeper_;
-  std::mutex keeper_mutex_;
-  std::condition_variable keeper_wake_;
-  bool keeper_stop_ = false;
+  std::unique_ptr<InterfaceScope> interface_scope_;  // while applied on an interface
 };
 
 // The fault types: each parses its own keys into the shared configuration.
