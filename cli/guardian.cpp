@@ -12,6 +12,7 @@
 #include "experiments/guardian.hpp"
 #include "experiments/state_dir.hpp"
 #include "injectors/recovery.hpp"
+#include "experiments/runner.hpp"
 #include "reports/journal.hpp"
 
 namespace fs = std::filesystem;
@@ -20,23 +21,12 @@ namespace rebound {
 
 namespace {
 
-std::string now_iso() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", text, ms);
-}
-
 // Appends to STATE/guardian.log (0600, never through a link): the guardian's stdout and stderr are /dev/null.
 void log_lines(const std::string& state_dir, const std::vector<std::string>& lines) {
   int fd = open((state_dir + "/guardian.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return;
   std::string text;
-  for (const auto& line : lines) text += fmt::format("{} guardian {}: {}\n", now_iso(), getpid(), line);
+  for (const auto& line : lines) text += fmt::format("{} guardian {}: {}\n", iso8601_now(), getpid(), line);
   ssize_t written = write(fd, text.data(), text.size());
   (void)written;  // nowhere else to report a failed log write
   close(fd);
@@ -62,7 +52,7 @@ nlohmann::json crashed_journal(const nlohmann::json& marker, const ParentEnd& en
   j["rebound_version"] = REBOUND_VERSION;
   j["experiment"] = {{"name", marker.value("experiment", "?")}, {"file", marker.value("file", "")}};
   j["started_at"] = marker.value("started_at", "");
-  j["ended_at"] = now_iso();
+  j["ended_at"] = iso8601_now();
   j["status"] = "crashed";
   j["verdict"] = "error";
   j["exit_code"] = 4;

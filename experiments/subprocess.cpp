@@ -58,10 +58,12 @@ struct OutputPipe {
   }
   bool open() {
     int p[2];
-    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return false;
+    if (pipe2(p, O_CLOEXEC) != 0) return false;
     read_fd = p[0];
     write_fd = p[1];
-    return true;
+    // Only our end is non-blocking: a child whose stdout is non-blocking fails its writes with EAGAIN
+    // whenever the pipe is full ("tr: write error").
+    return fcntl(read_fd, F_SETFL, O_NONBLOCK) == 0;
   }
   // Reads what is there; false at EOF (or an error).
   bool drain() {

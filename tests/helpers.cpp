@@ -1,5 +1,6 @@
 #include "helpers.hpp"
 
+#include "experiments/loader.hpp"
 #include "experiments/subprocess.hpp"
 #include "experiments/targets.hpp"
 
@@ -370,6 +371,22 @@ size_t RunningFault::records() const {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(state, ec)) n += e.path().extension() == ".json";
   return n;
+}
+
+std::vector<std::string> errors_for(const std::string& text) {
+  auto r = rebound::load_experiment_text(text, "exp.toml", rebound::LoadOptions{"/opt/rebound"});
+  std::vector<std::string> out;
+  for (const auto& d : r.diagnostics.items()) out.push_back(d.format());
+  if (out.empty()) REQUIRE(r.experiment.has_value());
+  return out;
+}
+
+std::string only_error(const std::string& text) {
+  auto e = errors_for(text);
+  INFO("errors: " << e.size());
+  for (const auto& x : e) INFO(x);
+  REQUIRE(e.size() == 1);
+  return e[0];
 }
 
 }  // namespace test

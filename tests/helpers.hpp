@@ -12,6 +12,10 @@
 
 namespace test {
 
+// The loader's diagnostics for an experiment file's text (validation tests), and the single one expected.
+std::vector<std::string> errors_for(const std::string& text);
+std::string only_error(const std::string& text);
+
 std::string bin(const std::string& name);     // a binary from the build
 std::string source(const std::string& path);  // a file from the source tree
 

@@ -18,6 +18,8 @@
 
 namespace fs = std::filesystem;
 using namespace rebound;
+using test::errors_for;
+using test::only_error;
 
 namespace {
 
@@ -28,21 +30,6 @@ type = "http"
 url = "http://127.0.0.1:1/"
 )";
 
-std::vector<std::string> errors_for(const std::string& text) {
-  auto r = load_experiment_text(text, "exp.toml", LoadOptions{"/opt/rebound"});
-  std::vector<std::string> out;
-  for (const auto& d : r.diagnostics.items()) out.push_back(d.format());
-  if (out.empty()) REQUIRE(r.experiment.has_value());
-  return out;
-}
-
-std::string only_error(const std::string& text) {
-  auto e = errors_for(text);
-  INFO("errors: " << e.size());
-  for (const auto& x : e) INFO(x);
-  REQUIRE(e.size() == 1);
-  return e[0];
-}
 
 std::string file_error(const std::string& path) {
   auto r = load_experiment(path, LoadOptions{"/opt/rebound"});
@@ -70,7 +57,7 @@ std::string with_probe(const std::string& extra) { return std::string("name = \"
 
 // ---- user regexes: RE2, linear time, bounded ----
 
-TEST_CASE("bad input: expect_body ^\\{.*\\}$ against a 43 KB one-line body matches without a crash",
+TEST_CASE("bad input: expect_body '^{.*}$' (escaped) against a 43 KB one-line body matches without a crash",
           "[unit][bad-input][probes]") {
   std::string body = "{";
   while (body.size() < 43 * 1024) body += "\"key\": \"value\", ";

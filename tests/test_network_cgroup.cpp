@@ -278,8 +278,10 @@ TEST_CASE("two rebounds on one process: it keeps its true original cgroup, whoev
     CHECK_FALSE(fs::exists(a_cgroup));
     CHECK(a.records() == 0);
   }
-  SECTION("SIGKILL of both: recover brings it home") {
+  SECTION("SIGKILL of both (and of their guardians): recover brings it home") {
     auto b = start_second(dir, loss_on(dir, "second", victim.pid(), "60s"), a.state);
+    test::kill_guardian(b->pid());  // with the guardians gone, only `rebound recover` is left
+    test::kill_guardian(a.rebound->pid());
     b->signal(SIGKILL);
     CHECK(b->wait(10'000) == -SIGKILL);
     CHECK(a.stop(SIGKILL) == -SIGKILL);

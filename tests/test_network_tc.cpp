@@ -311,7 +311,7 @@ TEST_CASE("tc: a priority held by another filter is skipped, at preflight and at
   CHECK(tc_show(net, "qdisc show dev " + net.client_if).find("clsact") != std::string::npos);
 }
 
-TEST_CASE("tc: two rebounds on one interface; recover for a killed one leaves the other's filter; the last removes "
+TEST_CASE("tc: two rebounds on one interface, recover for a killed one leaves the other's filter, the last removes "
           "the qdisc",
           "[root][network][tc]") {
   if (!test::privileged()) return;
@@ -325,6 +325,7 @@ TEST_CASE("tc: two rebounds on one interface; recover for a killed one leaves th
                                                                            "1.0\nprotocol = \"udp\"\nports = [9001]")));
   b.wait_applied();
   REQUIRE(count(tc_show(net, egress), " name netfault_tc_egr") == 2);
+  test::kill_guardian(a.child->pid());  // both die: only `rebound recover` is left for A's filter
   a.child->signal(SIGKILL);
   REQUIRE(a.child->wait(10'000));
   auto r = test::run_rebound({"recover", "--state-dir", state.path()});

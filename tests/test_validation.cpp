@@ -2,8 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include "experiments/loader.hpp"
+#include "helpers.hpp"
 
 using namespace rebound;
+using test::errors_for;
+using test::only_error;
 
 namespace {
 
@@ -19,22 +22,6 @@ type = "http"
 url = "http://127.0.0.1:1/"
 )";
 
-// The diagnostics for a file made of the given parts, one per line.
-std::vector<std::string> errors_for(const std::string& text) {
-  auto r = load_experiment_text(text, "exp.toml", LoadOptions{"/opt/rebound"});
-  std::vector<std::string> out;
-  for (const auto& d : r.diagnostics.items()) out.push_back(d.format());
-  if (out.empty()) REQUIRE(r.experiment.has_value());
-  return out;
-}
-
-std::string only_error(const std::string& text) {
-  auto e = errors_for(text);
-  INFO("errors: " << e.size());
-  for (const auto& x : e) INFO(x);
-  REQUIRE(e.size() == 1);
-  return e[0];
-}
 
 std::string with_base(const std::string& extra) { return std::string("name = \"t\"\n") + kTarget + kProbe + extra; }
 
