@@ -31,7 +31,7 @@ TEST_CASE("the regression criterion allows the declared margin over the baseline
   CHECK(slow.detail == "recovered in 300 ms; baseline run 7 recovered in 200 ms, allowed up to 240 ms (+20%)");
 }
 
-TEST_CASE("history records each run; a slower recovery against --baseline last fails the gate", "[integration][history]") {
+TEST_CASE("history records each run, and a slower recovery against --baseline last fails the gate", "[integration][history]") {
   test::TempDir dir;
   const std::string db = dir.path() + "/history.sqlite";
   auto fast = demo_with_delay(dir, "fast.toml", 50);

@@ -54,7 +54,7 @@ TEST_CASE("pacing without toxics passes data on at once, in one piece", "[proxy]
   CHECK(q[0].due == 42);
 }
 
-TEST_CASE("latency holds each chunk back from its arrival; jitter never reorders", "[proxy][pacing]") {
+TEST_CASE("latency holds each chunk back from its arrival, and jitter never reorders", "[proxy][pacing]") {
   auto shape = shape_of({toxic("latency", "latency = \"100ms\"\njitter = \"40ms\"")});
   PacingState state;
   std::deque<Segment> queue;
