@@ -485,21 +485,26 @@ static __always_inline int ipv4_mapped(struct bpf_sock_addr *ctx) {
   return ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 && ctx->user_ip6[2] == bpf_htonl(0xffff);
 }
 
+// The destination of a connect6 as the matchers see it: an IPv4-mapped address (::ffff:a.b.c.d) is IPv4.
+static __always_inline void connect6_peer(struct bpf_sock_addr *ctx, struct packet *p, int mapped) {
+  if (mapped) {
+    p->family = 4;
+    p->peer[0] = ctx->user_ip6[3];
+  } else {
+    p->family = 6;
+    p->peer[0] = ctx->user_ip6[0];
+    p->peer[1] = ctx->user_ip6[1];
+    p->peer[2] = ctx->user_ip6[2];
+    p->peer[3] = ctx->user_ip6[3];
+  }
+}
+
 SEC("cgroup/connect6")
 int netfault_connect6(struct bpf_sock_addr *ctx) {
   struct packet p = {};
   p.proto = ctx->protocol;
   p.peer_port = bpf_ntohs((__u16)ctx->user_port);
-  if (ipv4_mapped(ctx)) {
-    p.family = 4;
-    p.peer[0] = ctx->user_ip6[3];
-  } else {
-    p.family = 6;
-    p.peer[0] = ctx->user_ip6[0];
-    p.peer[1] = ctx->user_ip6[1];
-    p.peer[2] = ctx->user_ip6[2];
-    p.peer[3] = ctx->user_ip6[3];
-  }
+  connect6_peer(ctx, &p, ipv4_mapped(ctx));
   return refuse(ctx, &p);
 }
 
@@ -567,16 +572,7 @@ int netfault_steer6(struct bpf_sock_addr *ctx) {
   if (!proxy_port) return 1;
   struct packet p = {};
   p.peer_port = bpf_ntohs((__u16)ctx->user_port);
-  if (mapped) {
-    p.family = 4;
-    p.peer[0] = ctx->user_ip6[3];
-  } else {
-    p.family = 6;
-    p.peer[0] = ctx->user_ip6[0];
-    p.peer[1] = ctx->user_ip6[1];
-    p.peer[2] = ctx->user_ip6[2];
-    p.peer[3] = ctx->user_ip6[3];
-  }
+  connect6_peer(ctx, &p, mapped);
   if (!steerable(ctx, &p)) return 1;
   note_origin(ctx, &p, mapped ? 4 : 6);
   /* One store per field, outside the branches: the verifier refuses stores through a ctx pointer that the
