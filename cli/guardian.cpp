@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 #include "experiments/guardian.hpp"
@@ -70,9 +71,29 @@ nlohmann::json crashed_journal(const nlohmann::json& marker, const ParentEnd& en
   return j;
 }
 
+// Recovery that failed is tried again for a while: some failures are transient (a cgroup stays busy for a
+// moment after its last process left, a process is half-way through exiting). What was undone on an earlier
+// attempt stays in the report; the records still failing after the last attempt are left for `rebound recover`.
+RecoveryReport recover_owned_by_with_retries(const std::string& state_dir, const RecordOwner& owner) {
+  RecoveryReport report = recover_owned_by(state_dir, owner);
+  auto pause = std::chrono::milliseconds(20);
+  for (int attempt = 1; report.failed > 0 && attempt < 8; ++attempt, pause *= 2) {
+    std::this_thread::sleep_for(pause);
+    RecoveryReport again = recover_owned_by(state_dir, owner);
+    std::erase_if(report.faults, [](const RecoveredFault& f) { return !f.ok; });
+    report.faults.insert(report.faults.end(), again.faults.begin(), again.faults.end());
+    report.lines.push_back(fmt::format("attempt {} after {} ms:", attempt + 1, pause.count()));
+    report.lines.insert(report.lines.end(), again.lines.begin(), again.lines.end());
+    report.recovered += again.recovered;
+    report.failed = again.failed;
+    if (!again.refused.empty()) report.refused = again.refused;
+  }
+  return report;
+}
+
 int on_parent_end(const GuardianArgs& args, const ParentEnd& end) {
   // Undo first: the promise is "within 100 ms". The journals come after.
-  RecoveryReport report = recover_owned_by(args.state_dir, args.parent);
+  RecoveryReport report = recover_owned_by_with_retries(args.state_dir, args.parent);
   std::vector<FaultRecordFile> markers;
   for (auto& m : list_run_markers(args.state_dir))
     if (!m.record.is_null() && record_owned_by(m.record, args.parent)) markers.push_back(std::move(m));
