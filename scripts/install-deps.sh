@@ -8,7 +8,7 @@ packages=(
   libsqlite3-dev libbpf-dev bpftool clang llvm
   iproute2 procps curl python3 dnsmasq-base util-linux nftables iptables chromium fonts-dejavu-core tzdata
   socat libabsl-dev systemd
-  libre2-dev
+  libre2-dev universal-ctags
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 missing=()
