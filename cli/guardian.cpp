@@ -1,4 +1,4 @@
-// `rebound __guardian`: what the guardian does when the rebound it watches ends (experiments/guardian.hpp).
+// `rebound __guardian`: what the guardian does when the rebound it watches ends (system/guardian.hpp).
 #include "cli/guardian.hpp"
 
 #include <chrono>
@@ -10,8 +10,8 @@
 #include <thread>
 #include <unistd.h>
 
-#include "experiments/guardian.hpp"
-#include "experiments/state_dir.hpp"
+#include "system/guardian.hpp"
+#include "system/state_dir.hpp"
 #include "injectors/recovery.hpp"
 #include "experiments/runner.hpp"
 #include "reports/journal.hpp"

@@ -1,5 +1,5 @@
 #pragma once
-// The hidden `rebound __guardian` subcommand (see experiments/guardian.hpp).
+// The hidden `rebound __guardian` subcommand (see system/guardian.hpp).
 namespace rebound {
 
 // Runs the guardian when argv[1] is "__guardian"; its exit code.

@@ -14,15 +14,15 @@
 #include <unistd.h>
 
 #include "cli/guardian.hpp"
-#include "experiments/fault_record.hpp"
-#include "experiments/guardian.hpp"
-#include "experiments/state_dir.hpp"
-#include "experiments/history.hpp"
-#include "experiments/suite.hpp"
-#include "experiments/toml_input.hpp"
+#include "system/fault_record.hpp"
+#include "system/guardian.hpp"
+#include "system/state_dir.hpp"
+#include "history/history.hpp"
+#include "gameday/suite.hpp"
+#include "config/toml_input.hpp"
 #include "experiments/loader.hpp"
 #include "experiments/runner.hpp"
-#include "experiments/signals.hpp"
+#include "system/signals.hpp"
 #include "injectors/network/bpf_handles.hpp"
 #include "injectors/network/toxic_proxy.hpp"
 #include "injectors/recovery.hpp"
@@ -94,7 +94,7 @@ std::string default_report_dir() {
   return dir;
 }
 
-// is_suite_file (experiments/toml_input.hpp) reads the file with the loader's bounds (regular files only, at
+// is_suite_file (config/toml_input.hpp) reads the file with the loader's bounds (regular files only, at
 // most 1 MiB, bounded nesting); a file that does not parse is left to the experiment loader, which reports why.
 
 int cmd_validate(const std::vector<std::string>& files) {
@@ -220,8 +220,8 @@ void apply_baseline(History& history, const std::string& which, const Experiment
   r.criteria.push_back(std::move(c));
 }
 
-// The state directory, created 0700 or checked (trusted, see experiments/state_dir.hpp), with a guardian watching
-// this process (experiments/guardian.hpp); nullopt after saying why not. Called before any thread or fault exists.
+// The state directory, created 0700 or checked (trusted, see system/state_dir.hpp), with a guardian watching
+// this process (system/guardian.hpp); nullopt after saying why not. Called before any thread or fault exists.
 std::optional<std::string> guarded_state_dir(const std::string& flag) {
   std::string dir = flag.empty() ? FaultRecorder::default_dir() : flag;
   if (auto ok = prepare_state_dir(dir); !ok) {

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "experiments/analysis.hpp"
-#include "experiments/command_spec.hpp"
-#include "experiments/duration.hpp"
-#include "experiments/targets.hpp"
+#include "config/command_spec.hpp"
+#include "config/duration.hpp"
+#include "system/targets.hpp"
 #include "injectors/registry.hpp"
 #include "probes/probe.hpp"
 

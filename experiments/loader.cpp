@@ -6,9 +6,10 @@
 #include <fmt/format.h>
 #include <set>
 
-#include "experiments/target_guard.hpp"
-#include "experiments/toml_input.hpp"
-#include "experiments/user_regex.hpp"
+#include "probes/registry.hpp"
+#include "system/target_guard.hpp"
+#include "config/toml_input.hpp"
+#include "config/user_regex.hpp"
 
 namespace fs = std::filesystem;
 

@@ -4,7 +4,7 @@
 #include <toml++/toml.h>
 #include <string>
 
-#include "experiments/diagnostics.hpp"
+#include "config/diagnostics.hpp"
 #include "experiments/experiment.hpp"
 
 namespace rebound {

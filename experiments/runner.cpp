@@ -9,11 +9,11 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
-#include "experiments/fault_record.hpp"
+#include "system/fault_record.hpp"
 #include "experiments/progress.hpp"
-#include "experiments/signals.hpp"
-#include "experiments/subprocess.hpp"
-#include "probes/sampler.hpp"
+#include "system/signals.hpp"
+#include "system/subprocess.hpp"
+#include "experiments/sampler.hpp"
 
 namespace rebound {
 

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "experiments/loader.hpp"
-#include "experiments/suite.hpp"
-#include "experiments/toml_input.hpp"
+#include "gameday/suite.hpp"
+#include "config/toml_input.hpp"
 
 namespace {
 

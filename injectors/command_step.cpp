@@ -1,6 +1,6 @@
 #include "injectors/command_step.hpp"
 
-#include "experiments/subprocess.hpp"
+#include "system/subprocess.hpp"
 
 namespace rebound {
 

@@ -1,5 +1,5 @@
 #pragma once
-#include "experiments/command_spec.hpp"
+#include "config/command_spec.hpp"
 #include "injectors/registry.hpp"
 
 namespace rebound {

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include "experiments/fault_record.hpp"
-#include "experiments/state_dir.hpp"
+#include "system/fault_record.hpp"
+#include "system/state_dir.hpp"
 
 namespace fs = std::filesystem;
 

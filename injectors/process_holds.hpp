@@ -1,14 +1,14 @@
 #pragma once
 // Who keeps a process frozen. Two experiments may freeze one process at once; the first to end must not resume
 // it under the second. Each freeze leaves a hold file, STATE/holds/process-PID-START/OWNERPID-OWNERSTART-N.json,
-// created and removed under the state lock (experiments/state_dir.hpp); a process is resumed only when no live
+// created and removed under the state lock (system/state_dir.hpp); a process is resumed only when no live
 // rebound holds it any more. Holds of dead rebounds are stale and do not count.
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "experiments/result.hpp"
-#include "experiments/targets.hpp"
+#include "config/result.hpp"
+#include "system/targets.hpp"
 
 namespace rebound {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <fmt/format.h>
 
-#include "experiments/state_dir.hpp"
+#include "system/state_dir.hpp"
 #include "injectors/process_holds.hpp"
 
 namespace rebound {

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include "experiments/state_dir.hpp"
+#include "system/state_dir.hpp"
 #include "injectors/registry.hpp"
 
 namespace rebound {

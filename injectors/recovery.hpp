@@ -1,11 +1,11 @@
 #pragma once
 // Undoing faults whose rebound died before reverting them: by its guardian the moment it dies
-// (experiments/guardian.hpp), or by `rebound recover` when the guardian died too.
+// (system/guardian.hpp), or by `rebound recover` when the guardian died too.
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "experiments/fault_record.hpp"
+#include "system/fault_record.hpp"
 
 namespace rebound {
 

@@ -6,10 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "experiments/table_reader.hpp"
-#include "experiments/variables.hpp"
+#include "config/table_reader.hpp"
+#include "config/variables.hpp"
 #include "injectors/step.hpp"
-#include "probes/registry.hpp"
 
 namespace rebound {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "experiments/fault_record.hpp"
-#include "experiments/result.hpp"
-#include "experiments/targets.hpp"
+#include "system/fault_record.hpp"
+#include "config/result.hpp"
+#include "system/targets.hpp"
 
 namespace rebound {
 

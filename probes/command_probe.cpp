@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "experiments/subprocess.hpp"
+#include "system/subprocess.hpp"
 
 namespace rebound {
 

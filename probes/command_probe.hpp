@@ -1,8 +1,8 @@
 #pragma once
 #include <optional>
 
-#include "experiments/command_spec.hpp"
-#include "experiments/user_regex.hpp"
+#include "config/command_spec.hpp"
+#include "config/user_regex.hpp"
 #include "probes/registry.hpp"
 
 namespace rebound {

@@ -3,8 +3,8 @@
 #include <optional>
 #include <vector>
 
-#include "experiments/command_spec.hpp"
-#include "experiments/user_regex.hpp"
+#include "config/command_spec.hpp"
+#include "config/user_regex.hpp"
 #include "probes/registry.hpp"
 
 namespace rebound {

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "experiments/duration.hpp"
+#include "config/duration.hpp"
 
 namespace rebound {
 

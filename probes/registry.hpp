@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "experiments/table_reader.hpp"
-#include "experiments/targets.hpp"
-#include "experiments/variables.hpp"
+#include "config/table_reader.hpp"
+#include "system/targets.hpp"
+#include "config/variables.hpp"
 #include "probes/probe.hpp"
 
 namespace rebound {

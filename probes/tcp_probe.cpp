@@ -1,5 +1,7 @@
 #include "probes/tcp_probe.hpp"
 
+#include "system/fd.hpp"
+
 #include <arpa/inet.h>
 #include <chrono>
 #include <cstring>
@@ -31,15 +33,6 @@ std::unique_ptr<Probe> TcpProbe::parse(TableReader& reader, const ProbeFactoryCo
   return probe;
 }
 
-namespace {
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-};
-}  // namespace
-
 SampleResult TcpProbe::sample() {
   using Clock = std::chrono::steady_clock;
   auto started = Clock::now();
@@ -54,17 +47,17 @@ SampleResult TcpProbe::sample() {
     return r;
   }
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> guard(found, freeaddrinfo);
-  Fd sock{socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
-  if (sock.fd < 0) {
+  Fd sock(socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!sock) {
     r.reason = fmt::format("socket: {}", std::strerror(errno));
     return r;
   }
-  if (connect(sock.fd, found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
+  if (connect(sock.get(), found->ai_addr, found->ai_addrlen) != 0 && errno != EINPROGRESS) {
     r.reason = std::strerror(errno);
     r.latency_ms = elapsed();
     return r;
   }
-  pollfd p{sock.fd, POLLOUT, 0};
+  pollfd p{sock.get(), POLLOUT, 0};
   int remaining = static_cast<int>(timeout_.count() - elapsed());
   int ready = poll(&p, 1, std::max(remaining, 0));
   r.latency_ms = elapsed();
@@ -74,7 +67,7 @@ SampleResult TcpProbe::sample() {
   }
   int error = 0;
   socklen_t len = sizeof error;
-  getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &error, &len);
+  getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &error, &len);
   if (error != 0) {
     r.reason = std::strerror(error);
     return r;

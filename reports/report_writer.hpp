@@ -4,7 +4,7 @@
 #include <string>
 
 #include "experiments/experiment.hpp"
-#include "experiments/result.hpp"
+#include "config/result.hpp"
 #include "experiments/runner.hpp"
 
 namespace rebound {

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "experiments/history.hpp"
-#include "experiments/suite.hpp"
+#include "history/history.hpp"
+#include "gameday/suite.hpp"
 
 namespace rebound {
 

@@ -1,8 +1,8 @@
 #include "helpers.hpp"
 
 #include "experiments/loader.hpp"
-#include "experiments/subprocess.hpp"
-#include "experiments/targets.hpp"
+#include "system/subprocess.hpp"
+#include "system/targets.hpp"
 
 #include <arpa/inet.h>
 #include <catch2/catch.hpp>

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "experiments/loader.hpp"
-#include "experiments/suite.hpp"
-#include "experiments/target_guard.hpp"
-#include "experiments/targets.hpp"
-#include "experiments/user_regex.hpp"
+#include "gameday/suite.hpp"
+#include "system/target_guard.hpp"
+#include "system/targets.hpp"
+#include "config/user_regex.hpp"
 #include "helpers.hpp"
 #include "probes/registry.hpp"
 

@@ -6,8 +6,8 @@
 #include <fmt/ranges.h>
 #include <sstream>
 
-#include "experiments/cron.hpp"
-#include "experiments/subprocess.hpp"
+#include "gameday/cron.hpp"
+#include "system/subprocess.hpp"
 #include "helpers.hpp"
 
 using rebound::CronExpression;

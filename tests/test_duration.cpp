@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "experiments/duration.hpp"
+#include "config/duration.hpp"
 
 using namespace rebound;
 

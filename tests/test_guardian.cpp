@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <thread>
 
-#include "experiments/targets.hpp"
+#include "system/targets.hpp"
 #include "helpers.hpp"
 
 namespace fs = std::filesystem;

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <regex>
 
-#include "experiments/history.hpp"
+#include "history/history.hpp"
 #include "experiments/runner.hpp"
 #include "helpers.hpp"
 

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "experiments/subprocess.hpp"
+#include "system/subprocess.hpp"
 #include "helpers.hpp"
 #include "reports/html.hpp"
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <unistd.h>
 
-#include "experiments/targets.hpp"
+#include "system/targets.hpp"
 #include "helpers.hpp"
 
 namespace fs = std::filesystem;

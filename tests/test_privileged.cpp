@@ -6,7 +6,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "experiments/targets.hpp"
+#include "system/targets.hpp"
 #include "helpers.hpp"
 
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 
 #include "experiments/runner.hpp"
 #include "helpers.hpp"
-#include "probes/sampler.hpp"
+#include "experiments/sampler.hpp"
 
 namespace {
 struct ThrowingProbe : rebound::Probe {

@@ -3,9 +3,9 @@
 #include <csignal>
 #include <filesystem>
 
-#include "experiments/history.hpp"
-#include "experiments/schedule.hpp"
-#include "experiments/targets.hpp"
+#include "history/history.hpp"
+#include "gameday/schedule.hpp"
+#include "system/targets.hpp"
 #include "helpers.hpp"
 
 namespace fs = std::filesystem;

@@ -4,7 +4,7 @@
 #include <csignal>
 #include <filesystem>
 
-#include "experiments/targets.hpp"
+#include "system/targets.hpp"
 #include "helpers.hpp"
 
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "experiments/subprocess.hpp"
+#include "system/subprocess.hpp"
 #include "helpers.hpp"
 
 using rebound::CommandSpec;

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "experiments/suite.hpp"
+#include "gameday/suite.hpp"
 #include "helpers.hpp"
 
 namespace fs = std::filesystem;

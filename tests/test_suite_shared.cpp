@@ -1,7 +1,7 @@
 // A suite's shared targets and probes, reused by name by the experiments it lists.
 #include <catch2/catch.hpp>
 
-#include "experiments/suite.hpp"
+#include "gameday/suite.hpp"
 #include "helpers.hpp"
 
 using namespace rebound;

@@ -5,7 +5,7 @@
 #include <csignal>
 #include <unistd.h>
 
-#include "experiments/targets.hpp"
+#include "system/targets.hpp"
 #include "helpers.hpp"
 
 using namespace rebound;

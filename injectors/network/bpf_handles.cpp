@@ -1,6 +1,6 @@
 #include "injectors/network/bpf_handles.hpp"
 
-#include "experiments/subprocess.hpp"
+#include "system/subprocess.hpp"
 
 #include <bpf/bpf.h>
 #include <cerrno>
@@ -87,19 +87,6 @@ Result<void> BpfLink::destroy() {
   link_ = nullptr;
   if (rc != 0) return fail(fmt::format("cannot detach a BPF link: {}", std::strerror(-rc)));
   return {};
-}
-
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = other.fd_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) close(fd_);
 }
 
 Result<std::unique_ptr<NetnsGuard>> NetnsGuard::enter(const std::string& name) {

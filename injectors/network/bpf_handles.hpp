@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "experiments/result.hpp"
+#include "config/result.hpp"
+#include "system/fd.hpp"
 #include "netfault.h"  // the skeleton refers to these structs
 #include "netfault.skel.h"
 
@@ -58,21 +59,6 @@ class BpfLink {
 
  private:
   bpf_link* link_ = nullptr;
-};
-
-// A file descriptor, closed on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-  Fd& operator=(Fd&& other) noexcept;
-  ~Fd();
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
 };
 
 // Switches the calling thread into a named network namespace (/run/netns/NAME) and back.

@@ -10,7 +10,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "experiments/targets.hpp"
+#include "system/targets.hpp"
 
 namespace fs = std::filesystem;
 

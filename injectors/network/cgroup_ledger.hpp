@@ -11,7 +11,7 @@
 #include <sys/types.h>
 #include <vector>
 
-#include "experiments/result.hpp"
+#include "config/result.hpp"
 
 namespace rebound {
 

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "experiments/fault_record.hpp"
+#include "system/fault_record.hpp"
 #include "injectors/network/bpf_handles.hpp"
 #include "injectors/network/cgroup_ledger.hpp"
 

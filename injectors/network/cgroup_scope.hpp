@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "experiments/result.hpp"
-#include "experiments/targets.hpp"
+#include "config/result.hpp"
+#include "system/targets.hpp"
 
 namespace rebound {
 

@@ -18,7 +18,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "experiments/targets.hpp"
+#include "system/targets.hpp"
 
 namespace fs = std::filesystem;
 

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "experiments/result.hpp"
+#include "config/result.hpp"
 #include "injectors/network/bpf_handles.hpp"
 #include "netfault.h"
 

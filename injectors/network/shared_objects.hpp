@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "experiments/result.hpp"
+#include "config/result.hpp"
 #include "injectors/network/bpf_handles.hpp"
 
 namespace rebound {

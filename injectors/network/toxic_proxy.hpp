@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "experiments/result.hpp"
+#include "config/result.hpp"
 #include "injectors/network/toxics/toxic.hpp"
 
 namespace rebound {

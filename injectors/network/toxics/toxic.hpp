@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "experiments/table_reader.hpp"
+#include "config/table_reader.hpp"
 
 namespace rebound {
 

@@ -1,0 +1,47 @@
+#pragma once
+// Run history in SQLite: one row per experiment run, for `rebound history`, trends and regression gates.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/result.hpp"
+
+struct sqlite3;
+
+namespace rebound {
+
+struct HistoryRow {
+  int64_t id = 0;
+  std::string experiment, started_at, verdict, status, host, journal;
+  std::optional<double> time_to_recover_ms, time_to_impact_ms, error_ratio, p50_ms, p95_ms, p99_ms;
+  double duration_ms = 0;
+};
+
+class History {
+ public:
+  static Result<std::unique_ptr<History>> open(const std::string& path);
+  ~History();
+  History(const History&) = delete;
+  History& operator=(const History&) = delete;
+
+  Result<int64_t> record(const nlohmann::json& journal, const std::string& journal_path);
+  // Newest first; every experiment when `experiment` is empty.
+  Result<std::vector<HistoryRow>> runs(const std::string& experiment, int limit);
+  // `which` is "last" (the newest run of the experiment) or a run id.
+  Result<std::optional<HistoryRow>> baseline(const std::string& experiment, const std::string& which);
+
+  // The last time `rebound schedule` started the suite (UTC seconds), so a restart resumes the schedule.
+  Result<std::optional<int64_t>> last_due(const std::string& suite);
+  Result<void> set_last_due(const std::string& suite, int64_t due);
+
+  // REBOUND_HISTORY, else history.sqlite in the folder that holds the run folders.
+  static std::string default_path(const std::string& report_dir, bool default_report_dir);
+
+ private:
+  explicit History(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+};
+
+}  // namespace rebound

@@ -1,0 +1,51 @@
+#pragma once
+// The guardian: makes revert independent of rebound surviving.
+//
+// Before anything else (no thread, no fault, no BPF object yet), `rebound run`, `gameday` and `schedule` start
+// a small process: a fork, setsid, a second fork (so that it is nobody's child: no runner, shell or test waits
+// for it) and an exec of rebound itself with the hidden subcommand `__guardian`. It keeps nothing of rebound's:
+// stdin, stdout and stderr are /dev/null (a pipeline reading rebound's output sees EOF when rebound ends), every
+// other descriptor is closed except a pidfd of rebound, it has its own session and process group and ignores
+// SIGINT, SIGTERM and SIGHUP (a Ctrl-C or a `kill -TERM -PGID` reaches rebound, which reverts by itself). It
+// then waits on the pidfd. When rebound ends, by any signal (SIGKILL, SIGSEGV, abort) or normally, the guardian
+// runs the recovery of the records rebound wrote (and no one else's), writes a `crashed` journal for each
+// experiment that was running, and exits; after a clean exit there is nothing to do and it exits quietly.
+//
+// Its loop is one poll over the pidfd with a timeout, so that a later timer (a hard deadline for lasting
+// faults that ends them even if rebound's main thread hangs) is one more wake-up source, not a new process.
+#include <functional>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "system/fault_record.hpp"
+#include "config/result.hpp"
+
+namespace rebound {
+
+// The hidden subcommand that runs the guardian: rebound __guardian PID START_TIME STATE_DIR.
+constexpr const char* kGuardianCommand = "__guardian";
+
+// rebound's side: starts the guardian for this process and waits (up to 2 s) until it watches. Its pid.
+[[nodiscard]] Result<pid_t> start_guardian(const std::string& state_dir);
+
+// How the watched rebound ended, as far as /proc tells before its parent reaps it.
+struct ParentEnd {
+  RecordOwner parent;
+  std::optional<int> signal;     // the signal that killed it
+  std::optional<int> exit_code;  // its exit code, when it exited
+  std::string describe() const;  // "killed by SIGSEGV", "exited with code 4", "ended"
+};
+
+struct GuardianArgs {
+  RecordOwner parent;
+  std::string state_dir;
+};
+// Parses the subcommand's arguments (argv[1] is kGuardianCommand).
+std::optional<GuardianArgs> parse_guardian_args(int argc, char** argv);
+
+// The guardian's side: waits until the parent ends, calls `on_end` once, returns the process's exit code.
+int run_guardian(const GuardianArgs& args, const std::function<int(const ParentEnd&)>& on_end);
+
+}  // namespace rebound

@@ -1,0 +1,203 @@
+#include "system/targets.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+#include "system/target_guard.hpp"
+#include "config/user_regex.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rebound {
+
+const char* to_string(TargetKind kind) {
+  switch (kind) {
+    case TargetKind::pid: return "pid";
+    case TargetKind::pidfile: return "pidfile";
+    case TargetKind::exe: return "exe";
+    case TargetKind::cmdline: return "cmdline";
+    case TargetKind::cgroup: return "cgroup";
+  }
+  return "?";
+}
+
+nlohmann::json to_json(const TargetSpec& spec) {
+  nlohmann::json j{{"name", spec.name}, {to_string(spec.kind), spec.value}, {"max_targets", spec.max_targets}};
+  if (spec.allow_init) j["allow_init"] = true;
+  return j;
+}
+
+nlohmann::json to_json(const ProcessInfo& info) {
+  return {{"pid", info.pid}, {"start_time", info.start_time}, {"comm", info.comm}, {"cmdline", info.cmdline}};
+}
+
+static std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct StatFields {
+  char state = 0;
+  pid_t ppid = 0;
+  uint64_t start_time = 0;
+};
+
+static std::optional<StatFields> read_stat(pid_t pid) {
+  std::string stat = read_file(fmt::format("/proc/{}/stat", pid));
+  // comm may contain spaces and parentheses: fields resume after the last ')'.
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream rest(stat.substr(close + 2));
+  StatFields f;
+  std::string skip;
+  rest >> f.state >> f.ppid;
+  for (int field = 5; field < 22; ++field) rest >> skip;
+  rest >> f.start_time;
+  if (!rest) return std::nullopt;
+  return f;
+}
+
+char process_state(pid_t pid) {
+  auto f = read_stat(pid);
+  return f ? f->state : 0;
+}
+
+std::optional<ProcessInfo> read_process(pid_t pid) {
+  auto f = read_stat(pid);
+  if (!f || f->state == 'Z' || f->state == 'X') return std::nullopt;
+  ProcessInfo info{pid, f->start_time, {}, {}};
+  info.comm = read_file(fmt::format("/proc/{}/comm", pid));
+  if (!info.comm.empty() && info.comm.back() == '\n') info.comm.pop_back();
+  info.cmdline = read_file(fmt::format("/proc/{}/cmdline", pid));
+  while (!info.cmdline.empty() && info.cmdline.back() == '\0') info.cmdline.pop_back();
+  std::replace(info.cmdline.begin(), info.cmdline.end(), '\0', ' ');
+  return info;
+}
+
+bool process_is(pid_t pid, uint64_t start_time) {
+  auto f = read_stat(pid);
+  return f && f->start_time == start_time && f->state != 'Z' && f->state != 'X';
+}
+
+static std::string executable_name(pid_t pid, const ProcessInfo& info) {
+  std::error_code ec;
+  auto exe = fs::read_symlink(fmt::format("/proc/{}/exe", pid), ec);
+  if (!ec) {
+    std::string name = exe.filename().string();
+    const std::string deleted = " (deleted)";
+    if (name.size() > deleted.size() && name.ends_with(deleted)) name.resize(name.size() - deleted.size());
+    return name;
+  }
+  return info.comm;
+}
+
+// The processes of a cgroup and of every cgroup below it (a slice's services, a container's children),
+// as the faults on that cgroup reach them all: cgroup programs are inherited by descendants.
+static Result<std::vector<pid_t>> cgroup_tree_pids(const std::string& root) {
+  std::vector<pid_t> pids;
+  auto read_procs = [&](const std::string& dir) {
+    std::ifstream in(dir + "/cgroup.procs");
+    for (long pid = 0; in >> pid;) pids.push_back(static_cast<pid_t>(pid));
+    return static_cast<bool>(in.is_open());
+  };
+  if (!read_procs(root))
+    return fail(fmt::format("cannot read {}/cgroup.procs: {} (is it a cgroup v2 directory?)", root,
+                            std::strerror(errno)));
+  std::error_code ec;
+  // A cgroup may vanish while it is walked: what was read so far still counts, rather than failing the target.
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) read_procs(it->path().string());
+  }
+  std::sort(pids.begin(), pids.end());
+  pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
+  return pids;
+}
+
+static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
+  std::vector<pid_t> pids;
+  switch (spec.kind) {
+    case TargetKind::pid: {
+      const long long pid = std::strtoll(spec.value.c_str(), nullptr, 10);
+      if (auto problem = pid_range_problem(pid); !problem.empty())
+        return fail(fmt::format("{} is not a process id: {}", spec.value, problem));
+      pids.push_back(static_cast<pid_t>(pid));
+      return pids;
+    }
+    case TargetKind::pidfile: {
+      std::ifstream in(spec.value);
+      if (!in) return fail(fmt::format("cannot read pidfile {}: {}", spec.value, std::strerror(errno)));
+      long long pid = 0;
+      if (!(in >> pid) || pid <= 0) return fail(fmt::format("pidfile {} does not hold a pid", spec.value));
+      if (auto problem = pid_range_problem(pid); !problem.empty())
+        return fail(fmt::format("pidfile {} holds {}, which is not a process id: {}", spec.value, pid, problem));
+      pids.push_back(static_cast<pid_t>(pid));
+      return pids;
+    }
+    case TargetKind::cgroup:
+      return cgroup_tree_pids(spec.value);
+    case TargetKind::exe:
+    case TargetKind::cmdline:
+      for (const auto& entry : fs::directory_iterator("/proc")) {
+        const std::string name = entry.path().filename().string();
+        if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) pids.push_back(std::stoi(name));
+      }
+      return pids;
+  }
+  return pids;
+}
+
+Result<std::vector<ProcessInfo>> match_target(const TargetSpec& spec) {
+  auto pids = candidate_pids(spec);
+  if (!pids) return pids.error();
+  const auto protect = protected_pids();
+  std::optional<UserRegex> pattern;
+  if (spec.kind == TargetKind::cmdline) {
+    auto re = UserRegex::compile(spec.value);
+    if (!re) return fail(fmt::format("cmdline: {}", re.error().message));
+    pattern.emplace(std::move(*re));
+  }
+  const bool named = spec.kind == TargetKind::pid || spec.kind == TargetKind::pidfile;
+  std::vector<ProcessInfo> out;
+  for (pid_t pid : *pids) {
+    if (named) {
+      if (auto why = refusal(pid, protect, spec.allow_init); !why.empty()) return fail(why);
+    } else if (protect.self_and_ancestors.count(pid) || (!spec.allow_init && protect.init_and_session.count(pid))) {
+      continue;  // a broad match never hits rebound, its parents, init or its session leader
+    }
+    auto info = read_process(pid);
+    if (!info) continue;
+    if (spec.kind == TargetKind::exe && executable_name(pid, *info) != spec.value) continue;
+    if (spec.kind == TargetKind::cmdline && (info->cmdline.empty() || !pattern->search(info->cmdline)))
+      continue;
+    out.push_back(std::move(*info));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
+  return out;
+}
+
+Result<std::vector<ProcessInfo>> resolve_target(const TargetSpec& spec) {
+  auto matched = match_target(spec);
+  if (!matched) return fail(fmt::format("target '{}': {}", spec.name, matched.error().message));
+  if (matched->empty())
+    return fail(fmt::format("target '{}' ({} = \"{}\") matches no running process", spec.name, to_string(spec.kind),
+                            spec.value));
+  if (static_cast<int64_t>(matched->size()) > spec.max_targets) {
+    std::vector<std::string> pids;
+    for (const auto& p : *matched) pids.push_back(std::to_string(p.pid));
+    return fail(fmt::format("target '{}' ({} = \"{}\") matches {} processes (pids {}) but max_targets = {}; "
+                            "narrow the match or raise max_targets",
+                            spec.name, to_string(spec.kind), spec.value, matched->size(), fmt::join(pids, ", "),
+                            spec.max_targets));
+  }
+  return matched;
+}
+
+}  // namespace rebound
