@@ -90,6 +90,42 @@ std::string systemd_timer_lines(const Schedule& s) {
   return out;
 }
 
+namespace {
+
+// Reads key = [{ cron = "...", <length_key> = "..." }, ...] and calls add for each valid window; false when an
+// entry had an error.
+bool parse_windows(TableReader& r, const std::string& key, const char* length_key, const std::string& zone,
+                   const std::function<void(const CronExpression&, Millis)>& add) {
+  bool ok = true;
+  const toml::array* a = r.array(key);
+  for (size_t i = 0; a && i < a->size(); ++i) {
+    const toml::table* t = (*a)[i].as_table();
+    if (!t) {
+      r.error(key, fmt::format("each entry is a table such as {{ cron = \"0 9 * * 1-5\", {} = \"8h\" }}", length_key));
+      ok = false;
+      continue;
+    }
+    TableReader w(*t, r.key_path(key) + fmt::format("[{}]", i), r.diagnostics());
+    auto text = w.string("cron", true);
+    auto length = w.duration(length_key, true);
+    w.finish();
+    if (!text || !length) {
+      ok = false;
+      continue;
+    }
+    auto c = CronExpression::parse(*text, zone);
+    if (!c) {
+      w.error("cron", c.error().message);
+      ok = false;
+      continue;
+    }
+    add(*c, *length);
+  }
+  return ok;
+}
+
+}  // namespace
+
 std::optional<Schedule> parse_schedule(TableReader& r, const std::string& suite_name) {
   Schedule s;
   s.seed = suite_name;
@@ -103,45 +139,21 @@ std::optional<Schedule> parse_schedule(TableReader& r, const std::string& suite_
     return std::nullopt;
   }
   s.time_zone = *zone;
-  auto cron = [&](const std::string& key, const std::string& text) -> std::optional<CronExpression> {
+  for (const auto& text : r.strings("cron").value_or(std::vector<std::string>{})) {
     auto c = CronExpression::parse(text, s.time_zone);
     if (!c) {
-      r.error(key, c.error().message);
+      r.error("cron", c.error().message);
       ok = false;
-      return std::nullopt;
+      continue;
     }
-    return *c;
-  };
-  for (const auto& text : r.strings("cron").value_or(std::vector<std::string>{}))
-    if (auto c = cron("cron", text)) s.cron.push_back(*c);
-  auto windows = [&](const std::string& key, const char* length_key, auto add) {
-    const toml::array* a = r.array(key);
-    for (size_t i = 0; a && i < a->size(); ++i) {
-      const toml::table* t = (*a)[i].as_table();
-      if (!t) {
-        r.error(key, fmt::format("each entry is a table such as {{ cron = \"0 9 * * 1-5\", {} = \"8h\" }}", length_key));
-        ok = false;
-        continue;
-      }
-      TableReader w(*t, r.key_path(key) + fmt::format("[{}]", i), r.diagnostics());
-      auto text = w.string("cron", true);
-      auto length = w.duration(length_key, true);
-      w.finish();
-      if (!text || !length) {
-        ok = false;
-        continue;
-      }
-      auto c = CronExpression::parse(*text, s.time_zone);
-      if (!c) {
-        w.error("cron", c.error().message);
-        ok = false;
-        continue;
-      }
-      add(*c, *length);
-    }
-  };
-  windows("random", "within", [&](const CronExpression& c, Millis m) { s.random.push_back({c, m}); });
-  windows("blackout", "duration", [&](const CronExpression& c, Millis m) { s.blackouts.push_back({c, m}); });
+    s.cron.push_back(*c);
+  }
+  if (!parse_windows(r, "random", "within", s.time_zone,
+                     [&](const CronExpression& c, Millis m) { s.random.push_back({c, m}); }))
+    ok = false;
+  if (!parse_windows(r, "blackout", "duration", s.time_zone,
+                     [&](const CronExpression& c, Millis m) { s.blackouts.push_back({c, m}); }))
+    ok = false;
   std::string missed = r.string("missed").value_or("skip");
   if (missed == "run_once") s.run_missed_once = true;
   else if (missed != "skip") {

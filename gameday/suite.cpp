@@ -25,6 +25,85 @@ std::string SuiteLoad::format_all() const {
   return out;
 }
 
+namespace {
+
+// pass_if, on_failure and pause: how the suite judges and paces its trials.
+void parse_suite_policy(TableReader& top, Suite& suite) {
+  if (const toml::node* p = top.node("pass_if")) {
+    if (p->is_string() && *p->value<std::string>() == "all") {
+      suite.pass_share.reset();
+    } else if (p->is_number() && *p->value<double>() > 0 && *p->value<double>() <= 1) {
+      suite.pass_share = *p->value<double>();
+    } else {
+      top.error("pass_if", fmt::format("expected \"all\" or a share of trials from 0 to 1 such as 0.95, got {}",
+                                       describe_node(*p)));
+    }
+  }
+  if (auto f = top.string("on_failure")) {
+    if (*f == "stop") suite.stop_on_failure = true;
+    else if (*f != "continue") top.error("on_failure", fmt::format("'{}': use \"continue\" or \"stop\"", *f));
+  }
+  if (auto p = top.duration("pause")) suite.pause = *p;
+}
+
+// What the entries of every group share while they load.
+struct EntryContext {
+  const std::string& path;  // the suite file
+  fs::path base;            // its folder, which entries' files are relative to
+  LoadOptions with_shared;  // the load options with the suite's shared definitions
+  std::set<std::string> names;  // experiment names so far: two entries of one experiment would share reports
+  std::vector<Diagnostics>& experiment_diagnostics;
+};
+
+// One [[groups.experiments]] entry: its file loaded as an experiment; nothing when it has an error.
+std::optional<SuiteEntry> parse_entry(TableReader& er, EntryContext& c) {
+  auto file = er.string("file", true);
+  const int64_t asked = er.integer("repeat").value_or(1);
+  if (asked < 1 || asked > 10000) er.error("repeat", fmt::format("repeat must be from 1 to 10000, got {}", asked));
+  int repeat = static_cast<int>(std::clamp<int64_t>(asked, 1, 10000));
+  er.finish();
+  if (!file) return std::nullopt;
+  SuiteEntry entry;
+  entry.file = (c.base / *file).lexically_normal().string();
+  entry.repeat = std::max(repeat, 1);
+  std::error_code same_ec;
+  if (fs::equivalent(entry.file, c.path, same_ec)) {
+    er.error("file", fmt::format("'{}' is this suite itself; a suite lists experiment files", clip(*file)));
+    return std::nullopt;
+  }
+  auto loaded = load_experiment(entry.file, c.with_shared);
+  if (!loaded.experiment) {
+    c.experiment_diagnostics.push_back(std::move(loaded.diagnostics));
+    return std::nullopt;
+  }
+  entry.experiment = std::move(*loaded.experiment);
+  if (!c.names.insert(entry.experiment.name).second)
+    er.error("file", fmt::format("experiment '{}' appears twice in the suite: its reports would collide; use repeat",
+                                 entry.experiment.name));
+  return entry;
+}
+
+// One [[groups]] table: its name, mode and entries.
+SuiteGroup parse_group(TableReader& gr, size_t g, Diagnostics& d, EntryContext& c) {
+  SuiteGroup group;
+  group.name = gr.string("name").value_or(fmt::format("group {}", g + 1));
+  std::string mode = gr.string("mode").value_or("serial");
+  if (mode == "parallel") group.parallel = true;
+  else if (mode != "serial") gr.error("mode", fmt::format("'{}': use \"serial\" or \"parallel\"", mode));
+  const toml::array* entries = gr.array("experiments");
+  if (!entries || entries->empty()) gr.error("experiments", "add at least one [[groups.experiments]] with file = \"...\"");
+  for (size_t e = 0; entries && e < entries->size(); ++e) {
+    const toml::table* et = (*entries)[e].as_table();
+    if (!et) continue;
+    TableReader er(*et, fmt::format("groups[{}].experiments[{}]", g, e), d);
+    if (auto entry = parse_entry(er, c)) group.entries.push_back(std::move(*entry));
+  }
+  gr.finish();
+  return group;
+}
+
+}  // namespace
+
 SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
   SuiteLoad out;
   // The suite file's own diagnostics stay here while the experiments' are collected (readers keep a reference
@@ -53,73 +132,20 @@ SuiteLoad load_suite(const std::string& path, const LoadOptions& options) {
   TableReader top(root, "", d);
   suite.name = top.string("name").value_or(fs::path(path).stem().string());
   suite.title = top.string("title").value_or(suite.name);
-  if (const toml::node* p = top.node("pass_if")) {
-    if (p->is_string() && *p->value<std::string>() == "all") {
-      suite.pass_share.reset();
-    } else if (p->is_number() && *p->value<double>() > 0 && *p->value<double>() <= 1) {
-      suite.pass_share = *p->value<double>();
-    } else {
-      top.error("pass_if", fmt::format("expected \"all\" or a share of trials from 0 to 1 such as 0.95, got {}",
-                                       describe_node(*p)));
-    }
-  }
-  if (auto f = top.string("on_failure")) {
-    if (*f == "stop") suite.stop_on_failure = true;
-    else if (*f != "continue") top.error("on_failure", fmt::format("'{}': use \"continue\" or \"stop\"", *f));
-  }
-  if (auto p = top.duration("pause")) suite.pause = *p;
-  const fs::path base = fs::path(path).parent_path();
+  parse_suite_policy(top, suite);
+  EntryContext entries{path, fs::path(path).parent_path(), options, {}, experiment_diagnostics};
   // Shared definitions: parsed with each experiment that uses them; here they are only marked as known.
   top.array("targets");
   top.array("probes");
-  LoadOptions with_shared = options;
-  with_shared.shared = shared_root;
-  with_shared.shared_file = path;
-  std::set<std::string> names;
+  entries.with_shared.shared = shared_root;
+  entries.with_shared.shared_file = path;
   const toml::array* groups = top.array("groups");
   if (!groups || groups->empty()) top.error("groups", "a suite needs at least one [[groups]] with [[groups.experiments]]");
   for (size_t g = 0; groups && g < groups->size(); ++g) {
     const toml::table* gt = (*groups)[g].as_table();
     if (!gt) continue;
     TableReader gr(*gt, fmt::format("groups[{}]", g), d);
-    SuiteGroup group;
-    group.name = gr.string("name").value_or(fmt::format("group {}", g + 1));
-    std::string mode = gr.string("mode").value_or("serial");
-    if (mode == "parallel") group.parallel = true;
-    else if (mode != "serial") gr.error("mode", fmt::format("'{}': use \"serial\" or \"parallel\"", mode));
-    const toml::array* entries = gr.array("experiments");
-    if (!entries || entries->empty()) gr.error("experiments", "add at least one [[groups.experiments]] with file = \"...\"");
-    for (size_t e = 0; entries && e < entries->size(); ++e) {
-      const toml::table* et = (*entries)[e].as_table();
-      if (!et) continue;
-      TableReader er(*et, fmt::format("groups[{}].experiments[{}]", g, e), d);
-      auto file = er.string("file", true);
-      const int64_t asked = er.integer("repeat").value_or(1);
-      if (asked < 1 || asked > 10000) er.error("repeat", fmt::format("repeat must be from 1 to 10000, got {}", asked));
-      int repeat = static_cast<int>(std::clamp<int64_t>(asked, 1, 10000));
-      er.finish();
-      if (!file) continue;
-      SuiteEntry entry;
-      entry.file = (base / *file).lexically_normal().string();
-      entry.repeat = std::max(repeat, 1);
-      std::error_code same_ec;
-      if (fs::equivalent(entry.file, path, same_ec)) {
-        er.error("file", fmt::format("'{}' is this suite itself; a suite lists experiment files", clip(*file)));
-        continue;
-      }
-      auto loaded = load_experiment(entry.file, with_shared);
-      if (!loaded.experiment) {
-        experiment_diagnostics.push_back(std::move(loaded.diagnostics));
-        continue;
-      }
-      entry.experiment = std::move(*loaded.experiment);
-      if (!names.insert(entry.experiment.name).second)
-        er.error("file", fmt::format("experiment '{}' appears twice in the suite: its reports would collide; use repeat",
-                                     entry.experiment.name));
-      group.entries.push_back(std::move(entry));
-    }
-    gr.finish();
-    suite.groups.push_back(std::move(group));
+    suite.groups.push_back(parse_group(gr, g, d, entries));
   }
   if (const toml::table* st = top.table("schedule")) {
     TableReader sr(*st, "schedule", d);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <functional>
 
 namespace rebound {
 
@@ -47,24 +48,25 @@ const char* verdict_color(const std::string& v) {
   return "#57606a";
 }
 
-// The timeline: one lane per probe (latency as a line, failed samples as red ticks), fault windows shaded,
-// phases marked, the moment of recovery and the recover_within deadline drawn.
-std::string timeline_svg(const json& j) {
+// Where the timeline draws: its size, the plot's edges and the time scale.
+struct Frame {
   const double width = 1000, left = 150, right = 20, lane_height = 90, top = 34;
-  const auto& probes = j["probes"];
-  const double end_ms = std::max(1.0, num(j, "duration_ms").value_or(1));
-  const double plot_w = width - left - right;
-  const double height = top + lane_height * std::max<size_t>(1, probes.size()) + 56;
-  auto x = [&](double t) { return left + std::clamp(t / end_ms, 0.0, 1.0) * plot_w; };
-  std::string svg = fmt::format(
-      "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" role=\"img\" "
-      "aria-label=\"probe timeline\">\n",
-      width, height);
-  const double plot_bottom = height - 56;  // below: fault and recovery labels, then the time axis
-  // Phases as labelled bands.
+  double end_ms = 1, plot_w = 0, height = 0, plot_bottom = 0;
+  explicit Frame(const json& j) {
+    end_ms = std::max(1.0, num(j, "duration_ms").value_or(1));
+    plot_w = width - left - right;
+    height = top + lane_height * std::max<size_t>(1, j["probes"].size()) + 56;
+    plot_bottom = height - 56;  // below: fault and recovery labels, then the time axis
+  }
+  double x(double t) const { return left + std::clamp(t / end_ms, 0.0, 1.0) * plot_w; }
+};
+
+// Phases as labelled bands.
+std::string timeline_phases(const json& j, const Frame& f) {
   static const std::pair<const char*, const char*> phase_colors[] = {
       {"setup", "#f6f8fa"}, {"baseline", "#ddf4ff"}, {"method", "#fff8c5"}, {"recovery", "#fbefff"},
       {"after", "#dafbe1"}, {"teardown", "#f6f8fa"}, {"rollbacks", "#fff1e5"}, {"preflight", "#f6f8fa"}};
+  std::string svg;
   for (const auto& p : j["phases"]) {
     std::string name = str(p, "name");
     double a = num(p, "start_ms").value_or(0), b = num(p, "end_ms").value_or(0);
@@ -74,12 +76,17 @@ std::string timeline_svg(const json& j) {
       if (name == n) color = c;
     svg += fmt::format("<rect class=\"phase\" data-phase=\"{}\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" "
                        "fill=\"{}\"/>\n",
-                       html_escape(name), x(a), top, std::max(0.5, x(b) - x(a)), plot_bottom - top, color);
-    if (x(b) - x(a) > 40)
-      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"phase-label\">{}</text>\n", x(a) + 3, top - 6,
+                       html_escape(name), f.x(a), f.top, std::max(0.5, f.x(b) - f.x(a)), f.plot_bottom - f.top, color);
+    if (f.x(b) - f.x(a) > 40)
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{}\" class=\"phase-label\">{}</text>\n", f.x(a) + 3, f.top - 6,
                          html_escape(name));
   }
-  // Fault windows.
+  return svg;
+}
+
+// Fault windows, or a line for a fault without a duration.
+std::string timeline_faults(const json& j, const Frame& f) {
+  std::string svg;
   for (const auto& s : j["steps"]) {
     if (str(s, "kind") != "fault") continue;
     auto applied = num(s, "applied_ms");
@@ -90,23 +97,28 @@ std::string timeline_svg(const json& j) {
       svg += fmt::format("<rect class=\"fault\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" "
                          "fill=\"#cf222e\" fill-opacity=\"0.12\" stroke=\"#cf222e\" stroke-opacity=\"0.4\"><title>{}"
                          "</title></rect>\n",
-                         x(*applied), top, std::max(1.0, x(until) - x(*applied)), plot_bottom - top, label);
+                         f.x(*applied), f.top, std::max(1.0, f.x(until) - f.x(*applied)), f.plot_bottom - f.top, label);
     } else {
       svg += fmt::format("<line class=\"fault\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2:.1f}\" stroke=\"#cf222e\" "
                          "stroke-width=\"2\"><title>{3}</title></line>\n",
-                         x(*applied), top, plot_bottom, label);
+                         f.x(*applied), f.top, f.plot_bottom, label);
     }
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"fault-label\">{}</text>\n", x(*applied) + 3,
-                       plot_bottom + 14, label);
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"fault-label\">{}</text>\n", f.x(*applied) + 3,
+                       f.plot_bottom + 14, label);
   }
-  // Recovery and its deadline.
+  return svg;
+}
+
+// Recovery and its deadline.
+std::string timeline_recovery(const json& j, const Frame& f) {
+  std::string svg;
   const auto& m = j["metrics"];
   auto eoi = num(m, "end_of_impact_ms");
   if (auto recovered = num(m, "recovered_at_ms")) {
     svg += fmt::format("<line id=\"recovered\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2:.1f}\" stroke=\"#1a7f37\" "
                        "stroke-width=\"2\"/><text x=\"{0:.1f}\" y=\"{3:.1f}\" class=\"recovered-label\">recovered "
                        "+{4:.0f} ms</text>\n",
-                       x(*recovered), top, plot_bottom, plot_bottom + 28, num(m, "time_to_recover_ms").value_or(0));
+                       f.x(*recovered), f.top, f.plot_bottom, f.plot_bottom + 28, num(m, "time_to_recover_ms").value_or(0));
   }
   if (eoi) {
     for (const auto& c : j["slo"])
@@ -115,58 +127,85 @@ std::string timeline_svg(const json& j) {
         svg += fmt::format("<line id=\"deadline\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1}\" y2=\"{2:.1f}\" "
                            "stroke=\"#57606a\" stroke-dasharray=\"5 4\" stroke-width=\"1.5\"/><text x=\"{0:.1f}\" "
                            "y=\"{1}\" class=\"deadline-label\" text-anchor=\"end\">recover_within</text>\n",
-                           x(deadline), top + 12, plot_bottom);
+                           f.x(deadline), f.top + 12, f.plot_bottom);
       }
   }
-  // One lane per probe.
-  for (size_t i = 0; i < probes.size(); ++i) {
-    const auto& p = probes[i];
-    double lane_top = top + lane_height * static_cast<double>(i) + 8;
-    double lane_bottom = lane_top + lane_height - 20;
-    std::vector<double> latencies;
-    for (const auto& s : p["samples"])
-      if (s.value("ok", false)) latencies.push_back(s.value("latency_ms", 0.0));
-    std::sort(latencies.begin(), latencies.end());
-    double scale = latencies.empty() ? 1.0 : std::max(1.0, latencies[latencies.size() * 99 / 100] * 1.2);
-    auto y = [&](double latency) { return lane_bottom - std::min(latency / scale, 1.0) * (lane_bottom - lane_top); };
-    svg += fmt::format("<g class=\"probe-lane\" data-probe=\"{}\">\n", html_escape(str(p, "name")));
-    svg += fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"lane-name\">{}</text><text x=\"8\" y=\"{:.1f}\" "
-                       "class=\"lane-scale\">latency, 0–{:.1f} ms</text>\n",
-                       lane_top + 14, html_escape(str(p, "name")), lane_top + 30, scale);
-    svg += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#d0d7de\"/>\n", left, width - right,
-                       lane_bottom, lane_bottom);
-    // A polyline per run of ok samples, so gaps show where the probe failed.
-    std::string points;
-    auto flush = [&] {
-      if (!points.empty())
-        svg += fmt::format("<polyline class=\"latency\" fill=\"none\" stroke=\"#0969da\" stroke-width=\"1.2\" "
-                           "points=\"{}\"/>\n",
-                           points);
-      points.clear();
-    };
-    size_t stride = std::max<size_t>(1, p["samples"].size() / 2000);  // keep the file small for long runs
-    size_t n = 0;
-    for (const auto& s : p["samples"]) {
-      double t = s.value("t_ms", 0.0);
-      if (!s.value("ok", false)) {
-        flush();
-        svg += fmt::format("<line class=\"failed-sample\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" "
-                           "stroke=\"#cf222e\" stroke-width=\"1\"><title>{3:.1f} ms: {4}</title></line>\n",
-                           x(t), lane_bottom - 10, lane_bottom + 4, t, html_escape(s.value("reason", "")));
-        continue;
-      }
-      if (n++ % stride) continue;
-      points += fmt::format("{:.1f},{:.1f} ", x(t), y(s.value("latency_ms", 0.0)));
+  return svg;
+}
+
+// The samples of one probe as polylines (a gap where it failed) and red ticks for failed samples.
+std::string lane_samples(const json& p, const Frame& f, double lane_bottom, const std::function<double(double)>& y) {
+  std::string svg, points;
+  auto flush = [&] {
+    if (!points.empty())
+      svg += fmt::format("<polyline class=\"latency\" fill=\"none\" stroke=\"#0969da\" stroke-width=\"1.2\" "
+                         "points=\"{}\"/>\n",
+                         points);
+    points.clear();
+  };
+  size_t stride = std::max<size_t>(1, p["samples"].size() / 2000);  // keep the file small for long runs
+  size_t n = 0;
+  for (const auto& s : p["samples"]) {
+    double t = s.value("t_ms", 0.0);
+    if (!s.value("ok", false)) {
+      flush();
+      svg += fmt::format("<line class=\"failed-sample\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" "
+                         "stroke=\"#cf222e\" stroke-width=\"1\"><title>{3:.1f} ms: {4}</title></line>\n",
+                         f.x(t), lane_bottom - 10, lane_bottom + 4, t, html_escape(s.value("reason", "")));
+      continue;
     }
-    flush();
-    svg += "</g>\n";
+    if (n++ % stride) continue;
+    points += fmt::format("{:.1f},{:.1f} ", f.x(t), y(s.value("latency_ms", 0.0)));
   }
-  // Time axis.
-  double step = std::pow(10, std::floor(std::log10(end_ms / 5)));
-  if (end_ms / step > 10) step *= 2;
-  for (double t = 0; t <= end_ms; t += step)
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{:g}s</text>\n", x(t),
-                       height - 4, t / 1000);
+  flush();
+  return svg;
+}
+
+// One lane per probe: its name, its latency scale and its samples.
+std::string probe_lane(const json& p, size_t i, const Frame& f) {
+  double lane_top = f.top + f.lane_height * static_cast<double>(i) + 8;
+  double lane_bottom = lane_top + f.lane_height - 20;
+  std::vector<double> latencies;
+  for (const auto& s : p["samples"])
+    if (s.value("ok", false)) latencies.push_back(s.value("latency_ms", 0.0));
+  std::sort(latencies.begin(), latencies.end());
+  double scale = latencies.empty() ? 1.0 : std::max(1.0, latencies[latencies.size() * 99 / 100] * 1.2);
+  auto y = [&](double latency) { return lane_bottom - std::min(latency / scale, 1.0) * (lane_bottom - lane_top); };
+  std::string svg = fmt::format("<g class=\"probe-lane\" data-probe=\"{}\">\n", html_escape(str(p, "name")));
+  svg += fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"lane-name\">{}</text><text x=\"8\" y=\"{:.1f}\" "
+                     "class=\"lane-scale\">latency, 0–{:.1f} ms</text>\n",
+                     lane_top + 14, html_escape(str(p, "name")), lane_top + 30, scale);
+  svg += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#d0d7de\"/>\n", f.left,
+                     f.width - f.right, lane_bottom, lane_bottom);
+  svg += lane_samples(p, f, lane_bottom, y);
+  svg += "</g>\n";
+  return svg;
+}
+
+std::string time_axis(const Frame& f) {
+  std::string svg;
+  double step = std::pow(10, std::floor(std::log10(f.end_ms / 5)));
+  if (f.end_ms / step > 10) step *= 2;
+  for (double t = 0; t <= f.end_ms; t += step)
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{:g}s</text>\n", f.x(t),
+                       f.height - 4, t / 1000);
+  return svg;
+}
+
+// The timeline: one lane per probe (latency as a line, failed samples as red ticks), fault windows shaded,
+// phases marked, the moment of recovery and the recover_within deadline drawn.
+std::string timeline_svg(const json& j) {
+  const Frame f(j);
+  std::string svg = fmt::format(
+      "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" role=\"img\" "
+      "aria-label=\"probe timeline\">\n",
+      f.width, f.height);
+  svg += timeline_phases(j, f);
+  svg += timeline_faults(j, f);
+  svg += timeline_recovery(j, f);
+  const auto& probes = j["probes"];
+  for (size_t i = 0; i < probes.size(); ++i) svg += probe_lane(probes[i], i, f);
+  svg += time_axis(f);
   svg += "</svg>\n";
   return svg;
 }
@@ -196,7 +235,10 @@ footer { color: #57606a; margin-top: 32px; font-size: 12px; }
 
 }  // namespace
 
-std::string make_html(const nlohmann::json& j) {
+namespace {
+
+// The document's head, the title, the verdict and where the run came from.
+std::string html_header(const json& j) {
   const auto& ex = j["experiment"];
   std::string verdict = str(j, "verdict");
   std::string title = str(ex, "title").empty() ? str(ex, "name") : str(ex, "title");
@@ -211,6 +253,12 @@ std::string make_html(const nlohmann::json& j) {
                      html_escape(str(j, "started_at")), num(j, "duration_ms").value_or(0) / 1000);
   if (!str(ex, "description").empty()) out += fmt::format("<p>{}</p>\n", html_escape(str(ex, "description")));
   out += "</header>\n";
+  return out;
+}
+
+// Why the verdict is what it is, and each criterion against its limit.
+std::string html_criteria(const json& j) {
+  std::string out;
   if (!j["reasons"].empty()) {
     out += "<h2>Why</h2>\n<ul class=\"reasons\">\n";
     for (const auto& r : j["reasons"]) out += fmt::format("<li>{}</li>\n", html_escape(r.get<std::string>()));
@@ -229,6 +277,11 @@ std::string make_html(const nlohmann::json& j) {
                        passed ? "pass" : "FAIL", html_escape(str(c, "detail")));
   }
   out += "</table>\n";
+  return out;
+}
+
+std::string html_timeline(const json& j) {
+  std::string out;
   const auto& m = j["metrics"];
   out += fmt::format("<h2>Timeline</h2>\n<p class=\"meta\">first fault at {} · end of impact at {} · time to impact {} · "
                      "time to recover <b>{}</b></p>\n",
@@ -243,6 +296,13 @@ std::string make_html(const nlohmann::json& j) {
          "<span><i class=\"swatch\" style=\"background:#fbefff\"></i>recovery</span>"
          "<span><i class=\"swatch\" style=\"background:#dafbe1\"></i>after</span></p>\n";
   out += timeline_svg(j);
+  return out;
+}
+
+// The samples, failures and percentiles of each phase of the analysis.
+std::string html_phases(const json& j) {
+  const auto& m = j["metrics"];
+  std::string out;
   out += "<h2>Phases</h2>\n<table id=\"phases\">\n<tr><th>phase</th><th>samples</th><th>failed</th><th>error ratio</th>"
          "<th>p50</th><th>p95</th><th>p99</th></tr>\n";
   for (const char* name : {"baseline", "fault", "recovery", "after", "impact"}) {
@@ -254,6 +314,11 @@ std::string make_html(const nlohmann::json& j) {
                        ms(num(s, "p50_ms")), ms(num(s, "p95_ms")), ms(num(s, "p99_ms")));
   }
   out += "</table>\n";
+  return out;
+}
+
+std::string html_steps_and_guards(const json& j) {
+  std::string out;
   if (!j["steps"].empty()) {
     out += "<h2>Steps</h2>\n<table id=\"steps\">\n<tr><th>step</th><th>type</th><th>target</th><th>applied</th>"
            "<th>ended</th><th>status</th><th>what it did</th></tr>\n";
@@ -274,6 +339,17 @@ std::string make_html(const nlohmann::json& j) {
                          num(g, "failure_ratio").value_or(0) * 100);
     out += "</ul>\n";
   }
+  return out;
+}
+
+}  // namespace
+
+std::string make_html(const nlohmann::json& j) {
+  std::string out = html_header(j);
+  out += html_criteria(j);
+  out += html_timeline(j);
+  out += html_phases(j);
+  out += html_steps_and_guards(j);
   out += fmt::format("<footer>rebound {} · journal schema {}</footer>\n</body>\n</html>\n",
                      html_escape(str(j, "rebound_version")), j.value("schema_version", 0));
   return out;

@@ -83,6 +83,84 @@ nlohmann::json experiment_to_json(const Experiment& ex) {
   return j;
 }
 
+namespace {
+
+nlohmann::json steps_json(const RunResult& r) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& s : r.steps) {
+    nlohmann::json processes = nlohmann::json::array();
+    for (const auto& p : s.processes) processes.push_back(to_json(p));
+    steps.push_back({{"name", s.name},
+                     {"type", s.type},
+                     {"kind", s.kind},
+                     {"target", s.target},
+                     {"planned_start_ms", s.planned_start_ms},
+                     {"planned_duration_ms", opt(s.planned_duration_ms)},
+                     {"started_ms", opt(s.started_ms)},
+                     {"applied_ms", opt(s.applied_ms)},
+                     {"reverted_ms", opt(s.reverted_ms)},
+                     {"ended_ms", opt(s.ended_ms)},
+                     {"status", s.status},
+                     {"error", s.error},
+                     {"processes", processes},
+                     {"detail", s.detail}});
+  }
+  return steps;
+}
+
+nlohmann::json commands_json(const RunResult& r) {
+  nlohmann::json commands = nlohmann::json::array();
+  for (const auto& c : r.commands)
+    commands.push_back({{"phase", c.phase},
+                        {"name", c.name},
+                        {"argv", c.argv},
+                        {"started_ms", c.started_ms},
+                        {"ended_ms", c.ended_ms},
+                        {"ok", c.ok},
+                        {"summary", c.summary},
+                        {"pid", c.pid ? nlohmann::json(*c.pid) : nlohmann::json(nullptr)}});
+  return commands;
+}
+
+nlohmann::json metrics_json(const RunMetrics& m) {
+  nlohmann::json phases = nlohmann::json::object();
+  for (const auto& [name, stats] : m.phases) phases[name] = stats_json(stats);
+  return {{"first_sample_ms", opt(m.first_sample_ms)},
+          {"first_fault_ms", opt(m.first_fault_ms)},
+          {"end_of_impact_ms", opt(m.end_of_impact_ms)},
+          {"time_to_impact_ms", opt(m.time_to_impact_ms)},
+          {"recovered_at_ms", opt(m.recovered_at_ms)},
+          {"time_to_recover_ms", opt(m.time_to_recover_ms)},
+          {"observed_after_impact_ms", opt(m.observed_ms)},
+          {"phases", phases}};
+}
+
+nlohmann::json criteria_json(const RunResult& r) {
+  nlohmann::json slo = nlohmann::json::array();
+  for (const auto& c : r.criteria)
+    slo.push_back({{"criterion", c.name},
+                   {"value", opt(c.value)},
+                   {"limit", c.limit},
+                   {"unit", c.unit},
+                   {"passed", c.passed},
+                   {"detail", c.detail}});
+  return slo;
+}
+
+nlohmann::json probes_json(const RunResult& r) {
+  nlohmann::json probes = nlohmann::json::array();
+  for (const auto& p : r.probes) {
+    nlohmann::json samples = nlohmann::json::array();
+    for (const auto& s : p.samples)
+      samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
+                         {"reason", s.reason}});
+    probes.push_back({{"name", p.name}, {"samples", samples}});
+  }
+  return probes;
+}
+
+}  // namespace
+
 nlohmann::json make_journal(const Experiment& ex, const RunResult& r) {
   nlohmann::json j;
   j["schema_version"] = kJournalSchemaVersion;
@@ -103,67 +181,17 @@ nlohmann::json make_journal(const Experiment& ex, const RunResult& r) {
     j["targets"][name] = nlohmann::json::array();
     for (const auto& p : processes) j["targets"][name].push_back(to_json(p));
   }
-  j["steps"] = nlohmann::json::array();
-  for (const auto& s : r.steps) {
-    nlohmann::json processes = nlohmann::json::array();
-    for (const auto& p : s.processes) processes.push_back(to_json(p));
-    j["steps"].push_back({{"name", s.name},
-                          {"type", s.type},
-                          {"kind", s.kind},
-                          {"target", s.target},
-                          {"planned_start_ms", s.planned_start_ms},
-                          {"planned_duration_ms", opt(s.planned_duration_ms)},
-                          {"started_ms", opt(s.started_ms)},
-                          {"applied_ms", opt(s.applied_ms)},
-                          {"reverted_ms", opt(s.reverted_ms)},
-                          {"ended_ms", opt(s.ended_ms)},
-                          {"status", s.status},
-                          {"error", s.error},
-                          {"processes", processes},
-                          {"detail", s.detail}});
-  }
-  j["commands"] = nlohmann::json::array();
-  for (const auto& c : r.commands)
-    j["commands"].push_back({{"phase", c.phase},
-                             {"name", c.name},
-                             {"argv", c.argv},
-                             {"started_ms", c.started_ms},
-                             {"ended_ms", c.ended_ms},
-                             {"ok", c.ok},
-                             {"summary", c.summary},
-                             {"pid", c.pid ? nlohmann::json(*c.pid) : nlohmann::json(nullptr)}});
+  j["steps"] = steps_json(r);
+  j["commands"] = commands_json(r);
   j["guard_events"] = nlohmann::json::array();
   for (const auto& g : r.guard_events)
     j["guard_events"].push_back(
         {{"guard", g.guard}, {"probe", g.probe}, {"t_ms", g.t_ms}, {"failure_ratio", g.failure_ratio}});
   j["steady_state"] = {{"baseline", r.baseline ? check_json(*r.baseline) : nlohmann::json(nullptr)},
                        {"after", r.after ? check_json(*r.after) : nlohmann::json(nullptr)}};
-  nlohmann::json phases = nlohmann::json::object();
-  for (const auto& [name, stats] : r.metrics.phases) phases[name] = stats_json(stats);
-  j["metrics"] = {{"first_sample_ms", opt(r.metrics.first_sample_ms)},
-                  {"first_fault_ms", opt(r.metrics.first_fault_ms)},
-                  {"end_of_impact_ms", opt(r.metrics.end_of_impact_ms)},
-                  {"time_to_impact_ms", opt(r.metrics.time_to_impact_ms)},
-                  {"recovered_at_ms", opt(r.metrics.recovered_at_ms)},
-                  {"time_to_recover_ms", opt(r.metrics.time_to_recover_ms)},
-                  {"observed_after_impact_ms", opt(r.metrics.observed_ms)},
-                  {"phases", phases}};
-  j["slo"] = nlohmann::json::array();
-  for (const auto& c : r.criteria)
-    j["slo"].push_back({{"criterion", c.name},
-                        {"value", opt(c.value)},
-                        {"limit", c.limit},
-                        {"unit", c.unit},
-                        {"passed", c.passed},
-                        {"detail", c.detail}});
-  j["probes"] = nlohmann::json::array();
-  for (const auto& p : r.probes) {
-    nlohmann::json samples = nlohmann::json::array();
-    for (const auto& s : p.samples)
-      samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
-                         {"reason", s.reason}});
-    j["probes"].push_back({{"name", p.name}, {"samples", samples}});
-  }
+  j["metrics"] = metrics_json(r.metrics);
+  j["slo"] = criteria_json(r);
+  j["probes"] = probes_json(r);
   return j;
 }
 

@@ -34,60 +34,73 @@ static std::string limit_text(const Criterion& c) {
   return "pass";
 }
 
+namespace {
+
+struct CaseCounts {
+  size_t tests = 0, failures = 0, errors = 0;
+};
+
+// The test cases of one run: the run itself when it did not end in a verdict on its criteria, then one per
+// criterion.
+std::string run_cases(const RunResult& r, const std::string& classname, double seconds, CaseCounts& n) {
+  std::string cases;
+  if (r.verdict == Verdict::error || r.verdict == Verdict::aborted || r.verdict == Verdict::inconclusive) {
+    ++n.tests;
+    std::string reasons = fmt::format("{}", fmt::join(r.reasons, "\n"));
+    const char* tag = r.verdict == Verdict::error ? "error" : "failure";
+    (r.verdict == Verdict::error ? n.errors : n.failures)++;
+    cases += fmt::format("    <testcase classname=\"{}\" name=\"run\" time=\"{:.3f}\">\n"
+                         "      <{} type=\"{}\" message=\"verdict {}\">{}</{}>\n"
+                         "    </testcase>\n",
+                         classname, seconds, tag, to_string(r.verdict), to_string(r.verdict), xml_escape(reasons), tag);
+  }
+  for (const auto& c : r.criteria) {
+    ++n.tests;
+    cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", classname, xml_escape(c.name));
+    if (!c.passed) {
+      ++n.failures;
+      cases += fmt::format("      <failure type=\"{}\" message=\"{}\">measured: {}\nlimit: {}\n{}</failure>\n",
+                           xml_escape(c.name), xml_escape(fmt::format("measured {}, limit {}", value_text(c), limit_text(c))),
+                           xml_escape(value_text(c)), xml_escape(limit_text(c)), xml_escape(c.detail));
+    }
+    cases += fmt::format("      <system-out>{}</system-out>\n    </testcase>\n", xml_escape(c.detail));
+  }
+  return cases;
+}
+
+}  // namespace
+
 std::string make_junit(const std::vector<JunitEntry>& entries) {
   std::string suites;
   size_t total_tests = 0, total_failures = 0, total_errors = 0;
   double total_time = 0;
   for (const auto& e : entries) {
     std::string cases;
-    size_t tests = 0, failures = 0, errors = 0;
+    CaseCounts n;
     double seconds = e.result ? e.result->duration_ms / 1000 : 0;
     const std::string classname = xml_escape("rebound." + e.experiment);
     if (!e.result) {
-      ++tests;
-      ++errors;
+      ++n.tests;
+      ++n.errors;
       cases += fmt::format("    <testcase classname=\"{}\" name=\"validate\" time=\"0\">\n"
                            "      <error type=\"invalid\" message=\"experiment file is invalid\">{}</error>\n"
                            "    </testcase>\n",
                            classname, xml_escape(e.error));
     } else {
-      const RunResult& r = *e.result;
-      if (r.verdict == Verdict::error || r.verdict == Verdict::aborted || r.verdict == Verdict::inconclusive) {
-        ++tests;
-        std::string reasons = fmt::format("{}", fmt::join(r.reasons, "\n"));
-        const char* tag = r.verdict == Verdict::error ? "error" : "failure";
-        (r.verdict == Verdict::error ? errors : failures)++;
-        cases += fmt::format("    <testcase classname=\"{}\" name=\"run\" time=\"{:.3f}\">\n"
-                             "      <{} type=\"{}\" message=\"verdict {}\">{}</{}>\n"
-                             "    </testcase>\n",
-                             classname, seconds, tag, to_string(r.verdict), to_string(r.verdict), xml_escape(reasons),
-                             tag);
-      }
-      for (const auto& c : r.criteria) {
-        ++tests;
-        cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", classname, xml_escape(c.name));
-        if (!c.passed) {
-          ++failures;
-          cases += fmt::format("      <failure type=\"{}\" message=\"{}\">measured: {}\nlimit: {}\n{}</failure>\n",
-                               xml_escape(c.name),
-                               xml_escape(fmt::format("measured {}, limit {}", value_text(c), limit_text(c))),
-                               xml_escape(value_text(c)), xml_escape(limit_text(c)), xml_escape(c.detail));
-        }
-        cases += fmt::format("      <system-out>{}</system-out>\n    </testcase>\n", xml_escape(c.detail));
-      }
+      cases += run_cases(*e.result, classname, seconds, n);
     }
     suites += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3f}\" "
                           "timestamp=\"{}\" file=\"{}\">\n",
-                          xml_escape(e.experiment), tests, failures, errors, seconds,
+                          xml_escape(e.experiment), n.tests, n.failures, n.errors, seconds,
                           e.result ? xml_escape(e.result->started_at) : "", xml_escape(e.file));
     if (e.result)
       suites += fmt::format("    <properties>\n      <property name=\"verdict\" value=\"{}\"/>\n"
                             "      <property name=\"status\" value=\"{}\"/>\n    </properties>\n",
                             to_string(e.result->verdict), xml_escape(e.result->status));
     suites += cases + "  </testsuite>\n";
-    total_tests += tests;
-    total_failures += failures;
-    total_errors += errors;
+    total_tests += n.tests;
+    total_failures += n.failures;
+    total_errors += n.errors;
     total_time += seconds;
   }
   return fmt::format("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

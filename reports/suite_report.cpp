@@ -46,8 +46,10 @@ std::string make_suite_markdown(const Suite& suite, const SuiteOutcome& o) {
   return out;
 }
 
-std::string make_suite_html(const Suite& suite, const SuiteOutcome& o,
-                            const std::map<std::string, std::vector<HistoryRow>>& trend) {
+namespace {
+
+// The page's head and style, the title and the verdict.
+std::string suite_html_header(const Suite& suite, const SuiteOutcome& o) {
   const std::string v = to_string(o.verdict);
   const char* color = o.verdict == Verdict::passed ? "#1a7f37" : o.verdict == Verdict::failed ? "#cf222e" : "#8250df";
   std::string out = fmt::format(
@@ -65,7 +67,11 @@ std::string make_suite_html(const Suite& suite, const SuiteOutcome& o,
                      html_escape(suite.title), color, v, exit_code(o.verdict),
                      suite.pass_share ? fmt::format("{:.0f}% of trials", *suite.pass_share * 100) : "all trials",
                      o.stopped_early ? " · stopped early" : "");
-  out += "<h2>Experiments</h2>\n<table id=\"experiments\"><tr><th>experiment</th><th>group</th><th>verdict</th>"
+  return out;
+}
+
+std::string suite_html_experiments(const SuiteOutcome& o) {
+  std::string out = "<h2>Experiments</h2>\n<table id=\"experiments\"><tr><th>experiment</th><th>group</th><th>verdict</th>"
          "<th>trials passed</th><th>median</th><th>95% CI of median</th><th>p95</th><th>max</th><th>why</th></tr>\n";
   for (const auto& e : o.entries)
     out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}/{}</td><td class=\"num\">"
@@ -75,7 +81,12 @@ std::string make_suite_html(const Suite& suite, const SuiteOutcome& o,
                        stat(e.stats.max, e.stats),
                        html_escape(e.reason));
   out += "</table>\n";
-  // Time to recover per experiment: one dot per trial on a shared axis, the median as a bar.
+  return out;
+}
+
+// Time to recover per experiment: one dot per trial on a shared axis, the median as a bar.
+std::string suite_html_distribution(const SuiteOutcome& o) {
+  std::string out;
   double top = 1;
   for (const auto& t : o.trials) top = std::max(top, t.result.metrics.time_to_recover_ms.value_or(0));
   const double left = 220, width = 1000, row = 34;
@@ -106,8 +117,12 @@ std::string make_suite_html(const Suite& suite, const SuiteOutcome& o,
   out += fmt::format("<text x=\"{}\" y=\"18\">0 ms</text><text x=\"{}\" y=\"18\" text-anchor=\"end\">{:.0f} ms</text>\n"
                      "</svg>\n",
                      left, width - 30, top);
-  // Trend from the history: the median of each earlier run's time to recover, oldest first.
-  out += "<h2>Trend from history</h2>\n<table id=\"trend\"><tr><th>experiment</th><th>runs</th><th>time to recover, "
+  return out;
+}
+
+// Trend from the history: the median of each earlier run's time to recover, oldest first.
+std::string suite_html_trend(const std::map<std::string, std::vector<HistoryRow>>& trend) {
+  std::string out = "<h2>Trend from history</h2>\n<table id=\"trend\"><tr><th>experiment</th><th>runs</th><th>time to recover, "
          "oldest to newest</th></tr>\n";
   for (const auto& [name, rows] : trend) {
     double most = 1;
@@ -125,14 +140,32 @@ std::string make_suite_html(const Suite& suite, const SuiteOutcome& o,
     out += fmt::format("<tr><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td></tr>\n", html_escape(name),
                        rows.size(), bars);
   }
-  out += "</table>\n<h2>Trials</h2>\n<table id=\"trials\"><tr><th>experiment</th><th>trial</th><th>verdict</th>"
+  out += "</table>\n";
+  return out;
+}
+
+std::string suite_html_trials(const SuiteOutcome& o) {
+  std::string out = "<h2>Trials</h2>\n<table id=\"trials\"><tr><th>experiment</th><th>trial</th><th>verdict</th>"
          "<th>time to recover</th><th>report</th></tr>\n";
   for (const auto& t : o.trials)
     out += fmt::format("<tr><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td><a "
                        "href=\"{}/trial-{}/report.html\">report</a></td></tr>\n",
                        html_escape(t.experiment), t.trial, to_string(t.result.verdict),
                        ms(t.result.metrics.time_to_recover_ms), html_escape(t.experiment), t.trial);
-  out += "</table>\n</body></html>\n";
+  out += "</table>\n";
+  return out;
+}
+
+}  // namespace
+
+std::string make_suite_html(const Suite& suite, const SuiteOutcome& o,
+                            const std::map<std::string, std::vector<HistoryRow>>& trend) {
+  std::string out = suite_html_header(suite, o);
+  out += suite_html_experiments(o);
+  out += suite_html_distribution(o);
+  out += suite_html_trend(trend);
+  out += suite_html_trials(o);
+  out += "</body></html>\n";
   return out;
 }
 
