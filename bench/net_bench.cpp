@@ -136,9 +136,14 @@ double median(std::vector<double> v) {
   return v.empty() ? NAN : v[v.size() / 2];
 }
 
-void latency(int runs) {
-  std::printf("\n== fault activation and removal latency (UDP every 100 us; %d runs; median [min, max] ms) ==\n", runs);
-  std::vector<double> rb_on, rb_off, ipt_on, ipt_off;
+// The latency of a fault switching on and off: from its start to the first packet dropped, and from its end to
+// the first one delivered, in ms.
+struct OnOff {
+  std::vector<double> on, off;
+};
+
+OnOff rebound_on_off(int runs) {
+  OnOff r;
   fs::path dir = fs::temp_directory_path() / "rebound-net-bench";
   fs::create_directories(dir);
   std::ofstream(dir / "loss.toml") << R"(name = "loss"
@@ -172,9 +177,14 @@ duration = "1s"
     const auto& step = j["steps"][0];
     int64_t start = epoch + static_cast<int64_t>(step["started_ms"].get<double>() * 1e6);
     int64_t end = epoch + static_cast<int64_t>((step["applied_ms"].get<double>() + 1000) * 1e6);
-    rb_on.push_back(s.first_after(start, true));
-    rb_off.push_back(s.first_after(end, false));
+    r.on.push_back(s.first_after(start, true));
+    r.off.push_back(s.first_after(end, false));
   }
+  return r;
+}
+
+OnOff iptables_on_off(int runs) {
+  OnOff r;
   for (int i = 0; i < runs; ++i) {
     Net net;
     Stream s;
@@ -186,19 +196,26 @@ duration = "1s"
     sh("ip netns exec rbbc iptables -D OUTPUT -p udp --dport 9000 -j DROP");
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     s.finish();
-    ipt_on.push_back(s.first_after(t0, true));
-    ipt_off.push_back(s.first_after(t1, false));
+    r.on.push_back(s.first_after(t0, true));
+    r.off.push_back(s.first_after(t1, false));
   }
+  return r;
+}
+
+void latency(int runs) {
+  std::printf("\n== fault activation and removal latency (UDP every 100 us; %d runs; median [min, max] ms) ==\n", runs);
+  OnOff rb = rebound_on_off(runs);
+  OnOff ipt = iptables_on_off(runs);
   auto show = [](const char* label, const std::vector<double>& v) {
     std::printf("  %-44s %7.2f  [%7.2f, %7.2f]\n", label, median(v), *std::min_element(v.begin(), v.end()),
                 *std::max_element(v.begin(), v.end()));
   };
-  show("rebound network.loss: step start -> first drop", rb_on);
-  show("rebound network.loss: step end -> first delivery", rb_off);
-  show("iptables (nft) command: start -> first drop", ipt_on);
-  show("iptables (nft) command: start -> first delivery", ipt_off);
-  std::printf("  ratio iptables / rebound: activation %.2fx, removal %.2fx\n", median(ipt_on) / median(rb_on),
-              median(ipt_off) / median(rb_off));
+  show("rebound network.loss: step start -> first drop", rb.on);
+  show("rebound network.loss: step end -> first delivery", rb.off);
+  show("iptables (nft) command: start -> first drop", ipt.on);
+  show("iptables (nft) command: start -> first delivery", ipt.off);
+  std::printf("  ratio iptables / rebound: activation %.2fx, removal %.2fx\n", median(ipt.on) / median(rb.on),
+              median(ipt.off) / median(rb.off));
 }
 
 double tcp_mbit() {

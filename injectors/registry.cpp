@@ -13,18 +13,28 @@
 
 namespace rebound {
 
+namespace network_faults {  // injectors/network/faults/<name>.cpp
+NetworkFaultType loss();
+NetworkFaultType corrupt();
+NetworkFaultType duplicate();
+NetworkFaultType partition();
+NetworkFaultType refuse();
+NetworkFaultType bandwidth();
+NetworkFaultType dns_fail();
+}  // namespace network_faults
+
 namespace {
-// Network faults: lasting, on a target's cgroup or an interface, undone by NetworkFault::recover.
-StepType network(std::string name, std::string summary, std::vector<ParamDoc> params,
-                 std::function<std::unique_ptr<StepAction>(TableReader&, const StepFactoryContext&)> parse) {
-  std::string type = name;
+// Network faults: lasting, on a target's cgroup or an interface, undone by NetworkFault::recover. `programs`
+// (bits of NetfaultProgram) is what the type may load and attach: whether this host can is its availability.
+StepType network(std::string name, std::string summary, unsigned programs, NetworkFaultType type) {
   return {std::move(name), std::move(summary), StepKind::lasting_fault, DurationRule::required, TargetRule::optional,
-          std::move(params), std::move(parse), NetworkFault::recover,
-          [type] { return network_fault_available(type); }};
+          std::move(type.params), type.parse, NetworkFault::recover,
+          [programs] { return netfault_available(programs); }};
 }
 }  // namespace
 
 const std::vector<StepType>& step_registry() {
+  using namespace network_faults;
   static const std::vector<StepType> table = {
       {"process.kill", "Sends a signal (SIGKILL by default) to the target's processes", StepKind::instant_fault,
        DurationRule::forbidden, TargetRule::required, ProcessKill::params(), ProcessKill::parse, nullptr},
@@ -35,21 +45,22 @@ const std::vector<StepType>& step_registry() {
        StepKind::action, DurationRule::forbidden, TargetRule::forbidden, CommandStep::params(), CommandStep::parse, nullptr},
       {"wait", "Does nothing for the duration (keeps the method going)", StepKind::action, DurationRule::required,
        TargetRule::forbidden, {}, WaitStep::parse, nullptr},
-      network("network.loss", "Drops packets with a probability", NetworkLoss::params(), NetworkLoss::parse),
+      network("network.loss", "Drops packets with a probability", kPacketPrograms, loss()),
       network("network.corrupt", "Damages a 16-bit word of the payload of TCP/UDP packets (checksum kept valid, so "
-              "the receiving application reads damaged bytes)", NetworkCorrupt::params(), NetworkCorrupt::parse),
-      network("network.duplicate", "Sends packets twice", NetworkDuplicate::params(), NetworkDuplicate::parse),
+              "the receiving application reads damaged bytes)", kTcPrograms, corrupt()),
+      network("network.duplicate", "Sends packets twice", kTcPrograms, duplicate()),
       network("network.partition", "Drops all traffic between the target and the listed peers, both directions",
-              NetworkPartition::params(), NetworkPartition::parse),
-      network("network.refuse", "connect() to matching destinations fails at once with an errno",
-              NetworkRefuse::params(), NetworkRefuse::parse),
-      network("network.bandwidth", "Limits throughput to a rate (token-bucket policer in BPF)",
-              NetworkBandwidth::params(), NetworkBandwidth::parse),
+              kPacketPrograms, partition()),
+      network("network.refuse", "connect() to matching destinations fails at once with an errno", kConnectPrograms,
+              refuse()),
+      network("network.bandwidth", "Limits throughput to a rate (token-bucket policer in BPF)", kPacketPrograms,
+              bandwidth()),
       network("network.delay", "Adds latency (and jitter) to the target's TCP connections, through rebound's proxy",
-              ProxyFault::delay_params(), ProxyFault::parse_delay),
-      network("tcp.toxic", ProxyFault::toxic_summary(), ProxyFault::toxic_params(), ProxyFault::parse_toxics),
-      network("dns.fail", "DNS queries for matching names get NXDOMAIN, SERVFAIL or no answer", DnsFail::params(),
-              DnsFail::parse),
+              kSteerPrograms, {ProxyFault::delay_params(), ProxyFault::parse_delay}),
+      network("tcp.toxic", ProxyFault::toxic_summary(), kSteerPrograms,
+              {ProxyFault::toxic_params(), ProxyFault::parse_toxics}),
+      network("dns.fail", "DNS queries for matching names get NXDOMAIN, SERVFAIL or no answer", kPacketPrograms,
+              dns_fail()),
   };
   return table;
 }

@@ -35,8 +35,9 @@ std::string netns_of(pid_t pid) {
 }  // namespace
 
 std::unique_ptr<ProxyFault> ProxyFault::start_proxy_fault(TableReader& reader, const StepFactoryContext& context) {
-  auto fault = start<ProxyFault>(reader, context, proxy_keys(), NETFAULT_STEER);
-  if (fault) fault->counted_ = "connects";  // the hooks see connects, not packets
+  auto fault = std::make_unique<ProxyFault>();
+  fault->config_.action = NETFAULT_STEER;
+  if (!fault->filters_.parse(reader, context, proxy_keys(), fault->config_, fault->parameters_)) fault = nullptr;
   auto buffer = reader.string("buffer");
   if (fault && fault->config_.protocol != 0 && fault->config_.protocol != IPPROTO_TCP) {
     reader.error("protocol", "the proxy carries TCP connections only: leave protocol out or write \"tcp\"");
@@ -142,24 +143,33 @@ std::unique_ptr<StepAction> ProxyFault::parse_toxics(TableReader& reader, const 
 }
 
 nlohmann::json ProxyFault::describe() const {
-  nlohmann::json j = NetworkFault::describe();
-  j.erase("direction");
+  nlohmann::json j = parameters_;
+  j["scope"] = "cgroup";
   j["protocol"] = "tcp";
+  if (!filters_.peers.empty()) j["peers"] = filters_.peers;
+  if (!filters_.ports.empty()) j["ports"] = filters_.ports;
   j["mechanism"] = "connect() hooks steer the target's matching connections into rebound's proxy";
   j["toxics"] = nlohmann::json::array();
   for (const auto& t : toxics_) j["toxics"].push_back(t.parameters);
   return j;
 }
 
-void ProxyFault::configure(netfault_bpf& skel) {
-  skel.bss->steer.proxy_port4 = proxy_->port4();
-  skel.bss->steer.proxy_port6 = proxy_->port6();
-  skel.bss->steer.self_tgid = static_cast<__u32>(getpid());
-  skel.bss->steer.netns_cookie = proxy_->netns_cookie();
+Result<void> ProxyFault::preflight() {
+  if (cgroup2_mount().empty())
+    return fail("cgroup v2 is not mounted: a process tree cannot be scoped (mount cgroup2, or use interface = ...)");
+  // Loaded now, before the timeline: the verifier's time must not count against the step's start.
+  return load_netfault_once(skel_, kSteerPrograms);
 }
 
-Result<void> ProxyFault::apply(StepContext& context) {
-  if (auto loaded = load_programs(); !loaded) return loaded;
+void ProxyFault::configure() {
+  skel_->bss->cfg = config_;
+  skel_->bss->steer.proxy_port4 = proxy_->port4();
+  skel_->bss->steer.proxy_port6 = proxy_->port6();
+  skel_->bss->steer.self_tgid = static_cast<__u32>(getpid());
+  skel_->bss->steer.netns_cookie = proxy_->netns_cookie();
+}
+
+Result<void> ProxyFault::start_proxy(StepContext& context) {
   // The proxy listens where the target connects from: the first target process's network namespace.
   pid_t first = context.processes.empty() ? 0 : context.processes.front().pid;
   proxy_.reset();  // a step applied again (repeat, schedules) starts from a fresh proxy
@@ -177,7 +187,15 @@ Result<void> ProxyFault::apply(StepContext& context) {
                                               elsewhere, context.processes.size());
   }
   context.detail["proxy_port"] = proxy_->port4();
-  if (auto r = NetworkFault::apply(context); !r) {
+  return {};
+}
+
+Result<void> ProxyFault::apply(StepContext& context) {
+  if (auto loaded = load_netfault_once(skel_, kSteerPrograms); !loaded) return loaded;
+  if (auto started = start_proxy(context); !started) return started;
+  configure();
+  if (auto r = cgroups_.apply(context, *filters_.target, *skel_, kSteerPrograms); !r) {
+    (void)revert(context);  // the apply's error is the one to report
     proxy_.reset();
     return r;
   }
@@ -187,7 +205,8 @@ Result<void> ProxyFault::apply(StepContext& context) {
 Result<void> ProxyFault::revert(StepContext& context) {
   // Hooks first, so no new connection is steered; then the connections already proxied lose their toxics
   // and pass through untouched until they close, or until the experiment ends (finish).
-  auto reverted = NetworkFault::revert(context);
+  auto reverted = cgroups_.revert();
+  report_netfault_counters(context, skel_, "connects", kSteerPrograms);  // the hooks see connects, not packets
   if (proxy_) {
     proxy_->end_toxics();
     auto s = proxy_->stats();

@@ -1,12 +1,14 @@
 #pragma once
 // Latency and connection toxics for one process tree: connect hooks on the target's cgroup steer its
 // matching TCP connects into rebound's proxy, which forwards them to where they were going, with toxics.
-#include "injectors/network/network_fault.hpp"
+#include "injectors/network/cgroup_attachment.hpp"
+#include "injectors/network/netfault_programs.hpp"
+#include "injectors/network/network_filters.hpp"
 #include "injectors/network/toxic_proxy.hpp"
 
 namespace rebound {
 
-class ProxyFault : public NetworkFault {
+class ProxyFault final : public StepAction {
  public:
   // network.delay: the latency toxic alone, in fewer words.
   static std::vector<ParamDoc> delay_params();
@@ -16,20 +18,25 @@ class ProxyFault : public NetworkFault {
   static std::vector<ParamDoc> toxic_params();
   static std::unique_ptr<StepAction> parse_toxics(TableReader& reader, const StepFactoryContext& context);
 
+  Result<void> preflight() override;
   Result<void> apply(StepContext& context) override;
   Result<void> revert(StepContext& context) override;
   // Ends the proxy: connections still open are closed (reset when they hold data).
   void finish() override;
   nlohmann::json describe() const override;
 
- protected:
-  unsigned programs() const override { return kSteer4 | kSteer6 | kSteerOps; }
-  void configure(netfault_bpf& skel) override;
-
  private:
   static std::unique_ptr<ProxyFault> start_proxy_fault(TableReader& reader, const StepFactoryContext& context);
+  Result<void> start_proxy(StepContext& context);
+  void configure();
+
+  netfault_config config_{};
+  nlohmann::json parameters_ = nlohmann::json::object();
+  NetworkFilters filters_;  // a target, peers and ports: direction and probability are the toxics' own
   std::vector<Toxic> toxics_;
   size_t buffer_bytes_ = ToxicProxy::kDefaultBuffer;
+  NetfaultSkeleton skel_;
+  CgroupAttachment cgroups_;  // the connect hooks that steer into the proxy
   std::unique_ptr<ToxicProxy> proxy_;
 };
 
