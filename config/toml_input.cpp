@@ -20,13 +20,13 @@ static const char* file_kind(mode_t mode) {
 Result<std::string> read_input_file(const std::string& path) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+  if (fd < 0) return fail_errno("cannot read the file");
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+  if (::fstat(fd, &st) != 0) return fail_errno("cannot read the file");
   if (S_ISDIR(st.st_mode)) return fail("this is a directory, not a file: give the path of a .toml file in it");
   if (!S_ISREG(st.st_mode))
     return fail(fmt::format("this is {}: rebound reads experiments and suites from regular files only",
@@ -41,7 +41,7 @@ Result<std::string> read_input_file(const std::string& path) {
   while (have < text.size()) {
     ssize_t n = ::read(fd, text.data() + have, text.size() - have);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(fmt::format("cannot read the file: {}", std::strerror(errno)));
+    if (n < 0) return fail_errno("cannot read the file");
     if (n == 0) break;
     have += static_cast<size_t>(n);
   }

@@ -34,7 +34,7 @@ Result<void> ProcessKill::apply(StepContext& context) {
   for (const auto& p : first_processes(context.processes, count_)) {
     if (!process_is(p.pid, p.start_time)) continue;  // exited since it was resolved
     if (kill(p.pid, signal_) != 0)
-      return fail(fmt::format("cannot send {} to pid {}: {}", signal_name(signal_), p.pid, std::strerror(errno)));
+      return fail_errno(fmt::format("cannot send {} to pid {}", signal_name(signal_), p.pid));
     killed.push_back({{"pid", p.pid}, {"comm", p.comm}});
   }
   if (killed.empty()) return fail("every matched process exited before the signal was sent");

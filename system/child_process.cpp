@@ -83,10 +83,10 @@ Result<pid_t> start_child(const ChildOptions& options) {
   auto envp = pointers(options.env);
   Pipe error_pipe;
   if (!open_pipe(error_pipe, O_CLOEXEC))
-    return fail(fmt::format("cannot start {}: pipe: {}", options.exe, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot start {}: pipe", options.exe));
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) return fail(fmt::format("cannot start {}: fork: {}", options.exe, std::strerror(errno)));
+  if (pid < 0) return fail_errno(fmt::format("cannot start {}: fork", options.exe));
   if (pid == 0) {
     error_pipe.read.reset();
     exec_child(options, argv.data(), envp.data(), parent, error_pipe.write.get());
@@ -107,7 +107,7 @@ Result<pid_t> start_child(const ChildOptions& options) {
 
 Result<std::string> find_program(const std::string& name) {
   if (name.find('/') != std::string::npos) {
-    if (access(name.c_str(), X_OK) != 0) return fail(fmt::format("cannot execute {}: {}", name, std::strerror(errno)));
+    if (access(name.c_str(), X_OK) != 0) return fail_errno(fmt::format("cannot execute {}", name));
     return name;
   }
   const char* path = std::getenv("PATH");
@@ -138,9 +138,9 @@ std::vector<std::string> child_environment(const std::vector<std::pair<std::stri
 
 Result<GroupKeeper> GroupKeeper::start(pid_t pgid, int grace_ms) {
   Pipe p;
-  if (!open_pipe(p, O_CLOEXEC)) return fail(fmt::format("cannot watch process group {}: {}", pgid, std::strerror(errno)));
+  if (!open_pipe(p, O_CLOEXEC)) return fail_errno(fmt::format("cannot watch process group {}", pgid));
   const pid_t pid = fork();
-  if (pid < 0) return fail(fmt::format("cannot watch process group {}: fork: {}", pgid, std::strerror(errno)));
+  if (pid < 0) return fail_errno(fmt::format("cannot watch process group {}: fork", pgid));
   if (pid == 0) {
     // Hold nothing of rebound's but the read end: any other holder of the write end would delay the EOF.
     if (dup2(p.read.get(), 0) < 0) _exit(1);

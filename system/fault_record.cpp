@@ -80,7 +80,7 @@ Result<std::string> FaultRecorder::record(nlohmann::json fault) {
 
 Result<void> FaultRecorder::clear(const std::string& path) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT)
-    return fail(fmt::format("cannot remove fault record {}: {}", path, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot remove fault record {}", path));
   return {};
 }
 

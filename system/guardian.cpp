@@ -115,7 +115,7 @@ Result<pid_t> start_guardian(const std::string& state_dir) {
   char* const argv[] = {exe.data(), command.data(), pid.data(), start.data(), const_cast<char*>(dir.c_str()), nullptr};
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, self.pid, 0)));  // none before Linux 5.3: the guardian polls
   Pipe ready;
-  if (!open_pipe(ready, O_CLOEXEC)) return fail(fmt::format("cannot start the guardian: pipe: {}", std::strerror(errno)));
+  if (!open_pipe(ready, O_CLOEXEC)) return fail_errno("cannot start the guardian: pipe");
   pid_t first = fork();
   if (first == 0) {
     // Its own session and group, then a second fork: the guardian is no one's child (init or the nearest

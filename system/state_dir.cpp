@@ -34,7 +34,7 @@ Result<void> check_state_dir(const std::string& dir) {
   struct stat st {};
   if (lstat(dir.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
-    return fail(fmt::format("cannot inspect the state directory {}: {}", dir, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot inspect the state directory {}", dir));
   }
   if (S_ISLNK(st.st_mode))
     return fail(fmt::format("the state directory {} is a symbolic link: refused (rebound follows no link there; give "
@@ -58,14 +58,14 @@ Result<void> prepare_state_dir(const std::string& dir) {
     if (!parent.empty()) fs::create_directories(parent, ec);
     if (ec) return fail(fmt::format("cannot create the state directory {}: {}", dir, ec.message()));
     if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-      return fail(fmt::format("cannot create the state directory {}: {}", dir, std::strerror(errno)));
+      return fail_errno(fmt::format("cannot create the state directory {}", dir));
   }
   return check_state_dir(dir);
 }
 
 Result<void> prepare_state_subdir(const std::string& dir) {
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return fail(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot create {}", dir));
   return check_state_dir(dir);
 }
 
@@ -75,10 +75,10 @@ Result<std::string> read_trusted_file(const std::string& path) {
     if (errno == ELOOP)
       return fail(fmt::format("{} is a symbolic link: refused (rebound never follows links in its state directory)",
                               path));
-    return fail(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot open {}", path));
   }
   struct stat st {};
-  if (fstat(fd.get(), &st) != 0) return fail(fmt::format("cannot inspect {}: {}", path, std::strerror(errno)));
+  if (fstat(fd.get(), &st) != 0) return fail_errno(fmt::format("cannot inspect {}", path));
   if (!S_ISREG(st.st_mode)) return fail(fmt::format("{} is not a regular file: refused", path));
   if (auto why = distrust(st); !why.empty())
     return fail(fmt::format("{} is not trusted: {}; rebound did not write it, so it is left alone (inspect it and "
@@ -102,7 +102,7 @@ Result<void> write_state_file(const std::string& path, const std::string& text) 
   static std::atomic<int> sequence{0};
   std::string tmp = fmt::format("{}.{}-{}.tmp", path, getpid(), sequence++);
   int raw = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (raw < 0) return fail(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+  if (raw < 0) return fail_errno(fmt::format("cannot write {}", tmp));
   bool ok = false;
   {
     Fd fd(raw);
@@ -121,12 +121,12 @@ Result<void> write_state_file(const std::string& path, const std::string& text) 
 Result<StateLock> StateLock::acquire(const std::string& dir) {
   std::string path = dir + "/state.lock";
   Fd fd(open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-  if (!fd) return fail(fmt::format("cannot open the lock {}: {}", path, std::strerror(errno)));
+  if (!fd) return fail_errno(fmt::format("cannot open the lock {}", path));
   struct stat st {};
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || !distrust(st).empty())
     return fail(fmt::format("the lock {} is not a regular file of rebound's user, mode 0600: refused", path));
   while (flock(fd.get(), LOCK_EX) != 0)
-    if (errno != EINTR) return fail(fmt::format("cannot lock {}: {}", path, std::strerror(errno)));
+    if (errno != EINTR) return fail_errno(fmt::format("cannot lock {}", path));
   return StateLock(std::move(fd));
 }
 

@@ -128,7 +128,7 @@ Result<CommandOutcome> run_command(const CommandSpec& spec, const std::function<
   auto options = prepare(spec);
   if (!options) return options.error();
   OutputPipe out, err;
-  if (!out.open() || !err.open()) return fail(fmt::format("cannot start {}: pipe: {}", options->exe, std::strerror(errno)));
+  if (!out.open() || !err.open()) return fail_errno(fmt::format("cannot start {}: pipe", options->exe));
   options->stdout_fd = out.ends.write.get();
   options->stderr_fd = err.ends.write.get();
   const auto started = Clock::now();
@@ -187,7 +187,7 @@ Result<std::unique_ptr<BackgroundProcess>> BackgroundProcess::start(const Comman
   auto options = prepare(spec);
   if (!options) return options.error();
   Fd log(open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!log) return fail(fmt::format("cannot open {} for the output of {}: {}", log_path, options->exe, std::strerror(errno)));
+  if (!log) return fail_errno(fmt::format("cannot open {} for the output of {}", log_path, options->exe));
   options->stdout_fd = options->stderr_fd = log.get();
   options->death_signal = SIGTERM;  // if rebound dies, the system it started does not linger
   auto child = start_child(*options);

@@ -133,7 +133,7 @@ static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
     }
     case TargetKind::pidfile: {
       std::ifstream in(spec.value);
-      if (!in) return fail(fmt::format("cannot read pidfile {}: {}", spec.value, std::strerror(errno)));
+      if (!in) return fail_errno(fmt::format("cannot read pidfile {}", spec.value));
       long long pid = 0;
       if (!(in >> pid) || pid <= 0) return fail(fmt::format("pidfile {} does not hold a pid", spec.value));
       if (auto problem = pid_range_problem(pid); !problem.empty())

@@ -51,7 +51,7 @@ QuietLibbpf::~QuietLibbpf() { --quiet_depth; }
 Result<NetfaultSkeleton> load_netfault(unsigned programs) {
   forward_libbpf_log();
   NetfaultSkeleton skel(netfault_bpf::open());
-  if (!skel) return fail(fmt::format("cannot open the BPF object: {}", std::strerror(errno)));
+  if (!skel) return fail_errno("cannot open the BPF object");
   const std::pair<bpf_program*, unsigned> all[] = {
       {skel->progs.netfault_tc_ingress, kTcIngress},         {skel->progs.netfault_tc_egress, kTcEgress},
       {skel->progs.netfault_cgroup_ingress, kCgroupIngress}, {skel->progs.netfault_cgroup_egress, kCgroupEgress},
@@ -97,7 +97,7 @@ Result<std::unique_ptr<NetnsGuard>> NetnsGuard::enter(const std::string& name) {
     return fail(fmt::format("network namespace '{}' not found (/run/netns/{}: {})", name, name, std::strerror(errno)));
   guard->original_ = Fd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
   if (setns(target.get(), CLONE_NEWNET) != 0)
-    return fail(fmt::format("cannot enter network namespace '{}': {}", name, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot enter network namespace '{}'", name));
   return guard;
 }
 
@@ -118,7 +118,7 @@ Result<ProgIdentity> prog_identity(int prog_fd) {
   bpf_prog_info info{};
   uint32_t len = sizeof info;
   if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
-    return fail(fmt::format("cannot read a loaded program's id: {}", std::strerror(errno)));
+    return fail_errno("cannot read a loaded program's id");
   ProgIdentity out{info.id, ""};
   for (unsigned char byte : info.tag) out.tag += fmt::format("{:02x}", byte);
   return out;

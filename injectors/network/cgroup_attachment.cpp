@@ -31,7 +31,7 @@ Result<void> CgroupAttachment::apply(StepContext& context, const TargetSpec& tar
 
 Result<void> CgroupAttachment::attach(const std::string& path, netfault_bpf& skel, unsigned programs) {
   Fd cgroup(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!cgroup) return fail(fmt::format("cannot open cgroup {}: {}", path, std::strerror(errno)));
+  if (!cgroup) return fail_errno(fmt::format("cannot open cgroup {}", path));
   const std::pair<bpf_program*, unsigned> candidates[] = {
       {skel.progs.netfault_cgroup_ingress, kCgroupIngress},
       {skel.progs.netfault_cgroup_egress, kCgroupEgress},
@@ -45,8 +45,7 @@ Result<void> CgroupAttachment::attach(const std::string& path, netfault_bpf& ske
     if (!(programs & bit)) continue;
     bpf_link* link = bpf_program__attach_cgroup(prog, cgroup.get());
     if (!link)
-      return fail(fmt::format("cannot attach {} to cgroup {}: {}", bpf_program__name(prog), path,
-                              std::strerror(errno)));
+      return fail_errno(fmt::format("cannot attach {} to cgroup {}", bpf_program__name(prog), path));
     links_.emplace_back(link);
   }
   return {};

@@ -21,11 +21,11 @@ namespace {
 Result<void> write_file_durably(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fail(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+  if (fd < 0) return fail_errno(fmt::format("cannot write {}", tmp));
   bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
   close(fd);
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0)
-    return fail(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot write {}", path));
   return {};
 }
 
@@ -55,9 +55,9 @@ Result<CgroupLedger> CgroupLedger::open(const std::string& state_dir) {
   CgroupLedger ledger;
   std::string lock = state_dir + "/cgroups.lock";
   ledger.lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (ledger.lock_fd_ < 0) return fail(fmt::format("cannot open the lock file {}: {}", lock, std::strerror(errno)));
+  if (ledger.lock_fd_ < 0) return fail_errno(fmt::format("cannot open the lock file {}", lock));
   while (flock(ledger.lock_fd_, LOCK_EX) != 0)
-    if (errno != EINTR) return fail(fmt::format("cannot lock {}: {}", lock, std::strerror(errno)));
+    if (errno != EINTR) return fail_errno(fmt::format("cannot lock {}", lock));
   ledger.path_ = state_dir + "/cgroups.ledger";
   int fd = ::open(ledger.path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd >= 0) {

@@ -82,7 +82,7 @@ Result<bool> remove_tree(const std::string& cgroup, const CgroupLedger* ledger) 
   }
   if (rmdir(cgroup.c_str()) == 0 || errno == ENOENT) return true;
   if (busy && (errno == EBUSY || errno == ENOTEMPTY)) return false;
-  return fail(fmt::format("cannot remove cgroup {}: {}", cgroup, std::strerror(errno)));
+  return fail_errno(fmt::format("cannot remove cgroup {}", cgroup));
 }
 
 struct Released {
@@ -210,7 +210,7 @@ Result<std::unique_ptr<CgroupScope>> CgroupScope::enter(
     for (const auto& cgroup : scope->created_) {
       if (!done) break;
       if (mkdir(cgroup.c_str(), 0755) != 0)
-        done = fail(fmt::format("cannot create cgroup {}: {}", cgroup, std::strerror(errno)));
+        done = fail_errno(fmt::format("cannot create cgroup {}", cgroup));
     }
     for (const auto& m : scope->moved_)
       if (done) done = move_to_cgroup(m["pid"].get<pid_t>(), m["cgroup"].get<std::string>());

@@ -110,7 +110,7 @@ Result<void> InterfaceScope::resolve(netfault_bpf& skel) {
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, interface_.c_str(), IFNAMSIZ - 1);
   if (!sock || ioctl(sock.get(), SIOCGIFHWADDR, &ifr) != 0)
-    return fail(fmt::format("cannot read the link type of '{}': {}", interface_, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot read the link type of '{}'", interface_));
   auto l2 = l2_len_of(ifr.ifr_hwaddr.sa_family);
   if (!l2)
     return fail(fmt::format("interface '{}' has link type {}, whose packets rebound cannot read: use an Ethernet, "

@@ -38,7 +38,7 @@ Result<void> probe_clsact() {
   Result<void> tc_result;
   std::thread probe([&] {
     if (unshare(CLONE_NEWNET) != 0) {
-      tc_result = fail(fmt::format("cannot make a scratch network namespace: {}", std::strerror(errno)));
+      tc_result = fail_errno("cannot make a scratch network namespace");
       return;
     }
     bpf_tc_hook hook{};

@@ -22,7 +22,7 @@ namespace {
 
 Result<Fd> make_listener(int family) {
   Fd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd) return fail(fmt::format("cannot make a socket: {}", std::strerror(errno)));
+  if (!fd) return fail_errno("cannot make a socket");
   int one = 1;
   int rc;
   if (family == AF_INET) {
@@ -37,8 +37,8 @@ Result<Fd> make_listener(int family) {
     a.sin6_addr = in6addr_loopback;
     rc = bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
   }
-  if (rc != 0) return fail(fmt::format("cannot listen on loopback: {}", std::strerror(errno)));
-  if (listen(fd.get(), SOMAXCONN) != 0) return fail(fmt::format("cannot listen: {}", std::strerror(errno)));
+  if (rc != 0) return fail_errno("cannot listen on loopback");
+  if (listen(fd.get(), SOMAXCONN) != 0) return fail_errno("cannot listen");
   return fd;
 }
 
@@ -70,9 +70,9 @@ Result<Listeners> open_listeners(pid_t netns_pid) {
   if (netns_pid > 0) {
     // The listener must be where the target's connects happen: its own network namespace.
     Fd ns(open(fmt::format("/proc/{}/ns/net", netns_pid).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ns) return fail(fmt::format("cannot open the network namespace of pid {}: {}", netns_pid, std::strerror(errno)));
+    if (!ns) return fail_errno(fmt::format("cannot open the network namespace of pid {}", netns_pid));
     if (setns(ns.get(), CLONE_NEWNET) != 0)
-      return fail(fmt::format("cannot enter the network namespace of pid {}: {}", netns_pid, std::strerror(errno)));
+      return fail_errno(fmt::format("cannot enter the network namespace of pid {}", netns_pid));
   }
   Listeners l;
   auto l4 = make_listener(AF_INET);
@@ -88,7 +88,7 @@ Result<Listeners> open_listeners(pid_t netns_pid) {
   }
   socklen_t len = sizeof l.netns_cookie;
   if (getsockopt(l.v4.get(), SOL_SOCKET, SO_NETNS_COOKIE, &l.netns_cookie, &len) != 0)
-    return fail(fmt::format("cannot read the network namespace's cookie: {}", std::strerror(errno)));
+    return fail_errno("cannot read the network namespace's cookie");
   if (auto r = check_loopback(l.port4); !r) return r.error();
   // The check's connection waits in the backlog: drop it.
   Fd(accept4(l.v4.get(), nullptr, nullptr, SOCK_CLOEXEC));

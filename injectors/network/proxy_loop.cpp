@@ -26,7 +26,7 @@ constexpr uint64_t kListener4 = ~0ull, kListener6 = ~0ull - 1, kWake = ~0ull - 2
 Result<void> ProxyLoop::prepare() {
   epoll = Fd(epoll_create1(EPOLL_CLOEXEC));
   wake = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!epoll || !wake) return fail(fmt::format("cannot make the proxy's event loop: {}", std::strerror(errno)));
+  if (!epoll || !wake) return fail_errno("cannot make the proxy's event loop");
   for (auto [fd, tag] : {std::pair{listeners.v4.get(), kListener4}, std::pair{listeners.v6.get(), kListener6},
                          std::pair{wake.get(), kWake}}) {
     if (fd < 0) continue;

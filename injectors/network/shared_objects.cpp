@@ -26,11 +26,11 @@ nlohmann::json owner_of_this_process() {
 Result<void> write_json(const std::string& path, const nlohmann::json& j) {
   std::string tmp = path + ".tmp";
   Fd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return fail(fmt::format("cannot write {}: {}", tmp, std::strerror(errno)));
+  if (!fd) return fail_errno(fmt::format("cannot write {}", tmp));
   std::string text = j.dump(2);
   if (write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) || fsync(fd.get()) != 0 ||
       rename(tmp.c_str(), path.c_str()) != 0)
-    return fail(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot write {}", path));
   return {};
 }
 
@@ -49,9 +49,9 @@ Result<SharedLock> SharedLock::take(const std::string& shared_dir) {
   if (ec) return fail(fmt::format("cannot create {}: {}", shared_dir, ec.message()));
   SharedLock lock;
   lock.fd_ = Fd(open((shared_dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!lock.fd_) return fail(fmt::format("cannot open {}/lock: {}", shared_dir, std::strerror(errno)));
+  if (!lock.fd_) return fail_errno(fmt::format("cannot open {}/lock", shared_dir));
   while (flock(lock.fd_.get(), LOCK_EX) != 0)
-    if (errno != EINTR) return fail(fmt::format("cannot lock {}/lock: {}", shared_dir, std::strerror(errno)));
+    if (errno != EINTR) return fail_errno(fmt::format("cannot lock {}/lock", shared_dir));
   return lock;  // the lock goes with the descriptor
 }
 
@@ -69,7 +69,7 @@ Result<std::string> SharedObject::add_user(const nlohmann::json& about) {
 
 Result<void> SharedObject::remove_user(const std::string& path) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT)
-    return fail(fmt::format("cannot remove {}: {}", path, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot remove {}", path));
   return {};
 }
 
@@ -105,7 +105,7 @@ Result<void> SharedObject::mark_created(const nlohmann::json& about) {
 
 Result<void> SharedObject::clear_created() {
   if (unlink((dir_ + "/created.json").c_str()) != 0 && errno != ENOENT)
-    return fail(fmt::format("cannot remove {}/created.json: {}", dir_, std::strerror(errno)));
+    return fail_errno(fmt::format("cannot remove {}/created.json", dir_));
   std::error_code ec;
   fs::remove(dir_, ec);  // only if no user record is left
   return {};

@@ -19,7 +19,7 @@ Result<std::unique_ptr<ToxicProxy>> ToxicProxy::start(std::vector<Toxic> toxics,
   loop.toxics = std::move(toxics);
   loop.buffer_bytes = buffer_bytes;
   loop.origins = Fd(fcntl(origins_map_fd, F_DUPFD_CLOEXEC, 0));
-  if (!loop.origins) return fail(fmt::format("cannot keep the steering map: {}", std::strerror(errno)));
+  if (!loop.origins) return fail_errno("cannot keep the steering map");
   // Each connection holds a few descriptors: allow as many as the hard limit lets.
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
