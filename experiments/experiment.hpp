@@ -28,6 +28,23 @@ struct SteadyStateSpec {
   Tolerance tolerance;
 };
 
+// How the journal and the reports name a step's kind: "fault" (instant or lasting) or "action".
+inline const char* to_string(StepKind kind) { return kind == StepKind::action ? "action" : "fault"; }
+inline bool is_fault(StepKind kind) { return kind != StepKind::action; }
+
+// Where a step of a run got to; the journal and the reports print to_string of it.
+enum class StepStatus { pending, done, error, skipped, interrupted };
+inline const char* to_string(StepStatus status) {
+  switch (status) {
+    case StepStatus::pending: return "pending";
+    case StepStatus::done: return "done";
+    case StepStatus::error: return "error";
+    case StepStatus::skipped: return "skipped";
+    case StepStatus::interrupted: return "interrupted";
+  }
+  return "pending";
+}
+
 struct StepDecl {
   std::string name;
   const StepType* type = nullptr;

@@ -9,6 +9,7 @@
 
 #include "experiments/analysis.hpp"
 #include "experiments/experiment.hpp"
+#include "experiments/slo.hpp"
 
 namespace rebound {
 
@@ -19,11 +20,13 @@ struct RunOptions {
 };
 
 struct StepRecord {
-  std::string name, type, kind, target;
+  std::string name, type;
+  StepKind kind = StepKind::action;
+  std::string target;
   double planned_start_ms = 0;
   std::optional<double> planned_duration_ms;
   std::optional<double> started_ms, applied_ms, reverted_ms, ended_ms;
-  std::string status = "pending";  // pending, done, error, skipped, interrupted
+  StepStatus status = StepStatus::pending;
   std::string error;
   nlohmann::json detail = nlohmann::json::object();
   std::vector<ProcessInfo> processes;
@@ -50,14 +53,6 @@ struct PhaseSpan {
   double start_ms = 0, end_ms = 0;
 };
 
-struct RunMetrics {
-  std::optional<double> first_fault_ms, end_of_impact_ms;
-  std::optional<double> time_to_impact_ms, recovered_at_ms, time_to_recover_ms;
-  std::optional<double> first_sample_ms;
-  std::optional<double> observed_ms;  // how long recovery was watched after the end of impact
-  std::map<std::string, PhaseStats> phases;  // baseline, fault, recovery, after, impact
-};
-
 struct RunResult {
   Verdict verdict = Verdict::error;
   std::string status = "completed";  // completed, aborted, interrupted, error
@@ -77,12 +72,6 @@ struct RunResult {
 };
 
 RunResult run_experiment(const Experiment& experiment, const RunOptions& options);
-
-// The SLO criteria for measured metrics (pure, for tests and reports).
-std::vector<Criterion> evaluate_slo(const SloSpec& slo, const RunMetrics& metrics, bool faults_applied);
-
-// Against a baseline run's time to recover: passes while recovery is at most (1 + margin) x the baseline's.
-Criterion regression_criterion(double time_to_recover_ms, double baseline_ms, int64_t baseline_run, double margin);
 
 std::string iso8601_now();
 

@@ -92,7 +92,7 @@ nlohmann::json steps_json(const RunResult& r) {
     for (const auto& p : s.processes) processes.push_back(to_json(p));
     steps.push_back({{"name", s.name},
                      {"type", s.type},
-                     {"kind", s.kind},
+                     {"kind", to_string(s.kind)},
                      {"target", s.target},
                      {"planned_start_ms", s.planned_start_ms},
                      {"planned_duration_ms", opt(s.planned_duration_ms)},
@@ -100,7 +100,7 @@ nlohmann::json steps_json(const RunResult& r) {
                      {"applied_ms", opt(s.applied_ms)},
                      {"reverted_ms", opt(s.reverted_ms)},
                      {"ended_ms", opt(s.ended_ms)},
-                     {"status", s.status},
+                     {"status", to_string(s.status)},
                      {"error", s.error},
                      {"processes", processes},
                      {"detail", s.detail}});

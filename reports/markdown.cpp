@@ -73,7 +73,7 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
            "|---|---|---|---|---|---|---|\n";
     for (const auto& s : r.steps)
       out += fmt::format("| {} | {} | {} | {} | {} | {}{} | {} |\n", md(s.name), s.type, md(s.target), ms(s.applied_ms),
-                         ms(s.ended_ms), s.status, s.error.empty() ? "" : ": " + md(s.error),
+                         ms(s.ended_ms), to_string(s.status), s.error.empty() ? "" : ": " + md(s.error),
                          md(step_detail_line(s.detail)));
   }
   if (!r.guard_events.empty()) {

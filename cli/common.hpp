@@ -1,0 +1,45 @@
+#pragma once
+// What several subcommands share: loading files, report folders, the guarded state directory, the history.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "history/history.hpp"
+#include "experiments/loader.hpp"
+#include "gameday/suite.hpp"
+
+namespace rebound {
+
+// The flags of `run`, `gameday` and `schedule`.
+struct RunFlags {
+  std::string report_dir, state_dir, metrics_file, history, baseline;
+  bool dry = false, no_progress = false, no_history = false;
+};
+
+// The folder of the rebound binary (to find the demo's binaries beside it).
+std::string bin_dir();
+// Now in UTC, as a folder name: 20260101T120000Z.
+std::string now_stamp();
+// A new folder under rebound-reports/ named for now.
+std::string default_report_dir();
+
+struct Loaded {
+  std::string file;
+  LoadResult result;
+};
+// Validates every file before anything runs; prints every error.
+std::vector<Loaded> load_all(const std::vector<std::string>& files, bool& all_valid);
+// The suite, or nullopt after printing why not.
+std::optional<Suite> load_suite_or_say(const std::string& file);
+
+// The state directory, created 0700 or checked (trusted, see system/state_dir.hpp), with a guardian watching
+// this process (system/guardian.hpp); nullopt after saying why not. Called before any thread or fault exists.
+std::optional<std::string> guarded_state_dir(const std::string& flag);
+
+// The history file the flags name, else the default beside the run folders.
+std::string history_file(const RunFlags& flags, const std::string& report_dir, bool default_report_dir);
+// Opens the history, or says why not and returns nullptr.
+std::unique_ptr<History> open_history_or_say(const std::string& path);
+
+}  // namespace rebound

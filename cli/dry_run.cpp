@@ -1,0 +1,79 @@
+#include "cli/dry_run.hpp"
+
+#include <fmt/format.h>
+#include <iostream>
+
+namespace rebound {
+namespace {
+
+std::string describe_processes(const std::vector<ProcessInfo>& processes) {
+  std::vector<std::string> parts;
+  for (const auto& p : processes) parts.push_back(fmt::format("pid {} ({})", p.pid, p.comm));
+  return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+int print_targets(const Experiment& ex) {
+  int status = 0;
+  std::cout << "targets:\n";
+  for (const auto& t : ex.targets) {
+    auto r = resolve_target(t);
+    if (r) {
+      std::cout << fmt::format("  {:<14} {} \"{}\" -> {}\n", t.name, to_string(t.kind), t.value, describe_processes(*r));
+    } else if (!ex.setup.empty()) {
+      std::cout << fmt::format("  {:<14} {} \"{}\" -> not resolved now ({}); setup steps may start it\n", t.name,
+                               to_string(t.kind), t.value, r.error().message);
+    } else {
+      std::cout << fmt::format("  {:<14} error: {}\n", t.name, r.error().message);
+      status = exit_code(Verdict::error);
+    }
+  }
+  return status;
+}
+
+// The method's steps, each checked against this host (its BPF programs go through the verifier, unattached).
+int print_method(const Experiment& ex) {
+  int status = 0;
+  for (const auto& s : ex.method) {
+    std::cout << fmt::format("  method +{:<6} {:<14} {:<14} {}{} {}\n", format_duration(s.start), s.name, s.type->name,
+                             s.target.empty() ? "" : "target " + s.target,
+                             s.duration ? " for " + format_duration(*s.duration) : "", s.action->describe().dump());
+    Result<void> ok;
+    if (s.type->available) ok = s.type->available();
+    if (ok) ok = s.action->preflight();
+    if (!ok) {
+      std::cout << fmt::format("           cannot run on this host: {}\n", ok.error().message);
+      status = exit_code(Verdict::error);
+    } else if (s.type->available) {
+      std::cout << "           programs loaded through the verifier: ok (not attached)\n";
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
+int dry_run(const Experiment& ex) {
+  std::cout << fmt::format("experiment {} ({}): valid\n", ex.name, ex.file);
+  int status = print_targets(ex);
+  std::cout << "probes:\n";
+  for (const auto& p : ex.probes)
+    std::cout << fmt::format("  {:<14} {:<8} every {}, timeout {}: {}\n", p.name, p.type, format_duration(p.interval),
+                             format_duration(p.timeout), p.probe->describe().dump());
+  std::cout << "timeline:\n";
+  for (const auto& s : ex.setup)
+    std::cout << fmt::format("  setup      {}{}\n", fmt::join(s.argv, " "), s.background ? "  (background)" : "");
+  std::cout << fmt::format("  baseline   sample for {}, steady state: {} with success >= {:.0f}%\n",
+                           format_duration(ex.steady_state.window), fmt::join(ex.steady_state.probes, ", "),
+                           ex.steady_state.tolerance.min_success_ratio * 100);
+  status = std::max(status, print_method(ex));
+  for (const auto& c : ex.rollbacks) std::cout << fmt::format("  rollback   {}\n", fmt::join(c.argv, " "));
+  std::cout << fmt::format("  recovery   observe up to {} for the steady state to hold {}\n",
+                           format_duration(ex.observe_for()), format_duration(ex.slo.stable_for));
+  std::cout << fmt::format("  after      sample for {} and check the steady state again\n",
+                           format_duration(ex.steady_state.window));
+  for (const auto& c : ex.teardown) std::cout << fmt::format("  teardown   {}\n", fmt::join(c.argv, " "));
+  std::cout << "dry run: nothing was injected\n";
+  return status;
+}
+
+}  // namespace rebound

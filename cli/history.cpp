@@ -1,0 +1,85 @@
+// rebound history: the recorded runs as a table, or time to recover over runs as an ASCII chart.
+#include <filesystem>
+#include <fmt/format.h>
+#include <iostream>
+#include <map>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+
+namespace fs = std::filesystem;
+
+namespace rebound {
+namespace {
+
+std::string ms(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : std::string("-"); }
+
+void print_table(const std::vector<HistoryRow>& rows) {
+  std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>12} {:>8} {:>9}  {}\n", "run", "started", "experiment",
+                           "verdict", "recover ms", "errors", "p99 ms", "host");
+  for (const auto& r : rows)
+    std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>12} {:>7.2f}% {:>9}  {}\n", r.id, r.started_at,
+                             r.experiment, r.verdict, ms(r.time_to_recover_ms), r.error_ratio.value_or(0) * 100,
+                             ms(r.p99_ms), r.host);
+}
+
+// Time to recover over runs, oldest first, one bar per run, per experiment.
+void print_trend(const std::vector<HistoryRow>& rows) {
+  std::map<std::string, std::vector<HistoryRow>> by_experiment;
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) by_experiment[it->experiment].push_back(*it);
+  for (const auto& [name, runs] : by_experiment) {
+    double top = 1;
+    for (const auto& r : runs) top = std::max(top, r.time_to_recover_ms.value_or(0));
+    std::cout << fmt::format("{}: time to recover over {} runs\n", name, runs.size());
+    for (const auto& r : runs) {
+      int bar = r.time_to_recover_ms ? static_cast<int>(*r.time_to_recover_ms / top * 40 + 0.5) : 0;
+      std::cout << fmt::format("  run {:>4}  {:<24} {:>10} ms  {}{}\n", r.id, r.started_at, ms(r.time_to_recover_ms),
+                               std::string(static_cast<size_t>(bar), '#'),
+                               r.time_to_recover_ms ? "" : "(no recovery: " + r.verdict + ")");
+    }
+    std::vector<double> values;
+    for (const auto& r : runs)
+      if (r.time_to_recover_ms) values.push_back(*r.time_to_recover_ms);
+    if (values.size() >= 2)
+      std::cout << fmt::format("  first {:.1f} ms, last {:.1f} ms ({:+.0f}%)\n", values.front(), values.back(),
+                               (values.back() / values.front() - 1) * 100);
+  }
+}
+
+struct HistoryFlags {
+  std::string path, experiment;
+  bool trend = false;
+  int limit = 50;
+};
+
+int cmd_history(const HistoryFlags& flags) {
+  std::string file = flags.path.empty() ? History::default_path("rebound-reports/x", true) : flags.path;
+  if (!fs::exists(file)) {
+    std::cerr << fmt::format("no history at {} yet (rebound run records every run there)\n", file);
+    return exit_code(Verdict::error);
+  }
+  auto history = open_history_or_say(file);
+  if (!history) return exit_code(Verdict::error);
+  auto rows = history->runs(flags.experiment, flags.limit);
+  if (!rows) {
+    std::cerr << "error: " << rows.error().message << "\n";
+    return exit_code(Verdict::error);
+  }
+  if (flags.trend) print_trend(*rows);
+  else print_table(*rows);
+  return 0;
+}
+
+}  // namespace
+
+Command add_history_command(CLI::App& app) {
+  auto flags = std::make_shared<HistoryFlags>();
+  auto* cmd = app.add_subcommand("history", "List recorded runs, or the trend of time to recover");
+  cmd->add_option("--experiment", flags->experiment, "only this experiment");
+  cmd->add_option("--history", flags->path, "the history database (default: rebound-reports/history.sqlite)");
+  cmd->add_flag("--trend", flags->trend, "time to recover over runs, per experiment");
+  cmd->add_option("--limit", flags->limit, "how many runs, newest first")->capture_default_str();
+  return {cmd, [flags] { return cmd_history(*flags); }};
+}
+
+}  // namespace rebound

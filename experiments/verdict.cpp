@@ -1,0 +1,105 @@
+#include "experiments/verdict.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "system/signals.hpp"
+
+namespace rebound {
+
+bool is_steady(const Experiment& ex, const std::string& probe) {
+  const auto& names = ex.steady_state.probes;
+  return std::find(names.begin(), names.end(), probe) != names.end();
+}
+
+SeriesSet steady_series(const Experiment& ex, const std::vector<ProbeSeries>& all) {
+  SeriesSet out;
+  for (const auto& s : all)
+    if (is_steady(ex, s.name)) out.push_back(&s);
+  return out;
+}
+
+std::optional<double> end_of_impact(const std::vector<StepRecord>& steps) {
+  std::optional<double> latest;
+  for (const auto& s : steps)
+    if (is_fault(s.kind) && s.applied_ms) latest = std::max(latest.value_or(0), s.reverted_ms.value_or(*s.applied_ms));
+  return latest;
+}
+
+void measure_run(RunResult& result, const Experiment& ex, const RunTimes& t) {
+  auto& m = result.metrics;
+  SeriesSet steady = steady_series(ex, result.probes);
+  for (const auto& p : result.probes)
+    if (!p.samples.empty() && (!m.first_sample_ms || p.samples.front().t_ms < *m.first_sample_ms))
+      m.first_sample_ms = p.samples.front().t_ms;
+  for (const auto& s : result.steps)
+    if (is_fault(s.kind) && s.applied_ms)
+      m.first_fault_ms = std::min(m.first_fault_ms.value_or(*s.applied_ms), *s.applied_ms);
+  m.end_of_impact_ms = end_of_impact(result.steps);
+  if (m.first_fault_ms) {
+    if (auto impact = find_impact(steady, *m.first_fault_ms, t.recovery_end))
+      m.time_to_impact_ms = *impact - *m.first_fault_ms;
+    m.observed_ms = t.recovery_end - *m.end_of_impact_ms;
+    m.recovered_at_ms = find_recovery(steady, *m.end_of_impact_ms, ex.slo.stable_for.count());
+    if (m.recovered_at_ms) m.time_to_recover_ms = *m.recovered_at_ms - *m.end_of_impact_ms;
+    double recovered_or_end = m.recovered_at_ms.value_or(t.recovery_end);
+    m.phases["fault"] = phase_stats(steady, *m.first_fault_ms, *m.end_of_impact_ms);
+    m.phases["recovery"] = phase_stats(steady, *m.end_of_impact_ms, recovered_or_end);
+    m.phases["impact"] = phase_stats(steady, *m.first_fault_ms, recovered_or_end);
+  }
+  if (t.method_start > t.baseline_start) m.phases["baseline"] = phase_stats(steady, t.baseline_start, t.method_start);
+  if (t.end > t.after_start) m.phases["after"] = phase_stats(steady, t.after_start, t.end);
+}
+
+namespace {
+
+void add_criteria(RunResult& result, const Experiment& ex, const RunTroubles& troubles) {
+  if (result.baseline) {
+    result.criteria.push_back({"steady_state.baseline", result.baseline->passed ? 1.0 : 0.0, 1, "pass",
+                               result.baseline->passed, result.baseline->summary()});
+  }
+  if (!result.baseline || !result.baseline->passed || troubles.setup_error || troubles.step_error) return;
+  for (auto& c : evaluate_slo(ex.slo, result.metrics, result.metrics.first_fault_ms.has_value()))
+    result.criteria.push_back(std::move(c));
+  if (result.after)
+    result.criteria.push_back({"steady_state.after", result.after->passed ? 1.0 : 0.0, 1, "pass",
+                               result.after->passed, result.after->summary()});
+  else if (troubles.interrupted_by || troubles.guard_tripped)
+    result.criteria.push_back({"steady_state.after", std::nullopt, 1, "pass", false,
+                               "not checked: the experiment was stopped before the after window"});
+}
+
+}  // namespace
+
+void judge_run(RunResult& result, const Experiment& ex, const RunTroubles& troubles) {
+  add_criteria(result, ex, troubles);
+  Verdict v = Verdict::passed;
+  if (troubles.setup_error || troubles.step_error) {
+    v = Verdict::error;
+    result.status = "error";
+    for (const auto& s : result.steps)
+      if (s.status == StepStatus::error)
+        result.reasons.push_back(fmt::format("step '{}' ({}): {}", s.name, s.type, s.error));
+  } else if (troubles.interrupted_by) {
+    v = Verdict::aborted;
+    result.status = "interrupted";
+    result.reasons.push_back(fmt::format("interrupted by {}; every applied fault was reverted",
+                                         signal_name(troubles.interrupted_by)));
+  } else if (result.baseline && !result.baseline->passed) {
+    v = Verdict::inconclusive;
+    result.status = "completed";
+    result.reasons.push_back("baseline steady state not met, nothing was injected: " + result.baseline->summary());
+  } else if (troubles.guard_tripped) {
+    v = Verdict::aborted;
+    result.status = "aborted";
+  } else {
+    for (const auto& c : result.criteria)
+      if (!c.passed) {
+        v = Verdict::failed;
+        result.reasons.push_back(fmt::format("{}: {}", c.name, c.detail));
+      }
+  }
+  result.verdict = v;
+}
+
+}  // namespace rebound
