@@ -75,7 +75,8 @@ int refuse_invalid(const std::vector<Loaded>& loaded, const std::string& report_
     junit.push_back({l.result.experiment ? l.result.experiment->name : fs::path(l.file).stem().string(), l.file,
                      nullptr, l.result.experiment ? "not run: another file in this run is invalid"
                                                   : l.result.diagnostics.format_all()});
-  write_text_file(report_dir + "/junit.xml", make_junit(junit));
+  if (auto w = write_text_file(report_dir + "/junit.xml", make_junit(junit)); !w)
+    std::cerr << "error: " << w.error().message << "\n";
   std::cerr << fmt::format("nothing was run; JUnit: {}/junit.xml\n", report_dir);
   return exit_code(Verdict::error);
 }

@@ -55,7 +55,10 @@ void Scheduler::start(size_t i, std::time_t due, const std::string& why) {
   }
   {
     std::lock_guard lock(history_mutex_);
-    history_.set_last_due(suite.name, due);
+    // Saved before the run starts: a scheduler restarted meanwhile must not start this window again.
+    if (auto saved = history_.set_last_due(suite.name, due); !saved)
+      spdlog::error("suite {}: cannot save that the run due at {} started: {} (a restarted scheduler may run it again)",
+                    suite.name, format_local(due, suite.schedule->time_zone), saved.error().message);
   }
   if (slots_[i].worker.joinable()) slots_[i].worker.join();
   slots_[i].running = true;

@@ -23,15 +23,18 @@ void write_suite_reports(const Suite& suite, const SuiteOutcome& outcome, const 
   std::vector<JunitEntry> junit;
   for (const auto& t : outcome.trials)
     junit.push_back({fmt::format("{}.trial-{}", t.experiment, t.trial), suite.file, &t.result, ""});
-  write_text_file(report_dir + "/junit.xml", make_junit(junit));
-  write_text_file(report_dir + "/summary.md", make_suite_markdown(suite, outcome));
+  auto say = [](const Result<void>& written) {
+    if (!written) std::cerr << "error: " << written.error().message << "\n";
+  };
+  say(write_text_file(report_dir + "/junit.xml", make_junit(junit)));
+  say(write_text_file(report_dir + "/summary.md", make_suite_markdown(suite, outcome)));
   std::map<std::string, std::vector<HistoryRow>> trend;
   if (history)
     for (const auto& e : outcome.entries) {
       auto rows = history->runs(e.experiment, 30);
       if (rows) trend[e.experiment].assign(rows->rbegin(), rows->rend());
     }
-  write_text_file(report_dir + "/report.html", make_suite_html(suite, outcome, trend));
+  say(write_text_file(report_dir + "/report.html", make_suite_html(suite, outcome, trend)));
 }
 
 void print_suite_result(const Suite& suite, const SuiteOutcome& outcome, const std::string& report_dir) {
@@ -56,7 +59,9 @@ Verdict run_and_report_suite(const Suite& suite, const std::string& report_dir, 
     if (auto w = write_experiment_reports(ex, trial.result, journal, trial.dir); !w)
       std::cerr << "error: " << w.error().message << "\n";
     std::lock_guard lock(history_mutex);
-    if (history) history->record(journal, trial.dir + "/journal.json");
+    if (history)
+      if (auto recorded = history->record(journal, trial.dir + "/journal.json"); !recorded)
+        std::cerr << "warning: not in the history: " << recorded.error().message << "\n";
     std::cout << fmt::format("{} trial {}: {}{}\n", ex.name, trial.trial, to_string(trial.result.verdict),
                              trial.result.metrics.time_to_recover_ms
                                  ? fmt::format(" (recovered in {:.1f} ms)", *trial.result.metrics.time_to_recover_ms)

@@ -58,7 +58,8 @@ bool Runner::apply_step(const StepDecl& decl, StepRecord& rec, StepContext& cont
   }
   if (!applied) {
     // A partial apply reverted itself; its record can go.
-    if (!context.record_path.empty()) recorder_.clear(context.record_path);
+    if (!context.record_path.empty())
+      if (auto cleared = recorder_.clear(context.record_path); !cleared) note(cleared.error().message);
     step_failed(decl, rec, "could not be applied", applied.error().message);
     return false;
   }

@@ -211,7 +211,8 @@ Result<void> InterfaceScope::apply(StepContext& context, netfault_bpf& skel, uns
   // Re-recorded with the priorities taken, so that `rebound recover` looks only there.
   std::string old = context.record_path;
   if (auto r = context.record(record(progs)); !r) return r;
-  if (context.recorder) context.recorder->clear(old);
+  // The new record is written; an old one that cannot be removed is only a stale copy for `rebound recover`.
+  if (context.recorder) (void)context.recorder->clear(old);
   context.detail["interface"] = interface_;
   context.detail["created_clsact"] = created_clsact_;
   return {};
