@@ -6,7 +6,7 @@
 #   sudo bench/soak_kill.sh [N] [TYPE...]      N kills per type (default 50)
 #   TYPE: stop (process.stop), loss-pid (network.loss on a pid target), loss-if (network.loss on an interface
 #   in a test network namespace), delay (network.delay on a pid target); default: all four.
-#   REBOUND=path/to/rebound (default build/rebound).
+#   REBOUND=path/to/rebound (default build/rebound); SOAK_PROGRESS=FILE appends one line per kill to FILE.
 # Test traffic: none is needed; the interface fault is on a veth pair inside namespaces this script creates.
 set -u
 
@@ -117,6 +117,8 @@ latency = "100ms"' ;;
     local sig=KILL
     (( RANDOM % 2 )) && sig=SEGV
     [ $sig = KILL ] && nkill=$((nkill + 1)) || nsegv=$((nsegv + 1))
+    # Whether its guardian is there to see the kill (a missing one explains a fault left behind).
+    pgrep -f "__guardian $rb " > /dev/null || notes="$notes no-guardian:$i"
     local sent; sent=$(now_ms)
     kill -$sig "$rb"
     kills=$((kills + 1))
@@ -148,6 +150,7 @@ latency = "100ms"' ;;
     fi
     kill -KILL "$VICTIM" 2>/dev/null; wait "$VICTIM" 2>/dev/null; VICTIM=0
     rm -rf "$dir"
+    [ -n "${SOAK_PROGRESS:-}" ] && echo "$type $kills clean=$clean left=$left ${elapsed}ms" >> "$SOAK_PROGRESS"
   done
   local p50=- max=-
   if [ ${#times[@]} -gt 0 ]; then

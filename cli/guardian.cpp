@@ -24,13 +24,12 @@ namespace {
 
 // Appends to STATE/guardian.log (0600, never through a link): the guardian's stdout and stderr are /dev/null.
 void log_lines(const std::string& state_dir, const std::vector<std::string>& lines) {
-  int fd = open((state_dir + "/guardian.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return;
+  Fd fd(open((state_dir + "/guardian.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return;
   std::string text;
   for (const auto& line : lines) text += fmt::format("{} guardian {}: {}\n", iso8601_now(), getpid(), line);
-  ssize_t written = write(fd, text.data(), text.size());
+  ssize_t written = write(fd.get(), text.data(), text.size());
   (void)written;  // nowhere else to report a failed log write
-  close(fd);
 }
 
 // A minimal journal for an experiment that rebound did not finish: status `crashed`, what was reverted, and the

@@ -20,10 +20,12 @@ namespace {
 
 Result<void> write_file_durably(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return fail_errno(fmt::format("cannot write {}", tmp));
-  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-  close(fd);
+  bool ok = false;
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) return fail_errno(fmt::format("cannot write {}", tmp));
+    ok = write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size()) && fsync(fd.get()) == 0;
+  }
   if (!ok || rename(tmp.c_str(), path.c_str()) != 0)
     return fail_errno(fmt::format("cannot write {}", path));
   return {};
@@ -54,15 +56,14 @@ Result<CgroupLedger> CgroupLedger::open(const std::string& state_dir) {
   if (ec) return fail(fmt::format("cannot create state directory {}: {}", state_dir, ec.message()));
   CgroupLedger ledger;
   std::string lock = state_dir + "/cgroups.lock";
-  ledger.lock_fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (ledger.lock_fd_ < 0) return fail_errno(fmt::format("cannot open the lock file {}", lock));
-  while (flock(ledger.lock_fd_, LOCK_EX) != 0)
+  ledger.lock_fd_.reset(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!ledger.lock_fd_) return fail_errno(fmt::format("cannot open the lock file {}", lock));
+  while (flock(ledger.lock_fd_.get(), LOCK_EX) != 0)
     if (errno != EINTR) return fail_errno(fmt::format("cannot lock {}", lock));
   ledger.path_ = state_dir + "/cgroups.ledger";
-  int fd = ::open(ledger.path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd >= 0) {
-    close(fd);
-    std::ifstream in(ledger.path_);
+  // Opened once without following a link, then read through /proc/self/fd: the file checked is the file read.
+  if (Fd fd(::open(ledger.path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW)); fd) {
+    std::ifstream in(fmt::format("/proc/self/fd/{}", fd.get()));
     auto j = nlohmann::json::parse(in, nullptr, false);
     // An unreadable ledger is treated as empty: each step's fault record still holds its own originals.
     if (j.is_object())
@@ -72,14 +73,6 @@ Result<CgroupLedger> CgroupLedger::open(const std::string& state_dir) {
   return ledger;
 }
 
-CgroupLedger::CgroupLedger(CgroupLedger&& other) noexcept
-    : path_(std::move(other.path_)), lock_fd_(other.lock_fd_), processes_(std::move(other.processes_)) {
-  other.lock_fd_ = -1;
-}
-
-CgroupLedger::~CgroupLedger() {
-  if (lock_fd_ >= 0) close(lock_fd_);  // closing the only descriptor releases the flock
-}
 
 HeldProcess* CgroupLedger::find(pid_t pid, uint64_t start_time) {
   for (auto& p : processes_)

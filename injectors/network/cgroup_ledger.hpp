@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/result.hpp"
+#include "system/fd.hpp"
 
 namespace rebound {
 
@@ -35,9 +36,9 @@ class CgroupLedger {
  public:
   // Locks `<state_dir>/cgroups.lock` (creating the directory and files as needed) and reads the ledger.
   [[nodiscard]] static Result<CgroupLedger> open(const std::string& state_dir);
-  CgroupLedger(CgroupLedger&& other) noexcept;
+  CgroupLedger(CgroupLedger&& other) noexcept = default;
   CgroupLedger& operator=(CgroupLedger&&) = delete;
-  ~CgroupLedger();  // unlocks (without saving)
+  ~CgroupLedger() = default;  // unlocks (without saving)
 
   HeldProcess* find(pid_t pid, uint64_t start_time);
   HeldProcess& add(HeldProcess process);
@@ -51,7 +52,7 @@ class CgroupLedger {
  private:
   CgroupLedger() = default;
   std::string path_;
-  int lock_fd_ = -1;
+  Fd lock_fd_;  // closing the only descriptor releases the flock
   std::vector<HeldProcess> processes_;
 };
 

@@ -47,11 +47,11 @@ std::string parent_for(const std::string& current) {
 
 Result<void> move_to_cgroup(pid_t pid, const std::string& cgroup) {
   std::string procs = cgroup + "/cgroup.procs";
-  int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  Fd fd(open(procs.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
   std::string text = std::to_string(pid);
-  bool ok = fd >= 0 && write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  bool ok = fd && write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
   int error = errno;
-  if (fd >= 0) close(fd);
+  fd.reset();
   if (!ok && error != ESRCH)  // a process that exited meanwhile needs no move
     return fail(fmt::format("cannot move pid {} into cgroup {}: {}", pid, cgroup, std::strerror(error)));
   return {};
