@@ -18,6 +18,8 @@ REBOUND=${REBOUND:-build/rebound}
 [ -x "$REBOUND" ] || { echo "no rebound binary at $REBOUND (set REBOUND=...)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run as root: the network types need it" >&2; exit 2; }
 REBOUND=$(readlink -f "$REBOUND")
+# Guardians say when they watch and what they found on waking: printed for a kill that left something.
+export REBOUND_GUARDIAN_TRACE=1
 
 WORK=$(mktemp -d /tmp/rebound-soak-XXXXXX)
 CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
@@ -141,6 +143,11 @@ latency = "100ms"' ;;
       clean=$((clean + 1)); times+=("$elapsed")
     else
       left=$((left + 1)); notes="$notes left:$i(state=$(state_left "$state"))"
+      if [ -n "${SOAK_PROGRESS:-}" ]; then
+        { echo "left: $type kill $i of rebound $rb by SIG$sig; its guardian's log lines:"
+          grep -E "rebound pid $rb[ ;]" "$state/guardian.log" 2>/dev/null
+          find "$state" -name '*.json' -printf '  %P\n'; } >> "$SOAK_PROGRESS"
+      fi
     fi
     # The crashed journal comes after the revert.
     for _ in $(seq 1 100); do grep -q '"crashed"' "$dir/r/soak/journal.json" 2>/dev/null && break; sleep 0.01; done

@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fmt/format.h>
+#include <exception>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -90,12 +92,23 @@ RecoveryReport recover_owned_by_with_retries(const std::string& state_dir, const
   return report;
 }
 
+// REBOUND_GUARDIAN_TRACE=1 (inherited from rebound) makes the guardian say in its log when it starts watching
+// and what it found when it woke, even after a clean end: for soak tests of the guardian itself.
+bool tracing() {
+  const char* v = getenv("REBOUND_GUARDIAN_TRACE");
+  return v && *v && std::string(v) != "0";
+}
+
 int on_parent_end(const GuardianArgs& args, const ParentEnd& end) {
   // Undo first: the promise is "within 100 ms". The journals come after.
   RecoveryReport report = recover_owned_by_with_retries(args.state_dir, args.parent);
   std::vector<FaultRecordFile> markers;
   for (auto& m : list_run_markers(args.state_dir))
     if (!m.record.is_null() && record_owned_by(m.record, args.parent)) markers.push_back(std::move(m));
+  if (tracing())
+    log_lines(args.state_dir, {fmt::format("woke ({}): rebound pid {} {}; {} faults of its own, {} refused, {} run markers",
+                                           end.watched_by_pidfd ? "pidfd" : "/proc", end.parent.pid, end.describe(),
+                                           report.faults.size(), report.refused.size(), markers.size())});
   if (report.faults.empty() && markers.empty() && report.refused.empty()) return 0;  // a clean exit
   std::vector<std::string> lines{fmt::format("rebound pid {} {}", end.parent.pid, end.describe())};
   lines.insert(lines.end(), report.lines.begin(), report.lines.end());
@@ -123,7 +136,41 @@ int on_parent_end(const GuardianArgs& args, const ParentEnd& end) {
 int guardian_command(int argc, char** argv) {
   auto args = parse_guardian_args(argc, argv);
   if (!args) return 2;  // not started by rebound: nothing to watch
-  return run_guardian(*args, [&](const ParentEnd& end) { return on_parent_end(*args, end); });
+  static std::string state_dir = args->state_dir;
+  if (tracing()) {
+    rlimit core{};  // a trace is for finding the guardian's own faults: let it dump core
+    if (getrlimit(RLIMIT_CORE, &core) == 0) {
+      core.rlim_cur = core.rlim_max;
+      setrlimit(RLIMIT_CORE, &core);
+    }
+  }
+  std::set_terminate([] {
+    std::string what = "no exception";
+    if (auto e = std::current_exception()) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        what = ex.what();
+      } catch (...) {
+        what = "an exception that is not a std::exception";
+      }
+    }
+    log_lines(state_dir, {fmt::format("the guardian ends on std::terminate ({}): run `rebound recover`", what)});
+    std::abort();
+  });
+  auto on_watch = [&](const char* how) {
+    if (tracing()) log_lines(args->state_dir, {fmt::format("watching rebound pid {} by {}", args->parent.pid, how)});
+  };
+  return run_guardian(*args, on_watch, [&](const ParentEnd& end) {
+    // Nobody would see an exception escape: say it in the log, where `rebound recover` users look.
+    try {
+      return on_parent_end(*args, end);
+    } catch (const std::exception& e) {
+      log_lines(args->state_dir, {fmt::format("rebound pid {} {}; the guardian failed: {} (run `rebound recover`)",
+                                              end.parent.pid, end.describe(), e.what())});
+      return 1;
+    }
+  });
 }
 
 }  // namespace rebound

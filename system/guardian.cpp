@@ -60,11 +60,15 @@ bool is_pidfd_of(int fd, pid_t pid) {
   return false;
 }
 
-// How the process ended, read from its zombie's /proc/PID/stat (field 52, exit_code) before it is reaped.
-ParentEnd read_end(const RecordOwner& parent) {
+}  // namespace
+
+ParentEnd read_parent_end(const RecordOwner& parent, const std::string& stat_path) {
   ParentEnd end{parent, std::nullopt, std::nullopt};
-  std::ifstream in(fmt::format("/proc/{}/stat", parent.pid));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // getline, not istreambuf_iterator: the zombie may be reaped between open and read, and a read error inside
+  // an iterator throws (ios_failure) where getline only sets badbit. The guardian must never die here.
+  std::ifstream in(stat_path);
+  std::string text;
+  std::getline(in, text);
   auto close_paren = text.rfind(')');
   if (close_paren == std::string::npos) return end;
   std::istringstream fields(text.substr(close_paren + 2));
@@ -81,6 +85,8 @@ ParentEnd read_end(const RecordOwner& parent) {
   else if (WIFEXITED(status)) end.exit_code = WEXITSTATUS(status);
   return end;
 }
+
+namespace {
 
 // Waits until the parent has ended. The timeout is where a later deadline timer will plug in.
 void wait_for_parent(int pidfd, const RecordOwner& parent) {
@@ -153,7 +159,8 @@ std::optional<GuardianArgs> parse_guardian_args(int argc, char** argv) {
   }
 }
 
-int run_guardian(const GuardianArgs& args, const std::function<int(const ParentEnd&)>& on_end) {
+int run_guardian(const GuardianArgs& args, const std::function<void(const char*)>& on_watch,
+                 const std::function<int(const ParentEnd&)>& on_end) {
   prctl(PR_SET_NAME, "rebound-guard");
   if (chdir("/") != 0) {
     // Stays where it is; it uses absolute paths only.
@@ -168,8 +175,10 @@ int run_guardian(const GuardianArgs& args, const std::function<int(const ParentE
     // rebound gave up waiting; watch anyway.
   }
   ready.reset();
+  on_watch(pidfd >= 0 ? "pidfd" : "/proc");
   wait_for_parent(pidfd, args.parent);
-  ParentEnd end = read_end(args.parent);
+  ParentEnd end = read_parent_end(args.parent, fmt::format("/proc/{}/stat", args.parent.pid));
+  end.watched_by_pidfd = pidfd >= 0;
   inherited_pidfd.reset();
   return on_end(end);
 }

@@ -35,8 +35,13 @@ struct ParentEnd {
   RecordOwner parent;
   std::optional<int> signal;     // the signal that killed it
   std::optional<int> exit_code;  // its exit code, when it exited
+  bool watched_by_pidfd = false; // false: by looking at /proc every 20 ms
   std::string describe() const;  // "killed by SIGSEGV", "exited with code 4", "ended"
 };
+
+// How it ended, from its zombie's stat file (field 52, exit_code) before it is reaped; "ended" when the file
+// cannot be read (reaped already). Never throws: the guardian must not die of a race with the reaper.
+ParentEnd read_parent_end(const RecordOwner& parent, const std::string& stat_path);
 
 struct GuardianArgs {
   RecordOwner parent;
@@ -46,6 +51,8 @@ struct GuardianArgs {
 std::optional<GuardianArgs> parse_guardian_args(int argc, char** argv);
 
 // The guardian's side: waits until the parent ends, calls `on_end` once, returns the process's exit code.
-int run_guardian(const GuardianArgs& args, const std::function<int(const ParentEnd&)>& on_end);
+// `on_watch` is called once it watches, with how ("pidfd" or "/proc").
+int run_guardian(const GuardianArgs& args, const std::function<void(const char*)>& on_watch,
+                 const std::function<int(const ParentEnd&)>& on_end);
 
 }  // namespace rebound
