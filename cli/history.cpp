@@ -1,4 +1,5 @@
-// rebound history: the recorded runs as a table, or time to recover over runs as an ASCII chart.
+// rebound history: the recorded runs as a table, or time to recover and time to heal over runs as ASCII charts.
+#include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
@@ -15,34 +16,42 @@ namespace {
 std::string ms(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : std::string("-"); }
 
 void print_table(const std::vector<HistoryRow>& rows) {
-  std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>12} {:>8} {:>9}  {}\n", "run", "started", "experiment",
-                           "verdict", "recover ms", "errors", "p99 ms", "host");
+  std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>10} {:>12} {:>8} {:>9}  {}\n", "run", "started",
+                           "experiment", "verdict", "heal ms", "recover ms", "errors", "p99 ms", "host");
   for (const auto& r : rows)
-    std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>12} {:>7.2f}% {:>9}  {}\n", r.id, r.started_at,
-                             r.experiment, r.verdict, ms(r.time_to_recover_ms), r.error_ratio.value_or(0) * 100,
-                             ms(r.p99_ms), r.host);
+    std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>10} {:>12} {:>7.2f}% {:>9}  {}\n", r.id, r.started_at,
+                             r.experiment, r.verdict, ms(r.time_to_heal_ms), ms(r.time_to_recover_ms),
+                             r.error_ratio.value_or(0) * 100, ms(r.p99_ms), r.host);
 }
 
-// Time to recover over runs, oldest first, one bar per run, per experiment.
+// One metric over runs, oldest first, one bar per run.
+void print_metric_trend(const std::string& name, const std::vector<HistoryRow>& runs, const char* what,
+                        const char* never, std::optional<double> HistoryRow::*metric) {
+  double top = 1;
+  for (const auto& r : runs) top = std::max(top, (r.*metric).value_or(0));
+  std::cout << fmt::format("{}: {} over {} runs\n", name, what, runs.size());
+  std::vector<double> values;
+  for (const auto& r : runs) {
+    const auto& v = r.*metric;
+    int bar = v ? static_cast<int>(*v / top * 40 + 0.5) : 0;
+    std::cout << fmt::format("  run {:>4}  {:<24} {:>10} ms  {}{}\n", r.id, r.started_at, ms(v),
+                             std::string(static_cast<size_t>(bar), '#'), v ? "" : fmt::format("({}: {})", never, r.verdict));
+    if (v) values.push_back(*v);
+  }
+  if (values.size() >= 2)
+    std::cout << fmt::format("  first {:.1f} ms, last {:.1f} ms ({:+.0f}%)\n", values.front(), values.back(),
+                             (values.back() / values.front() - 1) * 100);
+}
+
+// Time to recover over runs, per experiment, and time to heal where it is not just recovery (a lasting fault).
 void print_trend(const std::vector<HistoryRow>& rows) {
   std::map<std::string, std::vector<HistoryRow>> by_experiment;
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) by_experiment[it->experiment].push_back(*it);
   for (const auto& [name, runs] : by_experiment) {
-    double top = 1;
-    for (const auto& r : runs) top = std::max(top, r.time_to_recover_ms.value_or(0));
-    std::cout << fmt::format("{}: time to recover over {} runs\n", name, runs.size());
-    for (const auto& r : runs) {
-      int bar = r.time_to_recover_ms ? static_cast<int>(*r.time_to_recover_ms / top * 40 + 0.5) : 0;
-      std::cout << fmt::format("  run {:>4}  {:<24} {:>10} ms  {}{}\n", r.id, r.started_at, ms(r.time_to_recover_ms),
-                               std::string(static_cast<size_t>(bar), '#'),
-                               r.time_to_recover_ms ? "" : "(no recovery: " + r.verdict + ")");
-    }
-    std::vector<double> values;
-    for (const auto& r : runs)
-      if (r.time_to_recover_ms) values.push_back(*r.time_to_recover_ms);
-    if (values.size() >= 2)
-      std::cout << fmt::format("  first {:.1f} ms, last {:.1f} ms ({:+.0f}%)\n", values.front(), values.back(),
-                               (values.back() / values.front() - 1) * 100);
+    print_metric_trend(name, runs, "time to recover", "no recovery", &HistoryRow::time_to_recover_ms);
+    if (std::any_of(runs.begin(), runs.end(),
+                    [](const HistoryRow& r) { return r.time_to_heal_ms != r.time_to_recover_ms; }))
+      print_metric_trend(name, runs, "time to heal under the fault", "did not heal", &HistoryRow::time_to_heal_ms);
   }
 }
 
@@ -74,10 +83,10 @@ int cmd_history(const HistoryFlags& flags) {
 
 Command add_history_command(CLI::App& app) {
   auto flags = std::make_shared<HistoryFlags>();
-  auto* cmd = app.add_subcommand("history", "List recorded runs, or the trend of time to recover");
+  auto* cmd = app.add_subcommand("history", "List recorded runs, or the trend of time to recover and time to heal");
   cmd->add_option("--experiment", flags->experiment, "only this experiment");
   cmd->add_option("--history", flags->path, "the history database (default: rebound-reports/history.sqlite)");
-  cmd->add_flag("--trend", flags->trend, "time to recover over runs, per experiment");
+  cmd->add_flag("--trend", flags->trend, "time to recover and time to heal over runs, per experiment");
   cmd->add_option("--limit", flags->limit, "how many runs, newest first")->capture_default_str();
   return {cmd, [flags] { return cmd_history(*flags); }};
 }

@@ -34,8 +34,14 @@ void print_result(const Experiment& ex, const RunResult& r, const std::string& d
   for (const auto& c : r.criteria)
     std::cout << fmt::format("  {} {:<22} {}\n", c.passed ? "pass" : "FAIL", c.name, c.detail);
   for (const auto& reason : r.reasons) std::cout << fmt::format("  why: {}\n", reason);
-  if (r.metrics.time_to_recover_ms)
-    std::cout << fmt::format("  time to recover: {:.1f} ms\n", *r.metrics.time_to_recover_ms);
+  const auto& m = r.metrics;
+  if (m.time_to_heal_ms)
+    std::cout << fmt::format("  time to heal: {:.1f} ms{}\n", *m.time_to_heal_ms,
+                             m.heal_is_recovery ? " (instant faults: time to heal is time to recover)" : ", under fault");
+  else if (m.first_fault_ms && !m.heal_is_recovery)
+    std::cout << fmt::format("  time to heal: did not heal under the fault (it lasted {:.1f} s)\n",
+                             m.under_fault_ms.value_or(0) / 1000);
+  if (m.time_to_recover_ms) std::cout << fmt::format("  time to recover: {:.1f} ms\n", *m.time_to_recover_ms);
   std::cout << fmt::format("  report: {}/summary.md\n", dir);
 }
 
@@ -51,14 +57,21 @@ void apply_baseline(History& history, const std::string& which, const Experiment
     return;
   }
   const HistoryRow& row = **base;
-  if (!row.time_to_recover_ms || !r.metrics.time_to_recover_ms) return;  // recover_within already judges that
-  auto c = regression_criterion(*r.metrics.time_to_recover_ms, *row.time_to_recover_ms, row.id,
-                                ex.slo.max_recovery_regression);
-  if (!c.passed && r.verdict == Verdict::passed) {
-    r.verdict = Verdict::failed;
-    r.reasons.push_back(fmt::format("{}: {}", c.name, c.detail));
-  }
-  r.criteria.push_back(std::move(c));
+  auto judge = [&](Criterion c) {
+    if (!c.passed && r.verdict == Verdict::passed) {
+      r.verdict = Verdict::failed;
+      r.reasons.push_back(fmt::format("{}: {}", c.name, c.detail));
+    }
+    r.criteria.push_back(std::move(c));
+  };
+  // A run that did not recover or heal at all is judged by recover_within and heal_within.
+  if (row.time_to_recover_ms && r.metrics.time_to_recover_ms)
+    judge(regression_criterion(*r.metrics.time_to_recover_ms, *row.time_to_recover_ms, row.id,
+                               ex.slo.max_recovery_regression));
+  // Healing under a lasting fault only: with instant faults it is recovery, judged just above.
+  if (row.time_to_heal_ms && r.metrics.time_to_heal_ms && !r.metrics.heal_is_recovery)
+    judge(heal_regression_criterion(*r.metrics.time_to_heal_ms, *row.time_to_heal_ms, row.id,
+                                    ex.slo.max_recovery_regression));
 }
 
 int dry_run_all(const std::vector<Loaded>& loaded, bool valid) {
@@ -178,7 +191,7 @@ Command add_run_command(CLI::App& app) {
   run->add_option("--history", flags->history, "the history database (default: history.sqlite beside the run folders)");
   run->add_flag("--no-history", flags->no_history, "do not record this run");
   run->add_option("--baseline", flags->baseline,
-                  "last or a run id: fail when time to recover regressed beyond slo.max_recovery_regression");
+                  "last or a run id: fail when time to recover or time to heal regressed beyond slo.max_recovery_regression");
   return {run, [files, flags] { return cmd_run(*files, *flags); }};
 }
 

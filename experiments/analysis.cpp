@@ -184,6 +184,57 @@ std::optional<double> find_recovery(const SeriesSet& series, double end_of_impac
   return std::nullopt;
 }
 
+namespace {
+
+// Overlapping or touching spans merged, in time order.
+std::vector<FaultSpan> merged(std::vector<FaultSpan> spans) {
+  std::sort(spans.begin(), spans.end(), [](const FaultSpan& a, const FaultSpan& b) { return a.from < b.from; });
+  std::vector<FaultSpan> out;
+  for (const auto& s : spans) {
+    if (s.to <= s.from) continue;
+    if (!out.empty() && s.from <= out.back().to) out.back().to = std::max(out.back().to, s.to);
+    else out.push_back(s);
+  }
+  return out;
+}
+
+// Whether each probe's latency over the samples that started in [from, to) meets the tolerance's bounds.
+bool latency_holds(const SeriesSet& series, const Tolerance& t, double from, double to) {
+  auto within = [](const std::optional<double>& value, const std::optional<double>& limit) {
+    return !limit || !value || *value <= *limit;
+  };
+  for (const auto* p : series) {
+    auto s = phase_stats({p}, from, to);
+    if (!within(s.p50, t.max_p50_ms) || !within(s.p95, t.max_p95_ms) || !within(s.p99, t.max_p99_ms)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<double> find_heal(const SeriesSet& series, double first_fault, const std::vector<FaultSpan>& under_fault,
+                                double stable_for, const Tolerance& latency) {
+  for (const auto& span : merged(under_fault)) {
+    if (span.to <= first_fault) continue;
+    // Only what was seen while this stretch lasted: a sample that started after it ended says nothing about it.
+    std::vector<ProbeSeries> seen;
+    for (const auto* p : series) {
+      ProbeSeries cut{p->name, {}};
+      for (const auto& s : p->samples)
+        if (s.t_ms < span.to) cut.samples.push_back(s);
+      seen.push_back(std::move(cut));
+    }
+    SeriesSet view;
+    for (const auto& s : seen) view.push_back(&s);
+    double from = std::max(span.from, find_impact(view, first_fault, span.to).value_or(first_fault));
+    while (auto healed = find_recovery(view, from, stable_for)) {
+      if (latency_holds(view, latency, *healed, *healed + stable_for)) return healed;
+      from = std::nextafter(*healed, INFINITY);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<double> guard_trips(const ProbeSeries& series, const GuardRule& rule, double now) {
   size_t total = 0, failures = 0;
   for (auto it = series.samples.rbegin(); it != series.samples.rend(); ++it) {

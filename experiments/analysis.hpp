@@ -65,6 +65,19 @@ std::optional<double> find_impact(const SeriesSet& series, double fault_start, d
 // probe has a sample starting at or after the end of that window. nullopt if it never happened.
 std::optional<double> find_recovery(const SeriesSet& series, double end_of_impact, double stable_for);
 
+// A span of time during which a lasting fault was applied, [from, to).
+struct FaultSpan {
+  double from = 0, to = 0;
+};
+
+// The healing moment under a lasting fault: the start of the first span of `stable_for` in which every probe
+// holds (as find_recovery: no failed sample, each probe passes again) and the tolerance's latency bounds are met,
+// lying wholly inside one stretch during which a lasting fault was applied (overlapping spans count as one
+// stretch), and starting at or after the first failed sample since `first_fault` when there is one (a system
+// that was never hurt heals at its first stable span). nullopt when it never healed while a fault was applied.
+std::optional<double> find_heal(const SeriesSet& series, double first_fault, const std::vector<FaultSpan>& under_fault,
+                                double stable_for, const Tolerance& latency);
+
 struct GuardRule {
   double max_failure_ratio = 0.5;
   double window_ms = 1000;

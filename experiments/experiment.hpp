@@ -62,11 +62,12 @@ struct GuardSpec {
 
 struct SloSpec {
   std::optional<Millis> recover_within;
+  std::optional<Millis> heal_within;  // the failover SLO: time to heal while a lasting fault is still applied
   Millis stable_for{1000};
   std::optional<Millis> observe_for;  // how long to wait for recovery; default 2 x recover_within + stable_for
   std::optional<double> max_error_ratio;
   std::optional<Millis> max_p50, max_p95, max_p99;
-  // With `rebound run --baseline`: how much slower than the baseline run recovery may be (0.2: 20%).
+  // With `rebound run --baseline`: how much slower than the baseline run recovery (and healing) may be (0.2: 20%).
   double max_recovery_regression = 0.2;
 };
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <set>
 
+#include "experiments/loader_slo.hpp"
 #include "probes/registry.hpp"
 #include "system/target_guard.hpp"
 #include "config/toml_input.hpp"
@@ -93,21 +94,13 @@ class Loader {
     if (!seen.insert(name).second) r.error("name", fmt::format("another {} is already named '{}'", what, name));
   }
 
-  std::optional<double> ratio(TableReader& r, const std::string& key) {
-    auto v = r.number(key);
-    if (v && (*v < 0 || *v > 1)) {
-      r.error(key, fmt::format("{} is not a ratio: use a number from 0 to 1 (e.g. 0.05 for 5%)", *v));
-      return std::nullopt;
-    }
-    return v;
-  }
+  std::optional<double> ratio(TableReader& r, const std::string& key) { return read_ratio(r, key); }
 
   void parse_target(TableReader& r, Experiment& ex);
   void parse_probe(TableReader& r, size_t index, Experiment& ex);
   void parse_steady_state(TableReader& r, Experiment& ex);
   void parse_step(TableReader& r, size_t index, Experiment& ex);
   void parse_guard(TableReader& r, size_t index, Experiment& ex);
-  void parse_slo(TableReader& r, Experiment& ex);
   std::optional<CommandSpec> parse_phase_command(TableReader& r, const Experiment& ex, bool setup);
   void check_probe_ref(TableReader& r, const std::string& key, const std::string& name, const Experiment& ex);
 
@@ -292,22 +285,6 @@ void Loader::parse_guard(TableReader& r, size_t index, Experiment& ex) {
   }
   r.finish();
   ex.guards.push_back(std::move(g));
-}
-
-void Loader::parse_slo(TableReader& r, Experiment& ex) {
-  auto& slo = ex.slo;
-  slo.recover_within = r.duration("recover_within");
-  if (auto v = r.duration("stable_for")) slo.stable_for = *v;
-  slo.observe_for = r.duration("observe_for");
-  slo.max_error_ratio = ratio(r, "max_error_ratio");
-  slo.max_p50 = r.duration("max_p50");
-  slo.max_p95 = r.duration("max_p95");
-  slo.max_p99 = r.duration("max_p99");
-  if (auto v = r.number("max_recovery_regression")) {
-    if (*v < 0) r.error("max_recovery_regression", "use a share such as 0.2 for 20% slower than the baseline");
-    else slo.max_recovery_regression = *v;
-  }
-  r.finish();
 }
 
 std::optional<CommandSpec> Loader::parse_phase_command(TableReader& r, const Experiment& ex, bool setup) {

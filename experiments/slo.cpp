@@ -4,6 +4,39 @@
 
 namespace rebound {
 
+namespace {
+
+// heal_within: time to heal under a lasting fault, or time to recover when every fault was instant.
+Criterion heal_criterion(const SloSpec& slo, const RunMetrics& m) {
+  Criterion c{"heal_within", m.time_to_heal_ms, slo.heal_within->count(), "ms", false, ""};
+  const std::string limit = format_duration(*slo.heal_within);
+  if (m.time_to_heal_ms) {
+    c.passed = *m.time_to_heal_ms <= c.limit;
+    c.detail = m.heal_is_recovery
+                   ? fmt::format("healed {:.0f} ms after the fault: the faults were instant, so time to heal is time "
+                                 "to recover; limit {:.0f} ms",
+                                 *m.time_to_heal_ms, c.limit)
+                   : fmt::format("healed {:.0f} ms after the first fault, while the fault was still applied; limit "
+                                 "{:.0f} ms",
+                                 *m.time_to_heal_ms, c.limit);
+  } else if (m.heal_is_recovery) {
+    c.detail = fmt::format("did not heal: the faults were instant and the steady state never held for {} in the "
+                           "{:.1f}s watched after them; limit {}",
+                           format_duration(slo.stable_for), m.observed_ms.value_or(0) / 1000, limit);
+  } else {
+    const double lasted = m.under_fault_ms.value_or(0);
+    c.detail = fmt::format("did not heal under the fault: the steady state never held for {} while a lasting fault "
+                           "was applied (the fault lasted {:.1f}s); limit {}",
+                           format_duration(slo.stable_for), lasted / 1000, limit);
+    if (lasted < static_cast<double>((*slo.heal_within + slo.stable_for).count()))
+      c.detail += fmt::format("; the fault was shorter than heal_within + stable_for ({}): lengthen it to see healing",
+                              format_duration(*slo.heal_within + slo.stable_for));
+  }
+  return c;
+}
+
+}  // namespace
+
 std::vector<Criterion> evaluate_slo(const SloSpec& slo, const RunMetrics& m, bool faults_applied) {
   std::vector<Criterion> out;
   if (slo.recover_within && faults_applied) {
@@ -20,6 +53,7 @@ std::vector<Criterion> evaluate_slo(const SloSpec& slo, const RunMetrics& m, boo
     }
     out.push_back(c);
   }
+  if (slo.heal_within && faults_applied) out.push_back(heal_criterion(slo, m));
   auto impact = m.phases.find("impact");
   const PhaseStats* stats = impact == m.phases.end() ? nullptr : &impact->second;
   if (slo.max_error_ratio && faults_applied && stats) {
@@ -50,6 +84,14 @@ Criterion regression_criterion(double ttr, double baseline_ms, int64_t baseline_
   c.passed = ttr <= c.limit;
   c.detail = fmt::format("recovered in {:.0f} ms; baseline run {} recovered in {:.0f} ms, allowed up to {:.0f} ms (+{:.0f}%)",
                          ttr, baseline_run, baseline_ms, c.limit, margin * 100);
+  return c;
+}
+
+Criterion heal_regression_criterion(double tth, double baseline_ms, int64_t baseline_run, double margin) {
+  Criterion c{"regression.time_to_heal", tth, baseline_ms * (1 + margin), "ms", false, ""};
+  c.passed = tth <= c.limit;
+  c.detail = fmt::format("healed in {:.0f} ms; baseline run {} healed in {:.0f} ms, allowed up to {:.0f} ms (+{:.0f}%)",
+                         tth, baseline_run, baseline_ms, c.limit, margin * 100);
   return c;
 }
 

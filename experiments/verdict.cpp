@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 
+#include "experiments/healing.hpp"
 #include "system/signals.hpp"
 
 namespace rebound {
@@ -46,6 +47,7 @@ void measure_run(RunResult& result, const Experiment& ex, const RunTimes& t) {
     m.phases["fault"] = phase_stats(steady, *m.first_fault_ms, *m.end_of_impact_ms);
     m.phases["recovery"] = phase_stats(steady, *m.end_of_impact_ms, recovered_or_end);
     m.phases["impact"] = phase_stats(steady, *m.first_fault_ms, recovered_or_end);
+    measure_heal(m, steady, result.steps, ex);
   }
   if (t.method_start > t.baseline_start) m.phases["baseline"] = phase_stats(steady, t.baseline_start, t.method_start);
   if (t.end > t.after_start) m.phases["after"] = phase_stats(steady, t.after_start, t.end);

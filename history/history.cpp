@@ -47,7 +47,7 @@ std::string text(sqlite3_stmt* s, int i) {
 
 constexpr const char* kColumns =
     "id, experiment, started_at, verdict, status, host, journal, time_to_recover_ms, time_to_impact_ms, error_ratio, "
-    "p50_ms, p95_ms, p99_ms, duration_ms";
+    "p50_ms, p95_ms, p99_ms, duration_ms, time_to_heal_ms";
 
 HistoryRow read_row(sqlite3_stmt* s) {
   HistoryRow r;
@@ -65,7 +65,26 @@ HistoryRow read_row(sqlite3_stmt* s) {
   r.p95_ms = column(s, 11);
   r.p99_ms = column(s, 12);
   r.duration_ms = column(s, 13).value_or(0);
+  r.time_to_heal_ms = column(s, 14);
   return r;
+}
+
+// ALTER TABLE runs ADD COLUMN `definition` unless the column is there already.
+Result<void> add_missing_column(sqlite3* db, const std::string& definition) {
+  const std::string name = definition.substr(0, definition.find(' '));
+  {
+    Statement s(db, "SELECT name FROM pragma_table_info('runs')");
+    if (!s) return fail(sqlite3_errmsg(db));
+    while (sqlite3_step(s.get()) == SQLITE_ROW)
+      if (text(s.get(), 0) == name) return {};
+  }  // finalized before the table changes
+  char* error = nullptr;
+  if (sqlite3_exec(db, ("ALTER TABLE runs ADD COLUMN " + definition).c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "?";
+    sqlite3_free(error);
+    return fail(message);
+  }
+  return {};
 }
 
 }  // namespace
@@ -90,7 +109,8 @@ Result<std::unique_ptr<History>> History::open(const std::string& path) {
       "CREATE TABLE IF NOT EXISTS runs ("
       " id INTEGER PRIMARY KEY AUTOINCREMENT, experiment TEXT NOT NULL, started_at TEXT NOT NULL,"
       " verdict TEXT NOT NULL, status TEXT NOT NULL, host TEXT, journal TEXT, time_to_recover_ms REAL,"
-      " time_to_impact_ms REAL, error_ratio REAL, p50_ms REAL, p95_ms REAL, p99_ms REAL, duration_ms REAL);"
+      " time_to_impact_ms REAL, error_ratio REAL, p50_ms REAL, p95_ms REAL, p99_ms REAL, duration_ms REAL,"
+      " time_to_heal_ms REAL);"
       "CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, id);"
       "CREATE TABLE IF NOT EXISTS schedule_state (suite TEXT PRIMARY KEY, last_due INTEGER NOT NULL);";
   char* error = nullptr;
@@ -100,6 +120,11 @@ Result<std::unique_ptr<History>> History::open(const std::string& path) {
     sqlite3_close(db);
     return fail(fmt::format("cannot prepare the history database {}: {}", path, message));
   }
+  // A database made before time to heal was measured gains its column; its old rows have none.
+  if (auto added = add_missing_column(db, "time_to_heal_ms REAL"); !added) {
+    sqlite3_close(db);
+    return fail(fmt::format("cannot prepare the history database {}: {}", path, added.error().message));
+  }
   return std::unique_ptr<History>(new History(db));
 }
 
@@ -108,8 +133,8 @@ History::~History() { sqlite3_close(db_); }
 Result<int64_t> History::record(const nlohmann::json& j, const std::string& journal_path) {
   Statement s(db_,
               "INSERT INTO runs (experiment, started_at, verdict, status, host, journal, time_to_recover_ms, "
-              "time_to_impact_ms, error_ratio, p50_ms, p95_ms, p99_ms, duration_ms) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "time_to_impact_ms, error_ratio, p50_ms, p95_ms, p99_ms, duration_ms, time_to_heal_ms) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s) return fail(fmt::format("history: {}", sqlite3_errmsg(db_)));
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -128,6 +153,7 @@ Result<int64_t> History::record(const nlohmann::json& j, const std::string& jour
   s.bind(11, opt(impact, "p95_ms"));
   s.bind(12, opt(impact, "p99_ms"));
   s.bind(13, opt(j, "duration_ms"));
+  s.bind(14, opt(m, "time_to_heal_ms"));
   if (sqlite3_step(s.get()) != SQLITE_DONE) return fail(fmt::format("history: {}", sqlite3_errmsg(db_)));
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }

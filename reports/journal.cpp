@@ -74,6 +74,7 @@ nlohmann::json experiment_to_json(const Experiment& ex) {
                            {"window_ms", g.rule.window_ms},
                            {"min_samples", g.rule.min_samples}});
   j["slo"] = {{"recover_within_ms", optms(ex.slo.recover_within)},
+              {"heal_within_ms", optms(ex.slo.heal_within)},
               {"stable_for_ms", ex.slo.stable_for.count()},
               {"observe_for_ms", ex.observe_for().count()},
               {"max_error_ratio", opt(ex.slo.max_error_ratio)},
@@ -125,6 +126,13 @@ nlohmann::json commands_json(const RunResult& r) {
 nlohmann::json metrics_json(const RunMetrics& m) {
   nlohmann::json phases = nlohmann::json::object();
   for (const auto& [name, stats] : m.phases) phases[name] = stats_json(stats);
+  nlohmann::json heals = nlohmann::json::array();
+  for (const auto& h : m.step_heals)
+    heals.push_back({{"step", h.step},
+                     {"applied_ms", h.applied_ms},
+                     {"reverted_ms", h.reverted_ms},
+                     {"healed_at_ms", opt(h.healed_at_ms)},
+                     {"time_to_heal_ms", opt(h.time_to_heal_ms)}});
   return {{"first_sample_ms", opt(m.first_sample_ms)},
           {"first_fault_ms", opt(m.first_fault_ms)},
           {"end_of_impact_ms", opt(m.end_of_impact_ms)},
@@ -132,6 +140,12 @@ nlohmann::json metrics_json(const RunMetrics& m) {
           {"recovered_at_ms", opt(m.recovered_at_ms)},
           {"time_to_recover_ms", opt(m.time_to_recover_ms)},
           {"observed_after_impact_ms", opt(m.observed_ms)},
+          {"first_impact_ms", opt(m.first_impact_ms)},
+          {"healed_at_ms", opt(m.healed_at_ms)},
+          {"time_to_heal_ms", opt(m.time_to_heal_ms)},
+          {"heal_is_recovery", m.heal_is_recovery},
+          {"under_fault_ms", opt(m.under_fault_ms)},
+          {"steps", heals},
           {"phases", phases}};
 }
 

@@ -7,7 +7,10 @@
 
 namespace rebound {
 
-constexpr int kJournalSchemaVersion = 1;
+// 2: metrics gain time to heal (first_impact_ms, healed_at_ms, time_to_heal_ms, heal_is_recovery, under_fault_ms,
+// steps[] per lasting step) and the phases `degraded` and `healed`; `slo` may hold heal_within. Readers
+// (`rebound report`) take version 1 journals as well: every new field is optional.
+constexpr int kJournalSchemaVersion = 2;
 
 nlohmann::json experiment_to_json(const Experiment& experiment);
 nlohmann::json make_journal(const Experiment& experiment, const RunResult& result);

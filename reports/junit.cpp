@@ -36,6 +36,37 @@ static std::string limit_text(const Criterion& c) {
 
 namespace {
 
+// A phase of the analysis in one line: "12 samples, 5 failed (41.67%), p99 30.1 ms".
+std::string phase_text(const PhaseStats& s) {
+  return fmt::format("{} samples, {} failed ({:.2f}%), p99 {}", s.samples, s.failures, s.error_ratio * 100,
+                     s.p99 ? fmt::format("{:.1f} ms", *s.p99) : "-");
+}
+
+// Time to heal and the phases around it, as properties of the run's test suite.
+std::string heal_properties(const RunResult& r) {
+  const auto& m = r.metrics;
+  std::string out;
+  auto property = [&](const std::string& name, const std::string& value) {
+    out += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", xml_escape(name), xml_escape(value));
+  };
+  if (m.time_to_recover_ms) property("time_to_recover_ms", fmt::format("{:.1f}", *m.time_to_recover_ms));
+  if (m.time_to_heal_ms) property("time_to_heal_ms", fmt::format("{:.1f}", *m.time_to_heal_ms));
+  if (m.first_fault_ms && !m.heal_is_recovery)
+    property("healed_under_fault", m.time_to_heal_ms ? "yes" : "no");
+  for (const char* name : {"degraded", "healed"})
+    if (auto it = m.phases.find(name); it != m.phases.end()) property(std::string("phase.") + name, phase_text(it->second));
+  return out;
+}
+
+// What a heal_within test case says beyond its criterion: the degraded and healed phases.
+std::string heal_case_output(const RunResult& r) {
+  std::string out;
+  for (const char* name : {"degraded", "healed"})
+    if (auto it = r.metrics.phases.find(name); it != r.metrics.phases.end())
+      out += fmt::format("\nphase {}: {}", name, phase_text(it->second));
+  return out;
+}
+
 struct CaseCounts {
   size_t tests = 0, failures = 0, errors = 0;
 };
@@ -63,7 +94,8 @@ std::string run_cases(const RunResult& r, const std::string& classname, double s
                            xml_escape(c.name), xml_escape(fmt::format("measured {}, limit {}", value_text(c), limit_text(c))),
                            xml_escape(value_text(c)), xml_escape(limit_text(c)), xml_escape(c.detail));
     }
-    cases += fmt::format("      <system-out>{}</system-out>\n    </testcase>\n", xml_escape(c.detail));
+    std::string output = c.detail + (c.name == "heal_within" ? heal_case_output(r) : "");
+    cases += fmt::format("      <system-out>{}</system-out>\n    </testcase>\n", xml_escape(output));
   }
   return cases;
 }
@@ -95,8 +127,8 @@ std::string make_junit(const std::vector<JunitEntry>& entries) {
                           e.result ? xml_escape(e.result->started_at) : "", xml_escape(e.file));
     if (e.result)
       suites += fmt::format("    <properties>\n      <property name=\"verdict\" value=\"{}\"/>\n"
-                            "      <property name=\"status\" value=\"{}\"/>\n    </properties>\n",
-                            to_string(e.result->verdict), xml_escape(e.result->status));
+                            "      <property name=\"status\" value=\"{}\"/>\n{}    </properties>\n",
+                            to_string(e.result->verdict), xml_escape(e.result->status), heal_properties(*e.result));
     suites += cases + "  </testsuite>\n";
     total_tests += n.tests;
     total_failures += n.failures;

@@ -35,6 +35,26 @@ const char* icon(Verdict v) {
   return "";
 }
 
+// Time to heal, for the experiment and each lasting step.
+std::string heal_lines(const RunMetrics& m) {
+  if (!m.first_fault_ms) return "";
+  std::string out;
+  if (m.heal_is_recovery)
+    out += fmt::format("- time to heal: {} (the faults were instant: time to heal is time to recover)\n",
+                       m.time_to_heal_ms ? ms(m.time_to_heal_ms) : "did not heal");
+  else
+    out += fmt::format("- time to heal: {}\n", m.time_to_heal_ms
+                                                  ? ms(m.time_to_heal_ms) + ", under fault"
+                                                  : fmt::format("did not heal under the fault (it lasted {:.1f} s)",
+                                                                m.under_fault_ms.value_or(0) / 1000));
+  for (const auto& h : m.step_heals)
+    out += fmt::format("  - step `{}`: {}\n", md(h.step),
+                       h.time_to_heal_ms ? fmt::format("healed {} after it was applied, under fault", ms(h.time_to_heal_ms))
+                                         : fmt::format("did not heal in the {:.1f} s it was applied",
+                                                       (h.reverted_ms - h.applied_ms) / 1000));
+  return out;
+}
+
 }  // namespace
 
 std::string make_markdown(const Experiment& ex, const RunResult& r) {
@@ -58,9 +78,10 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
   out += fmt::format("- time to impact: {}\n- time to recover: {}\n", ms(m.time_to_impact_ms),
                      m.time_to_recover_ms ? ms(m.time_to_recover_ms)
                                           : (m.end_of_impact_ms ? std::string("did not recover") : "–"));
+  out += heal_lines(m);
   if (!m.phases.empty()) {
     out += "\n## Phases\n\n| phase | samples | failed | error ratio | p50 | p95 | p99 |\n|---|---|---|---|---|---|---|\n";
-    for (const char* name : {"baseline", "fault", "recovery", "after", "impact"}) {
+    for (const char* name : {"baseline", "fault", "degraded", "healed", "recovery", "after", "impact"}) {
       auto it = m.phases.find(name);
       if (it == m.phases.end()) continue;
       const auto& s = it->second;

@@ -34,6 +34,9 @@ std::string make_prometheus_metrics(const std::vector<nlohmann::json>& journals)
       {"rebound_experiment_duration_seconds", {"How long the run took", "gauge", {}}},
       {"rebound_time_to_impact_seconds", {"First fault to the first failed steady-state sample", "gauge", {}}},
       {"rebound_time_to_recover_seconds", {"End of impact to recovery (absent if it never recovered)", "gauge", {}}},
+      {"rebound_time_to_heal_seconds",
+       {"First fault to healing while a lasting fault was still applied (absent if it never healed)", "gauge", {}}},
+      {"rebound_step_time_to_heal_seconds", {"Per lasting fault step: its apply to healing under it", "gauge", {}}},
       {"rebound_phase_error_ratio", {"Failed share of steady-state samples per phase", "gauge", {}}},
       {"rebound_phase_latency_seconds", {"Steady-state probe latency per phase (nearest rank)", "gauge", {}}},
       {"rebound_slo_criterion_passed", {"1 if the SLO criterion was met", "gauge", {}}},
@@ -55,6 +58,13 @@ std::string make_prometheus_metrics(const std::vector<nlohmann::json>& journals)
     if (m["time_to_impact_ms"].is_number()) add("rebound_time_to_impact_seconds", e, m["time_to_impact_ms"].get<double>() / 1000);
     if (m["time_to_recover_ms"].is_number())
       add("rebound_time_to_recover_seconds", e, m["time_to_recover_ms"].get<double>() / 1000);
+    if (m.contains("time_to_heal_ms") && m["time_to_heal_ms"].is_number())
+      add("rebound_time_to_heal_seconds", e, m["time_to_heal_ms"].get<double>() / 1000);
+    if (m.contains("steps"))
+      for (const auto& h : m["steps"])
+        if (h.contains("time_to_heal_ms") && h["time_to_heal_ms"].is_number())
+          add("rebound_step_time_to_heal_seconds", fmt::format("{},step=\"{}\"", e, label(h.value("step", ""))),
+              h["time_to_heal_ms"].get<double>() / 1000);
     for (const auto& [phase, s] : m["phases"].items()) {
       std::string p = fmt::format("{},phase=\"{}\"", e, label(phase));
       add("rebound_phase_error_ratio", p, s.value("error_ratio", 0.0));

@@ -7,7 +7,7 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
   libsqlite3-dev libbpf-dev bpftool clang llvm
   iproute2 procps curl python3 dnsmasq-base util-linux nftables iptables chromium fonts-dejavu-core tzdata
-  socat libabsl-dev systemd
+  socat libabsl-dev systemd haproxy
   libre2-dev universal-ctags
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )

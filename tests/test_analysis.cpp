@@ -3,6 +3,7 @@
 
 #include "experiments/analysis.hpp"
 #include "experiments/runner.hpp"
+#include "experiments/verdict.hpp"
 
 using namespace rebound;
 
@@ -205,4 +206,179 @@ TEST_CASE("no fault applied means no recovery criterion", "[unit][analysis]") {
   SloSpec slo;
   slo.recover_within = Millis(2000);
   CHECK(evaluate_slo(slo, RunMetrics{}, false).empty());
+}
+
+TEST_CASE("healing is the first stable span while the lasting fault is still applied", "[unit][analysis][heal]") {
+  // A backend frozen at 1000 ms for 5 s; the balancer takes it out and failures stop at 1800 ms.
+  auto s = stream("h", 0, 9000, 10, 1030, 1800);
+  auto healed = find_heal({&s}, 1000, {{1000, 6000}}, 1000, Tolerance{});
+  REQUIRE(healed);
+  CHECK(*healed == 1800);
+  // Recovery, measured from the revert, knows nothing of it: it is the revert itself.
+  CHECK(*find_recovery({&s}, 6000, 1000) == 6000);
+}
+
+TEST_CASE("a system that heals only after the revert never healed under the fault", "[unit][analysis][heal]") {
+  auto s = stream("h", 0, 9000, 10, 1000, 6000);  // failing for the whole fault
+  CHECK_FALSE(find_heal({&s}, 1000, {{1000, 6000}}, 1000, Tolerance{}));
+  CHECK(*find_recovery({&s}, 6000, 1000) == 6000);
+}
+
+TEST_CASE("the healed span must end before the fault is reverted", "[unit][analysis][heal]") {
+  // Failures stop at 5500: 500 ms of health before the revert at 6000 is shorter than stable_for.
+  auto s = stream("h", 0, 9000, 10, 1000, 5500);
+  CHECK_FALSE(find_heal({&s}, 1000, {{1000, 6000}}, 1000, Tolerance{}));
+  CHECK(*find_heal({&s}, 1000, {{1000, 6000}}, 400, Tolerance{}) == 5500);
+}
+
+TEST_CASE("healing starts after the first impact, not in the calm before it", "[unit][analysis][heal]") {
+  // The first failure comes 1500 ms into the fault (after a stable_for of calm), then the system heals at 2500.
+  auto s = stream("h", 0, 9000, 10, 2500, 3500);
+  CHECK(*find_heal({&s}, 1000, {{1000, 8000}}, 1000, Tolerance{}) == 3500);
+  // Never hurt at all: healed at the fault's start.
+  auto calm = stream("h", 0, 9000, 10);
+  CHECK(*find_heal({&calm}, 1000, {{1000, 8000}}, 1000, Tolerance{}) == 1000);
+}
+
+TEST_CASE("healing needs the steady state's latency bounds, not only ok samples", "[unit][analysis][heal]") {
+  // Every sample succeeds, but until 3000 ms they take 400 ms (a client retrying on the frozen backend).
+  ProbeSeries s{"h", {}};
+  for (double t = 0; t < 9000; t += 10) {
+    double latency = t >= 1000 && t < 3000 ? 400 : 2;
+    s.samples.push_back({t, t + latency, true, latency, "status 200"});
+  }
+  Tolerance bounds;
+  bounds.max_p99_ms = 100;
+  // Nearest rank: the first window with at most one slow sample in a hundred meets p99.
+  CHECK(*find_heal({&s}, 1000, {{1000, 8000}}, 1000, bounds) == 2990);
+  CHECK(*find_heal({&s}, 1000, {{1000, 8000}}, 1000, Tolerance{}) == 1000);
+}
+
+TEST_CASE("healing spans merge overlapping faults and skip the gaps between them", "[unit][analysis][heal]") {
+  auto s = stream("h", 0, 12000, 10, 1000, 2500);
+  // Two overlapping faults make one stretch 1000-4000: healed at 2500 inside it.
+  CHECK(*find_heal({&s}, 1000, {{1000, 3000}, {2000, 4000}}, 1000, Tolerance{}) == 2500);
+  // Two faults with a gap 3000-6000: the calm gap is not "under the fault"; the second one is from 6000.
+  auto t = stream("h", 0, 12000, 10, 1000, 3000);
+  CHECK(*find_heal({&t}, 1000, {{1000, 3000}, {6000, 9000}}, 1000, Tolerance{}) == 6000);
+}
+
+TEST_CASE("heal_within passes on a fast failover and says it healed under the fault", "[unit][analysis][heal]") {
+  SloSpec slo;
+  slo.heal_within = Millis(3000);
+  RunMetrics m;
+  m.time_to_heal_ms = 1100;
+  m.under_fault_ms = 5000;
+  auto c = evaluate_slo(slo, m, true);
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].name == "heal_within");
+  CHECK(c[0].passed);
+  CHECK(c[0].detail == "healed 1100 ms after the first fault, while the fault was still applied; limit 3000 ms");
+}
+
+TEST_CASE("a run that did not heal under the fault fails heal_within and says how long the fault lasted",
+          "[unit][analysis][heal]") {
+  SloSpec slo;
+  slo.heal_within = Millis(3000);
+  RunMetrics m;
+  m.under_fault_ms = 5000;
+  auto c = evaluate_slo(slo, m, true);
+  REQUIRE(c.size() == 1);
+  CHECK_FALSE(c[0].passed);
+  CHECK_FALSE(c[0].value);
+  CHECK(c[0].detail == "did not heal under the fault: the steady state never held for 1s while a lasting fault was "
+                       "applied (the fault lasted 5.0s); limit 3s");
+  // A fault too short to see healing says so.
+  m.under_fault_ms = 2000;
+  CHECK(evaluate_slo(slo, m, true)[0].detail ==
+        "did not heal under the fault: the steady state never held for 1s while a lasting fault was applied (the "
+        "fault lasted 2.0s); limit 3s; the fault was shorter than heal_within + stable_for (4s): lengthen it to see "
+        "healing");
+}
+
+TEST_CASE("with an instant fault, time to heal is time to recover and heal_within says so", "[unit][analysis][heal]") {
+  SloSpec slo;
+  slo.heal_within = Millis(3000);
+  RunMetrics m;
+  m.heal_is_recovery = true;
+  m.time_to_heal_ms = 350;
+  auto c = evaluate_slo(slo, m, true);
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].passed);
+  CHECK(c[0].detail == "healed 350 ms after the fault: the faults were instant, so time to heal is time to recover; "
+                       "limit 3000 ms");
+  m.time_to_heal_ms.reset();
+  m.observed_ms = 7000;
+  auto never = evaluate_slo(slo, m, true);
+  CHECK_FALSE(never[0].passed);
+  CHECK(never[0].detail == "did not heal: the faults were instant and the steady state never held for 1s in the 7.0s "
+                           "watched after them; limit 3s");
+}
+
+TEST_CASE("a heal-time regression against the baseline run fails its criterion", "[unit][analysis][heal]") {
+  auto c = heal_regression_criterion(1500, 1000, 7, 0.2);
+  CHECK(c.name == "regression.time_to_heal");
+  CHECK_FALSE(c.passed);
+  CHECK(c.detail == "healed in 1500 ms; baseline run 7 healed in 1000 ms, allowed up to 1200 ms (+20%)");
+  CHECK(heal_regression_criterion(1100, 1000, 7, 0.2).passed);
+}
+
+namespace {
+
+StepRecord lasting_step(const std::string& name, double applied, double reverted) {
+  StepRecord r;
+  r.name = name;
+  r.type = "process.stop";
+  r.kind = StepKind::lasting_fault;
+  r.applied_ms = applied;
+  r.reverted_ms = reverted;
+  r.status = StepStatus::done;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a run measures time to heal, per lasting step, and the degraded and healed phases",
+          "[unit][analysis][heal]") {
+  Experiment ex;
+  ex.steady_state.probes = {"h"};
+  RunResult r;
+  r.probes.push_back(stream("h", 0, 10000, 10, 1050, 2100));
+  r.steps.push_back(lasting_step("freeze", 1000, 6000));
+  measure_run(r, ex, RunTimes{0, 1000, 8000, 8000, 10000});
+  const auto& m = r.metrics;
+  REQUIRE(m.time_to_heal_ms);
+  CHECK(*m.time_to_heal_ms == Approx(1100));
+  CHECK_FALSE(m.heal_is_recovery);
+  CHECK(*m.under_fault_ms == 5000);
+  CHECK(*m.time_to_recover_ms == 0);  // healthy at the revert: recovery alone would say nothing happened
+  REQUIRE(m.step_heals.size() == 1);
+  CHECK(m.step_heals[0].step == "freeze");
+  CHECK(*m.step_heals[0].time_to_heal_ms == Approx(1100));
+  REQUIRE(m.phases.count("degraded"));
+  CHECK(m.phases.at("degraded").failures == 105);  // 1050 to 2100
+  CHECK(m.phases.at("degraded").samples == 105);
+  REQUIRE(m.phases.count("healed"));
+  CHECK(m.phases.at("healed").failures == 0);
+  CHECK(m.phases.at("healed").samples == 390);  // 2100 to 6000
+}
+
+TEST_CASE("a run with only a kill reports time to heal as time to recover", "[unit][analysis][heal]") {
+  Experiment ex;
+  ex.steady_state.probes = {"h"};
+  RunResult r;
+  r.probes.push_back(stream("h", 0, 6000, 10, 1000, 1400));
+  StepRecord kill;
+  kill.name = "kill";
+  kill.kind = StepKind::instant_fault;
+  kill.applied_ms = 1000;
+  r.steps.push_back(kill);
+  measure_run(r, ex, RunTimes{0, 1000, 5000, 5000, 6000});
+  const auto& m = r.metrics;
+  CHECK(m.heal_is_recovery);
+  REQUIRE(m.time_to_heal_ms);
+  CHECK(*m.time_to_heal_ms == *m.time_to_recover_ms);
+  CHECK(*m.time_to_recover_ms == 400);
+  CHECK(m.step_heals.empty());
+  CHECK_FALSE(m.phases.count("healed"));
 }

@@ -45,7 +45,7 @@ TEST_CASE("demo: the supervised service recovers within the SLO and passes", "[i
   CHECK(r.out.find("demo-kill-supervised: passed (exit 0)") != std::string::npos);
 
   auto j = test::read_json(reports.path() + "/demo-kill-supervised/journal.json");
-  CHECK(j["schema_version"] == 1);
+  CHECK(j["schema_version"] == 2);
   CHECK(j["verdict"] == "passed");
   CHECK(j["status"] == "completed");
   CHECK(j["exit_code"] == 0);

@@ -7,6 +7,7 @@
 #include "history/history.hpp"
 #include "experiments/runner.hpp"
 #include "helpers.hpp"
+#include "system/subprocess.hpp"
 
 namespace fs = std::filesystem;
 
@@ -82,4 +83,38 @@ TEST_CASE("a baseline that is not last or a number is an error", "[integration][
   auto r = (*history)->baseline("x", "yesterday");
   REQUIRE_FALSE(r);
   CHECK(r.error().message == "--baseline takes \"last\" or a run id from `rebound history`, not 'yesterday'");
+}
+
+TEST_CASE("a history made before time to heal gains its column and keeps its runs", "[unit][history][heal]") {
+  test::TempDir dir;
+  const std::string db = dir.path() + "/old.sqlite";
+  // The runs table as rebound wrote it before issue 15, with one run in it.
+  rebound::CommandSpec make_old;
+  make_old.argv = {"python3", "-c",
+       "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('CREATE TABLE runs (id INTEGER PRIMARY KEY "
+       "AUTOINCREMENT, experiment TEXT NOT NULL, started_at TEXT NOT NULL, verdict TEXT NOT NULL, status TEXT NOT "
+       "NULL, host TEXT, journal TEXT, time_to_recover_ms REAL, time_to_impact_ms REAL, error_ratio REAL, p50_ms "
+       "REAL, p95_ms REAL, p99_ms REAL, duration_ms REAL)'); c.execute(\"INSERT INTO runs (experiment, started_at, "
+       "verdict, status, time_to_recover_ms) VALUES ('x', 't', 'passed', 'completed', 250)\"); c.commit()",
+       db};
+  auto made = rebound::run_command(make_old);
+  REQUIRE(made);
+  INFO(made->err);
+  REQUIRE(made->exit_code == 0);
+  auto history = rebound::History::open(db);
+  REQUIRE(history);
+  auto runs = (*history)->runs("x", 10);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 1);
+  CHECK((*runs)[0].time_to_recover_ms == 250);
+  CHECK_FALSE((*runs)[0].time_to_heal_ms);
+  nlohmann::json j = {{"experiment", {{"name", "x"}}}, {"started_at", "t2"}, {"verdict", "passed"},
+                      {"status", "completed"}, {"metrics", {{"time_to_heal_ms", 1100.0}, {"phases", nlohmann::json::object()}}}};
+  REQUIRE((*history)->record(j, "j.json"));
+  auto again = (*history)->runs("x", 10);
+  REQUIRE(again);
+  REQUIRE(again->size() == 2);
+  CHECK((*again)[0].time_to_heal_ms == 1100);
+  // Opening it again does not add the column twice.
+  REQUIRE(rebound::History::open(db));
 }

@@ -175,3 +175,36 @@ TEST_CASE("message: an array of integers given a string or holding one", "[unit]
                               "expect_status = [200, \"204\"]\n")) ==
         "exp.toml:13:17: error: probes[1].expect_status: expected an array of integers, got string '204'");
 }
+
+// ---- heal_within (issue 15 item 1) ----
+
+TEST_CASE("message: heal_within of zero", "[unit][validation][messages][heal]") {
+  CHECK(only_error(experiment("[slo]\nheal_within = \"0s\"\n")) ==
+        "exp.toml:10:15: error: slo.heal_within: heal_within must be longer than zero, e.g. \"3s\"");
+}
+
+TEST_CASE("message: heal_within without a unit or with a wrong one names the key", "[unit][validation][messages][heal]") {
+  CHECK(only_error(experiment("[slo]\nheal_within = 3\n")) ==
+        "exp.toml:10:15: error: slo.heal_within: a duration needs a unit: write \"3s\" or \"3ms\" (units: us, ms, s, m, "
+        "h)");
+  CHECK(only_error(experiment("[slo]\nheal_within = \"3 parsecs\"\n")).rfind("exp.toml:10:15: error: slo.heal_within: "
+                                                                             "'3 parsecs' is not a duration",
+                                                                             0) == 0);
+}
+
+TEST_CASE("message: heal_within with every lasting fault shorter than stable_for", "[unit][validation][messages][heal]") {
+  CHECK(only_error(experiment("[[method]]\nname = \"freeze\"\ntype = \"process.stop\"\ntarget = \"svc\"\n"
+                              "duration = \"500ms\"\n[slo]\nheal_within = \"3s\"\n")) ==
+        "exp.toml:15:15: error: slo.heal_within: heal_within cannot be met: the longest lasting fault lasts 500ms, "
+        "shorter than stable_for (1s), and healing must hold for stable_for while the fault is applied; make the "
+        "fault last at least heal_within + stable_for (4s)");
+}
+
+TEST_CASE("heal_within with an instant fault or a long enough lasting one is valid", "[unit][validation][heal]") {
+  CHECK(errors_for(experiment("[[method]]\nname = \"kill\"\ntype = \"process.kill\"\ntarget = \"svc\"\n"
+                              "[slo]\nheal_within = \"3s\"\n"))
+            .empty());
+  CHECK(errors_for(experiment("[[method]]\nname = \"freeze\"\ntype = \"process.stop\"\ntarget = \"svc\"\n"
+                              "duration = \"5s\"\n[slo]\nheal_within = \"3s\"\n"))
+            .empty());
+}
