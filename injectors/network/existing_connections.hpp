@@ -18,7 +18,8 @@ enum class ExistingConnections { keep, reset };
 bool parse_existing_connections(TableReader& reader, ExistingConnections& out, nlohmann::json& parameters);
 
 // The target's outgoing established TCP connections that `config` (peers, ports) matches: reset, or
-// counted as untouched. Notes both in context.detail. `proxy_ports` are the proxy's own (never touched).
+// counted as untouched; a connection accepted on one of the target's listening ports is not a connect of the
+// target and is left out. Notes what it did in context.detail.
 [[nodiscard]] Result<void> handle_existing_connections(StepContext& context, ExistingConnections policy,
                                                        const netfault_config& config);
 
