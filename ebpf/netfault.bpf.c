@@ -458,6 +458,28 @@ int netfault_cgroup_ingress(struct __sk_buff *skb) { return cgroup_fault(skb, 0)
 SEC("cgroup_skb/egress")
 int netfault_cgroup_egress(struct __sk_buff *skb) { return cgroup_fault(skb, 1); }
 
+/* Sockets a process target held before the step (cookies from sock_diag): they keep the cgroup they were
+ * created in, so these programs sit on those cgroups and act only on the listed sockets, never on the
+ * sockets of other processes there. The step's own cgroup covers the sockets made from now on. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, NETFAULT_MAX_TARGET_SOCKETS);
+  __type(key, __u64);
+  __type(value, __u8);
+} target_sockets SEC(".maps");
+
+static __always_inline int listed_socket_fault(struct __sk_buff *skb, int egress) {
+  __u64 cookie = bpf_get_socket_cookie(skb);
+  if (!bpf_map_lookup_elem(&target_sockets, &cookie)) return 1;
+  return cgroup_fault(skb, egress);
+}
+
+SEC("cgroup_skb/ingress")
+int netfault_sockets_ingress(struct __sk_buff *skb) { return listed_socket_fault(skb, 0); }
+
+SEC("cgroup_skb/egress")
+int netfault_sockets_egress(struct __sk_buff *skb) { return listed_socket_fault(skb, 1); }
+
 static __always_inline int refuse(struct bpf_sock_addr *ctx, const struct packet *p) {
   if (expired()) return 1;
   __sync_fetch_and_add(&stats.seen, 1);

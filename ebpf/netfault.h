@@ -8,6 +8,7 @@
 #define NETFAULT_MAX_CIDRS 16
 #define NETFAULT_MAX_PORTS 16
 #define NETFAULT_MAX_DNS_NAME 128
+#define NETFAULT_MAX_TARGET_SOCKETS 65536 /* sockets a process target held before the step */
 
 enum netfault_action {
   NETFAULT_DROP = 1,       /* loss and partition */

@@ -58,6 +58,7 @@ Result<NetfaultSkeleton> load_netfault(unsigned programs) {
       {skel->progs.netfault_connect4, kConnect4},            {skel->progs.netfault_connect6, kConnect6},
       {skel->progs.netfault_steer4, kSteer4},                {skel->progs.netfault_steer6, kSteer6},
       {skel->progs.netfault_steer_ops, kSteerOps},
+      {skel->progs.netfault_sockets_ingress, kSocketsIngress}, {skel->progs.netfault_sockets_egress, kSocketsEgress},
   };
   for (auto [prog, bit] : all) bpf_program__set_autoload(prog, (programs & bit) != 0);
   if (int rc = netfault_bpf::load(skel.get()); rc != 0) {

@@ -42,6 +42,8 @@ enum NetfaultProgram : unsigned {
   kSteer4 = 1 << 6,
   kSteer6 = 1 << 7,
   kSteerOps = 1 << 8,
+  kSocketsIngress = 1 << 9,  // cgroup_skb on the cgroups of a target's existing sockets, by cookie
+  kSocketsEgress = 1 << 10,
 };
 // Opens the object, keeps only the programs in `programs`, and loads them through the verifier.
 // `configure` runs on the .bss before load, so the first packet already sees the configuration.

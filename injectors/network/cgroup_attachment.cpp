@@ -21,9 +21,11 @@ Result<void> CgroupAttachment::apply(StepContext& context, const TargetSpec& tar
     if (!scope) return scope.error();
     scope_ = std::move(*scope);
     cgroups = scope_->cgroups();
+    if (!scope_->warnings().empty()) context.detail["cgroup_warning"] = fmt::format("{}", fmt::join(scope_->warnings(), "; "));
   }
   for (const auto& path : cgroups)
     if (auto r = attach(path, skel, programs); !r) return r;
+  cgroups_ = cgroups;
   context.detail["cgroup"] = cgroups.front();
   if (cgroups.size() > 1) context.detail["cgroups"] = cgroups;
   return {};
@@ -56,6 +58,7 @@ Result<void> CgroupAttachment::revert() {
   for (auto& l : links_)
     if (auto r = l.destroy(); !r) errors.push_back(r.error().message);
   links_.clear();
+  cgroups_.clear();
   if (scope_) {  // after the links: the processes leave with the programs already gone
     if (auto r = scope_->leave(); !r) errors.push_back(r.error().message);
     scope_.reset();

@@ -25,11 +25,14 @@ class CgroupAttachment {
                                    unsigned programs);
   // Detaches every link, then moves the processes back and removes rebound's cgroups. Safe to call again.
   [[nodiscard]] Result<void> revert();
+  // The cgroups the programs are attached to (while applied).
+  const std::vector<std::string>& cgroups() const { return cgroups_; }
 
  private:
   [[nodiscard]] Result<void> attach(const std::string& path, netfault_bpf& skel, unsigned programs);
   std::unique_ptr<CgroupScope> scope_;  // a process target's cgroups (declared first: destroyed last)
   std::vector<BpfLink> links_;
+  std::vector<std::string> cgroups_;
 };
 
 }  // namespace rebound

@@ -18,6 +18,7 @@
 #include "system/fault_record.hpp"
 #include "injectors/network/bpf_handles.hpp"
 #include "injectors/network/cgroup_ledger.hpp"
+#include "injectors/network/cgroup_placement.hpp"
 
 namespace fs = std::filesystem;
 
@@ -37,12 +38,6 @@ bool plain_cgroup_path(const std::string& path) {
   for (const auto& part : fs::path(path))
     if (part == "." || part == "..") return false;
   return fs::path(path).lexically_normal().string() == path;
-}
-
-// Where a process's new cgroup goes. Inside a rebound cgroup it is in (another step still acts through that
-// one), else at the top. Issue 15 part 2 (inside the process's own cgroup where v2 allows it) changes this.
-std::string parent_for(const std::string& current) {
-  return is_rebound_cgroup(current) ? current : cgroup2_mount();
 }
 
 Result<void> move_to_cgroup(pid_t pid, const std::string& cgroup) {
@@ -180,7 +175,9 @@ Result<std::unique_ptr<CgroupScope>> CgroupScope::enter(
     for (const auto& p : processes) {
       auto current = process_cgroup(p.pid);
       if (!current) return current.error();
-      std::string parent = parent_for(*current);
+      auto placement = place_cgroup(p.pid, *current);
+      if (!placement.warning.empty()) scope->warnings_.push_back(placement.warning);
+      const std::string& parent = placement.parent;
       auto& cgroup = by_parent[parent];
       while (cgroup.empty() || fs::exists(cgroup))
         cgroup = fmt::format("{}/rebound-{}-{}", parent, getpid(), sequence++);

@@ -6,7 +6,8 @@
 // Where the cgroup is made (parent_for): a process found in another step's rebound cgroup (this run's or
 // another rebound's) gets the new cgroup *inside* that one, so the outer step's programs keep applying to it
 // (cgroup programs attached with links are inherited by descendants) and only this step's processes get
-// this step's programs. Any other process gets one at the top of the hierarchy. Processes whose parents
+// this step's programs. Any other process gets one inside its own cgroup where cgroup v2 allows it, else at
+// the top of the hierarchy with a warning (cgroup_placement.hpp). Processes whose parents
 // differ get one cgroup per parent; the step attaches to each.
 //
 // Who moves it back: the state directory's CgroupLedger keeps each process's true original and the stack of
@@ -37,6 +38,8 @@ class CgroupScope {
 
   // The cgroups to attach the step's programs to.
   const std::vector<std::string>& cgroups() const { return created_; }
+  // One line per process that had to leave its own cgroup for the fault (see cgroup_placement.hpp).
+  const std::vector<std::string>& warnings() const { return warnings_; }
   // Moves every process (children forked meanwhile too) where it belongs now, and removes the cgroups.
   [[nodiscard]] Result<void> leave();
 
@@ -49,6 +52,7 @@ class CgroupScope {
   static Result<std::string> recover_record(const nlohmann::json& undo);
   std::string state_dir_;
   std::vector<std::string> created_;
+  std::vector<std::string> warnings_;
   nlohmann::json moved_;  // [{pid, start_time, original, cgroup}]
   bool left_ = false;
 };

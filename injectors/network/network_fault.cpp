@@ -26,8 +26,8 @@ unsigned NetworkFault::programs() const {
     if (in) p |= kTcIngress;
     if (out) p |= kTcEgress;
   } else {
-    if (in) p |= kCgroupIngress;
-    if (out) p |= kCgroupEgress;
+    if (in) p |= kCgroupIngress | kSocketsIngress;
+    if (out) p |= kCgroupEgress | kSocketsEgress;
   }
   return p;
 }
@@ -51,6 +51,8 @@ Result<void> NetworkFault::apply(StepContext& context) {
     applied = interface_scope_->apply(context, *skel_, programs());
   } else {
     applied = cgroups_.apply(context, *filters_.target, *skel_, programs());
+    // The sockets the target held before: their cgroups are not the step's (see existing_sockets.hpp).
+    if (applied) applied = existing_.apply(context, *skel_, programs(), cgroups_.cgroups());
   }
   if (!applied) {
     (void)revert(context);  // the apply's error is the one to report
@@ -65,6 +67,7 @@ Result<void> NetworkFault::revert(StepContext& context) {
     if (auto r = interface_scope_->revert(); !r) errors.push_back(r.error().message);
     interface_scope_.reset();
   }
+  if (auto r = existing_.revert(); !r) errors.push_back(r.error().message);
   if (auto r = cgroups_.revert(); !r) errors.push_back(r.error().message);
   report_netfault_counters(context, skel_, "packets", programs());
   if (!errors.empty()) return fail(fmt::format("{}", fmt::join(errors, "; ")));

@@ -7,6 +7,7 @@
 
 #include "injectors/network/bpf_handles.hpp"
 #include "injectors/network/cgroup_attachment.hpp"
+#include "injectors/network/existing_sockets.hpp"
 #include "injectors/network/interface_scope.hpp"
 #include "injectors/network/netfault_programs.hpp"
 #include "injectors/network/network_filters.hpp"
@@ -42,6 +43,7 @@ class NetworkFault final : public StepAction {
   NetworkFilters filters_;
   NetfaultSkeleton skel_;
   CgroupAttachment cgroups_;                          // while applied on a target's cgroups
+  ExistingSockets existing_;                          // a process target's sockets from before the step
   std::unique_ptr<InterfaceScope> interface_scope_;  // while applied on an interface (declared last: goes first)
 };
 

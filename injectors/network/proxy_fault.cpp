@@ -16,6 +16,9 @@ namespace {
 const ParamDoc kTarget{"target", "string", "", "a [[targets]] entry: its TCP connects are steered through the proxy"};
 const ParamDoc kPeers{"peers", "string array", "any", "destination addresses or CIDRs whose connections get the toxics"};
 const ParamDoc kPorts{"ports", "integer array", "any", "destination ports whose connections get the toxics"};
+const ParamDoc kExisting{"existing", "string", "\"keep\"",
+                         "the target's connections open before the step: \"keep\" (they bypass the proxy; the "
+                         "detail counts them) or \"reset\" (reset at step start, so the target reconnects through it)"};
 const ParamDoc kBuffer{"buffer", "string", "\"1MiB\"", "what each direction of a connection may hold back (64KiB-64MiB)"};
 
 NetworkKeys proxy_keys() {
@@ -39,6 +42,7 @@ std::unique_ptr<ProxyFault> ProxyFault::start_proxy_fault(TableReader& reader, c
   fault->config_.action = NETFAULT_STEER;
   if (!fault->filters_.parse(reader, context, proxy_keys(), fault->config_, fault->parameters_)) fault = nullptr;
   auto buffer = reader.string("buffer");
+  if (fault && !parse_existing_connections(reader, fault->existing_, fault->parameters_)) return nullptr;
   if (fault && fault->config_.protocol != 0 && fault->config_.protocol != IPPROTO_TCP) {
     reader.error("protocol", "the proxy carries TCP connections only: leave protocol out or write \"tcp\"");
     return nullptr;
@@ -66,6 +70,7 @@ std::vector<ParamDoc> ProxyFault::delay_params() {
   docs.push_back(kPeers);
   docs.push_back(kPorts);
   docs.push_back(kBuffer);
+  docs.push_back(kExisting);
   return docs;
 }
 
@@ -99,6 +104,7 @@ std::vector<ParamDoc> ProxyFault::toxic_params() {
   docs.push_back(kPeers);
   docs.push_back(kPorts);
   docs.push_back(kBuffer);
+  docs.push_back(kExisting);
   return docs;
 }
 
@@ -196,6 +202,12 @@ Result<void> ProxyFault::apply(StepContext& context) {
   configure();
   if (auto r = cgroups_.apply(context, *filters_.target, *skel_, kSteerPrograms); !r) {
     (void)revert(context);  // the apply's error is the one to report
+    proxy_.reset();
+    return r;
+  }
+  // The hooks are on: a connection reset now reconnects through the proxy.
+  if (auto r = handle_existing_connections(context, existing_, config_); !r) {
+    (void)revert(context);
     proxy_.reset();
     return r;
   }

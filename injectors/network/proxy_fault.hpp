@@ -2,6 +2,7 @@
 // Latency and connection toxics for one process tree: connect hooks on the target's cgroup steer its
 // matching TCP connects into rebound's proxy, which forwards them to where they were going, with toxics.
 #include "injectors/network/cgroup_attachment.hpp"
+#include "injectors/network/existing_connections.hpp"
 #include "injectors/network/netfault_programs.hpp"
 #include "injectors/network/network_filters.hpp"
 #include "injectors/network/toxic_proxy.hpp"
@@ -35,6 +36,7 @@ class ProxyFault final : public StepAction {
   NetworkFilters filters_;  // a target, peers and ports: direction and probability are the toxics' own
   std::vector<Toxic> toxics_;
   size_t buffer_bytes_ = ToxicProxy::kDefaultBuffer;
+  ExistingConnections existing_ = ExistingConnections::keep;  // the target's connections from before the step
   NetfaultSkeleton skel_;
   CgroupAttachment cgroups_;  // the connect hooks that steer into the proxy
   std::unique_ptr<ToxicProxy> proxy_;
