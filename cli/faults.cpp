@@ -30,6 +30,8 @@ const char* kind_label(StepKind kind) {
 void print_step_types() {
   std::cout << "Step types ([[method]] type = ...). Every step also takes: name, start (default \"0s\")";
   std::cout << ", and where noted target and duration.\n";
+  std::cout << "Faults also take allow_no_effect (default false): without it, a fault that reached nothing (no packet "
+               "affected,\nno connection steered, no process stopped) makes the run inconclusive (exit 2), not passed.\n";
   for (const auto& t : step_registry()) {
     std::string extra;
     if (t.target == TargetRule::required) extra += "target (required)";

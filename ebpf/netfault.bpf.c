@@ -27,6 +27,9 @@
 
 struct netfault_config cfg = {};
 __u64 deadline_ns = 0; /* CLOCK_MONOTONIC; 0: none. Past it every program lets everything through. */
+/* 0: switched off, every packet and connect program lets everything through without counting. A step
+ * attaches its programs switched off before the method starts; its start is then one store to this word. */
+__u32 armed = 1;
 struct netfault_stats stats = {};
 struct netfault_steer steer = {};
 
@@ -70,7 +73,9 @@ struct packet {
   __u32 payload_off; /* 0 when not TCP or UDP */
 };
 
-static __always_inline int expired(void) { return deadline_ns && bpf_ktime_get_ns() > deadline_ns; }
+static __always_inline int expired(void) {
+  return !armed || (deadline_ns && bpf_ktime_get_ns() > deadline_ns);
+}
 
 static __always_inline int chance(void) {
   return cfg.probability == 0xffffffffu || bpf_get_prandom_u32() < cfg.probability;

@@ -51,6 +51,7 @@ struct StepDecl {
   std::string target;  // a TargetSpec name, or ""
   Millis start{0};
   std::optional<Millis> duration;
+  bool allow_no_effect = false;  // a fault that reached nothing does not make the run inconclusive
   std::shared_ptr<StepAction> action;
 };
 

@@ -234,6 +234,7 @@ void Loader::parse_step(TableReader& r, size_t index, Experiment& ex) {
   if (auto start = r.duration("start")) s.start = *start;
   const bool has_duration = r.has("duration");
   s.duration = r.duration("duration");
+  s.allow_no_effect = r.boolean("allow_no_effect").value_or(false);
   if (!type) return;
   s.type = find_step_type(*type);
   if (!s.type) {
@@ -256,6 +257,9 @@ void Loader::parse_step(TableReader& r, size_t index, Experiment& ex) {
     }
     s.target = *target;
   }
+  if (s.allow_no_effect && !is_fault(*s.type))
+    r.error("allow_no_effect", fmt::format("{} is not a fault, so it has no effect to check; remove allow_no_effect",
+                                           s.type->name));
   if (s.type->duration == DurationRule::forbidden && has_duration)
     r.error("duration", fmt::format("{} takes no duration; remove it", s.type->name));
   if (s.type->duration == DurationRule::required && !has_duration)

@@ -25,10 +25,13 @@ struct StepRecord {
   std::string target;
   double planned_start_ms = 0;
   std::optional<double> planned_duration_ms;
+  std::optional<double> prepared_ms;  // a step that prepares: when it was ready, switched off, before the method
   std::optional<double> started_ms, applied_ms, reverted_ms, ended_ms;
   StepStatus status = StepStatus::pending;
   std::string error;
   nlohmann::json detail = nlohmann::json::object();
+  std::optional<StepEffect> effect;  // what it reached, in one line; none when the step did not run
+  bool allow_no_effect = false;      // the step says a fault that reaches nothing is fine
   std::vector<ProcessInfo> processes;
 };
 

@@ -26,6 +26,7 @@ class Runner {
 
  private:
   double now_ms() const { return std::chrono::duration<double, std::milli>(SteadyClock::now() - epoch_).count(); }
+  double ms_of(SteadyClock::time_point t) const { return std::chrono::duration<double, std::milli>(t - epoch_).count(); }
   SteadyClock::time_point at(double ms) const {
     return epoch_ + std::chrono::duration_cast<SteadyClock::duration>(Millis(ms));
   }
@@ -53,7 +54,11 @@ class Runner {
   // runner_steps.cpp: the method.
   void run_method();
   void run_step(size_t index, double method_start_ms);
-  bool apply_step(const StepDecl& decl, StepRecord& rec, StepContext& context);
+  StepContext make_context(const StepDecl& decl);
+  bool resolve_step_target(const StepDecl& decl, StepRecord& rec, StepContext& context, const char* what);
+  bool prepare_steps();
+  bool target_changed(const StepDecl& decl, StepContext& context);
+  bool apply_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool prepared);
   bool revert_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool aborted);
   void step_failed(const StepDecl& decl, StepRecord& rec, const std::string& what, const std::string& error);
   template <typename F>
@@ -82,6 +87,8 @@ class Runner {
   RunTimes times_;
   std::vector<std::unique_ptr<BackgroundProcess>> background_;
   std::vector<std::unique_ptr<Sampler>> samplers_;
+  std::vector<StepContext> step_contexts_;  // one per method step, made before the method starts
+  std::vector<char> prepared_;              // the step was prepared: it must be reverted whatever happens
 
   std::atomic<bool> abort_{false};
   std::mutex abort_mutex_;

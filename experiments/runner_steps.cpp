@@ -1,6 +1,8 @@
 // The method: one thread per step, each waits for its start, applies its fault or action, reverts a lasting fault
 // after its duration or at an abort; guards watch the probes meanwhile.
+#include <algorithm>
 #include <fmt/format.h>
+#include <sys/prctl.h>
 #include <thread>
 
 #include "experiments/runner_impl.hpp"
@@ -40,51 +42,138 @@ void Runner::step_failed(const StepDecl& decl, StepRecord& rec, const std::strin
   trigger_abort();
 }
 
-// Resolves the step's target and applies it; false after step_failed.
-bool Runner::apply_step(const StepDecl& decl, StepRecord& rec, StepContext& context) {
-  if (!decl.target.empty()) {
-    auto processes = resolve_target(*ex_.find_target(decl.target));
-    if (!processes) {
-      step_failed(decl, rec, "could not start", processes.error().message);
+StepContext Runner::make_context(const StepDecl& decl) {
+  StepContext context;
+  context.experiment = ex_.name;
+  context.step = decl.name;
+  context.type = decl.type->name;
+  context.recorder = &recorder_;
+  context.aborted = [this] { return abort_.load(); };
+  return context;
+}
+
+// Resolves the step's target into the context; false after step_failed.
+bool Runner::resolve_step_target(const StepDecl& decl, StepRecord& rec, StepContext& context, const char* what) {
+  if (decl.target.empty()) return true;
+  auto processes = resolve_target(*ex_.find_target(decl.target));
+  if (!processes) {
+    step_failed(decl, rec, what, processes.error().message);
+    return false;
+  }
+  context.processes = *processes;
+  return true;
+}
+
+// Before the method starts: every step that prepares attaches what it needs, switched off, so that its start
+// is one switch. False after step_failed, with the steps prepared so far reverted.
+bool Runner::prepare_steps() {
+  step_contexts_.clear();
+  for (const auto& decl : ex_.method) step_contexts_.push_back(make_context(decl));
+  prepared_.assign(ex_.method.size(), 0);
+  for (size_t i = 0; i < ex_.method.size(); ++i) {
+    const StepDecl& decl = ex_.method[i];
+    StepRecord& rec = result_.steps[i];
+    StepContext& context = step_contexts_[i];
+    if (!decl.action->prepares()) continue;
+    bool ok = resolve_step_target(decl, rec, context, "could not be prepared");
+    if (ok) {
+      Result<void> prepared = fail("not prepared");
+      try {
+        prepared = decl.action->prepare(context);
+      } catch (const std::exception& e) {
+        prepared = fail(e.what());
+      }
+      if (!prepared) {
+        if (!context.record_path.empty())  // a failed prepare undid itself
+          if (auto cleared = recorder_.clear(context.record_path); !cleared) note(cleared.error().message);
+        step_failed(decl, rec, "could not be prepared", prepared.error().message);
+        ok = false;
+      }
+    }
+    if (!ok) {
+      for (size_t j = 0; j < i; ++j)
+        if (prepared_[j]) (void)revert_step(ex_.method[j], result_.steps[j], step_contexts_[j], true);
       return false;
     }
-    context.processes = *processes;
+    prepared_[i] = 1;
+    update_step([&] {
+      rec.prepared_ms = now_ms();
+      rec.processes = context.processes;
+      rec.detail = context.detail;
+    });
   }
+  return true;
+}
+
+// A prepared step on processes of which one ended since (killed by an earlier step, perhaps restarted): it is
+// undone, so that its apply attaches anew to the processes there are now. False when it stays prepared. Only a
+// check per process while they all live, so that the step's start stays quick.
+bool Runner::target_changed(const StepDecl& decl, StepContext& context) {
+  if (decl.target.empty()) return false;
+  const TargetSpec& target = *ex_.find_target(decl.target);
+  if (target.kind == TargetKind::cgroup) return false;  // the programs are on the cgroup, whoever is in it
+  auto alive = [](const ProcessInfo& p) { return process_is(p.pid, p.start_time); };
+  if (std::all_of(context.processes.begin(), context.processes.end(), alive)) return false;
+  auto now = resolve_target(target);
+  if (!now) return false;  // nothing to attach to either: the apply goes on with what it has
+  log_at(now_ms(), fmt::format("step {}: its target's processes changed since it was prepared; attaching again",
+                               decl.name));
+  if (auto r = decl.action->revert(context); !r) note(r.error().message);
+  if (!context.record_path.empty())
+    if (auto cleared = recorder_.clear(context.record_path); !cleared) note(cleared.error().message);
+  context.record_path.clear();
+  context.detail = nlohmann::json::object();
+  context.effect.reset();
+  context.processes = *now;
+  return true;
+}
+
+// Applies the step (a prepared one only switches on; any other resolves its target first); false after
+// step_failed.
+bool Runner::apply_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool prepared) {
+  if (prepared && target_changed(decl, context)) prepared = false;
+  else if (!prepared && !resolve_step_target(decl, rec, context, "could not start")) return false;
   Result<void> applied = fail("not applied");
+  context.switched_at.reset();
   try {
     applied = decl.action->apply(context);
   } catch (const std::exception& e) {
     applied = fail(e.what());
   }
   if (!applied) {
-    // A partial apply reverted itself; its record can go.
+    // A partial apply reverted itself; a prepared step is reverted here. Then its record can go.
+    if (prepared) (void)decl.action->revert(context);
     if (!context.record_path.empty())
       if (auto cleared = recorder_.clear(context.record_path); !cleared) note(cleared.error().message);
     step_failed(decl, rec, "could not be applied", applied.error().message);
     return false;
   }
-  double applied_ms = now_ms();
+  double applied_ms = context.switched_at ? ms_of(*context.switched_at) : now_ms();
   update_step([&] {
     rec.applied_ms = applied_ms;
     rec.processes = context.processes;
     rec.detail = context.detail;
+    rec.effect = context.effect;
   });
   log_at(applied_ms, fmt::format("step {} ({}) applied {}", decl.name, decl.type->name,
                                  context.detail.empty() ? "" : context.detail.dump()));
   return true;
 }
 
-// Reverts a lasting fault; false after step_failed.
+// Reverts a lasting fault (or a prepared step that never started); false after step_failed.
 bool Runner::revert_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool aborted) {
   Result<void> reverted = fail("not reverted");
+  context.switched_at.reset();
   try {
     reverted = decl.action->revert(context);
   } catch (const std::exception& e) {
     reverted = fail(e.what());
   }
+  double reverted_ms = context.switched_at ? ms_of(*context.switched_at) : now_ms();
   update_step([&] {
-    rec.reverted_ms = now_ms();
+    rec.reverted_ms = reverted_ms;
     rec.detail = context.detail;
+    rec.effect = context.effect;
   });
   if (!reverted) {
     // A failed revert keeps its record so that `rebound recover` can try again.
@@ -101,21 +190,24 @@ bool Runner::revert_step(const StepDecl& decl, StepRecord& rec, StepContext& con
 void Runner::run_step(size_t index, double method_start_ms) {
   const StepDecl& decl = ex_.method[index];
   StepRecord& rec = result_.steps[index];
+  StepContext& context = step_contexts_[index];
+  const bool prepared = prepared_[index];
   if (wait_abort_until(method_start_ms + decl.start.count())) {
+    if (prepared && !revert_step(decl, rec, context, true)) return;  // attached, never switched on
     update_step([&] { rec.status = StepStatus::skipped; });
     return;
   }
-  StepContext context;
-  context.experiment = ex_.name;
-  context.step = decl.name;
-  context.type = decl.type->name;
-  context.recorder = &recorder_;
-  context.aborted = [this] { return abort_.load(); };
   update_step([&] { rec.started_ms = now_ms(); });
-  if (!apply_step(decl, rec, context)) return;
+  if (!apply_step(decl, rec, context, prepared)) return;
   bool aborted = false;
-  if (decl.duration) aborted = wait_abort_until(*rec.applied_ms + decl.duration->count());
-  if (decl.type->kind == StepKind::lasting_fault && !revert_step(decl, rec, context, aborted)) return;
+  if (decl.duration) {
+    // Woken a little early, then on time to the microsecond: a prepared step's end is one store, and a
+    // sleeping thread wakes tens of microseconds late.
+    const double end = *rec.applied_ms + decl.duration->count();
+    aborted = wait_abort_until(end - 1.0);
+    while (!aborted && now_ms() < end) aborted = abort_.load();
+  }
+  if ((decl.type->kind == StepKind::lasting_fault || prepared) && !revert_step(decl, rec, context, aborted)) return;
   update_step([&] {
     rec.ended_ms = now_ms();
     rec.status = aborted ? StepStatus::interrupted : StepStatus::done;
@@ -146,7 +238,6 @@ void Runner::check_guards() {
 }
 
 void Runner::run_method() {
-  const double method_start = now_ms();
   for (const auto& decl : ex_.method) {
     StepRecord rec;
     rec.name = decl.name;
@@ -155,8 +246,16 @@ void Runner::run_method() {
     rec.target = decl.target;
     rec.planned_start_ms = decl.start.count();
     if (decl.duration) rec.planned_duration_ms = decl.duration->count();
+    rec.allow_no_effect = decl.allow_no_effect;
     result_.steps.push_back(std::move(rec));
   }
+  if (!prepare_steps()) {
+    for (auto& rec : result_.steps)
+      if (rec.status == StepStatus::pending) rec.status = StepStatus::skipped;
+    return;
+  }
+  // The timeline starts once every step is ready: a prepared step's start is one switch.
+  const double method_start = now_ms();
   std::atomic<size_t> finished{0};
   std::vector<std::thread> threads;
   // Whatever happens here, every step thread is told to stop and is joined, so every fault is reverted.
@@ -172,6 +271,7 @@ void Runner::run_method() {
   JoinAll join_all{*this, threads};
   for (size_t i = 0; i < ex_.method.size(); ++i) {
     threads.emplace_back([this, i, method_start, &finished] {
+      prctl(PR_SET_TIMERSLACK, 1UL);  // the default 50 us slack would delay every step's wake-up
       try {
         run_step(i, method_start);
       } catch (const std::exception& e) {

@@ -71,6 +71,15 @@ void add_criteria(RunResult& result, const Experiment& ex, const RunTroubles& tr
                                "not checked: the experiment was stopped before the after window"});
 }
 
+// The faults that ran to their end and reached nothing, unless they allow it: "step cut-db affected 0 of 0 ...".
+std::vector<std::string> vacuous_steps(const RunResult& result) {
+  std::vector<std::string> out;
+  for (const auto& s : result.steps)
+    if (is_fault(s.kind) && s.status == StepStatus::done && s.effect && !s.effect->any && !s.allow_no_effect)
+      out.push_back(fmt::format("step {} {}", s.name, s.effect->summary));
+  return out;
+}
+
 }  // namespace
 
 void judge_run(RunResult& result, const Experiment& ex, const RunTroubles& troubles) {
@@ -99,6 +108,12 @@ void judge_run(RunResult& result, const Experiment& ex, const RunTroubles& troub
       if (!c.passed) {
         v = Verdict::failed;
         result.reasons.push_back(fmt::format("{}: {}", c.name, c.detail));
+      }
+    // A pass that nothing was tested by is no pass: the fault reached nothing, so the criteria say nothing.
+    if (v == Verdict::passed)
+      for (auto& reason : vacuous_steps(result)) {
+        v = Verdict::inconclusive;
+        result.reasons.push_back(std::move(reason) + " (set allow_no_effect = true on the step if that is expected)");
       }
   }
   result.verdict = v;

@@ -1,5 +1,7 @@
 #include "injectors/command_step.hpp"
 
+#include <fmt/format.h>
+
 #include "system/subprocess.hpp"
 
 namespace rebound {
@@ -19,6 +21,8 @@ Result<void> CommandStep::apply(StepContext& context) {
   context.detail["duration_ms"] = outcome->duration_ms;
   context.detail["stdout"] = outcome->out.substr(0, 4096);
   context.detail["stderr"] = outcome->err.substr(0, 4096);
+  context.effect = StepEffect{true, outcome->aborted ? "stopped early: the experiment was aborted"
+                                                     : fmt::format("ran, exit code {}", outcome->exit_code)};
   if (outcome->aborted) return {};
   if (!outcome->as_expected(spec_)) return fail(outcome->summary(spec_));
   return {};

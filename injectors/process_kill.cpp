@@ -40,6 +40,8 @@ Result<void> ProcessKill::apply(StepContext& context) {
   if (killed.empty()) return fail("every matched process exited before the signal was sent");
   context.detail["signal"] = signal_name(signal_);
   context.detail["signalled"] = killed;
+  context.effect = StepEffect{true, fmt::format("sent {} to {} process{}", signal_name(signal_), killed.size(),
+                                                killed.size() == 1 ? "" : "es")};
   return {};
 }
 

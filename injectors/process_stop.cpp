@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstring>
 #include <fmt/format.h>
+#include <thread>
 
 #include "system/state_dir.hpp"
 #include "injectors/process_holds.hpp"
@@ -46,6 +47,35 @@ void resume(pid_t pid, uint64_t start_time, const std::string& hold, Outcome& ou
   else out.resumed.push_back(std::to_string(pid));
 }
 
+// Waits briefly for each signalled process to reach the stopped state (SIGSTOP is delivered asynchronously) and
+// states the step's effect: a process that did not stop (a zombie, an uninterruptible sleep) reached nothing.
+void check_stopped(const std::vector<ProcessInfo>& signalled, StepContext& context) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  nlohmann::json stopped = nlohmann::json::array(), not_stopped = nlohmann::json::array();
+  std::vector<std::string> missed;
+  for (const auto& p : signalled) {
+    char state = process_state(p.pid);
+    while (state != 'T' && state != 't' && state != 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      state = process_state(p.pid);
+    }
+    std::string letter = state ? std::string(1, state) : "gone";
+    if (state == 'T' || state == 't') {
+      stopped.push_back({{"pid", p.pid}, {"comm", p.comm}, {"state", letter}});
+    } else {
+      not_stopped.push_back({{"pid", p.pid}, {"comm", p.comm}, {"state", letter}});
+      missed.push_back(fmt::format("pid {} did not stop (state {})", p.pid, letter));
+    }
+  }
+  context.detail["stopped"] = stopped;
+  if (!not_stopped.empty()) context.detail["not_stopped"] = not_stopped;
+  std::string summary = fmt::format("stopped {} of {} processes", stopped.size(), signalled.size());
+  if (!stopped.empty()) summary += " (state T)";
+  if (!missed.empty()) summary += fmt::format("{} {}", stopped.empty() ? ":" : ";", fmt::join(missed, ", "));
+  if (signalled.empty()) summary += ": every matched process exited before the signal";
+  context.effect = StepEffect{!stopped.empty(), summary};
+}
+
 }  // namespace
 
 Result<void> ProcessStop::apply(StepContext& context) {
@@ -60,7 +90,7 @@ Result<void> ProcessStop::apply(StepContext& context) {
   // The record comes first: if rebound dies right after SIGSTOP, its guardian or `rebound recover` still knows.
   if (auto r = context.record(undo); !r) return r;
   std::string error;
-  nlohmann::json done = nlohmann::json::array();
+  std::vector<ProcessInfo> signalled;
   {
     auto lock = lock_state(state_dir_);
     if (lock && !*lock) return lock->error();
@@ -76,14 +106,14 @@ Result<void> ProcessStop::apply(StepContext& context) {
       }
       stopped_.push_back({p, holds[i]});  // before the signal: a failed SIGSTOP still releases its hold
       if (kill(p.pid, SIGSTOP) != 0) error = fmt::format("cannot send SIGSTOP to pid {}: {}", p.pid, std::strerror(errno));
-      else done.push_back({{"pid", p.pid}, {"comm", p.comm}});
+      else signalled.push_back(p);
     }
   }
   if (!error.empty()) {
     (void)revert(context);  // the error that matters is the one that stopped the apply
     return fail(error);
   }
-  context.detail["stopped"] = done;
+  check_stopped(signalled, context);
   return {};
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // A step applies one thing on the timeline (a fault, a command, a wait) and, for lasting faults, reverts it.
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -12,6 +14,14 @@
 
 namespace rebound {
 
+// What a step did, in one line for every report: `any` is false when a fault reached nothing (no packet
+// affected, no connection steered, no process stopped), which makes a run inconclusive rather than passed
+// unless the step says allow_no_effect = true.
+struct StepEffect {
+  bool any = true;
+  std::string summary;  // "affected 12 of 40 packets", "stopped 2 of 2 processes (state T)"
+};
+
 struct StepContext {
   std::string experiment;
   std::string step;
@@ -21,6 +31,10 @@ struct StepContext {
   std::function<bool()> aborted = [] { return false; };
   nlohmann::json detail = nlohmann::json::object();  // what the step did, for the journal
   std::string record_path;                // set by record(); the runner clears it after revert
+  std::optional<StepEffect> effect;       // set by apply (instant faults, actions) or revert (lasting faults)
+  // When the fault switched on (apply) or off (revert), for a step that does it at one instant (a map update):
+  // the journal's applied and reverted times. Unset: the runner takes the time when apply or revert returns.
+  std::optional<std::chrono::steady_clock::time_point> switched_at;
 
   // Durably notes what must be undone before the fault is applied, so `rebound recover` can undo it.
   Result<void> record(nlohmann::json undo) {
@@ -35,8 +49,15 @@ struct StepContext {
 class StepAction {
  public:
   virtual ~StepAction() = default;
+  // True for a step that gets everything ready before the method starts (prepare), so that its apply is
+  // one switch: the runner resolves its target then, not at the step's start.
+  virtual bool prepares() const { return false; }
+  // Before the method: attaches what the step needs, switched off, and records it like an applied fault
+  // (context.record), so that the guardian and `rebound recover` undo a prepared step too. Once prepared,
+  // revert is called whatever happens (also when the step never starts); a failed prepare undid itself.
+  virtual Result<void> prepare(StepContext&) { return {}; }
   virtual Result<void> apply(StepContext& context) = 0;
-  // Lasting faults only; called once after apply succeeded, whatever ended the step.
+  // Lasting faults only; called once after apply (or prepare) succeeded, whatever ended the step.
   virtual Result<void> revert(StepContext&) { return {}; }
   // Called once when the experiment ends (after its teardown), whether or not the step ran: releases what a
   // step keeps on purpose after its revert (the proxy's connections) so that nothing outlives the experiment.

@@ -9,7 +9,10 @@ class WaitStep : public StepAction {
   static std::unique_ptr<StepAction> parse(TableReader&, const StepFactoryContext&) {
     return std::make_unique<WaitStep>();
   }
-  Result<void> apply(StepContext&) override { return {}; }
+  Result<void> apply(StepContext& context) override {
+    context.effect = StepEffect{true, "waited"};
+    return {};
+  }
   nlohmann::json describe() const override { return nlohmann::json::object(); }
 };
 

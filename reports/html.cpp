@@ -182,7 +182,9 @@ std::string html_steps_and_guards(const json& j) {
                          html_escape(str(s, "name")), html_escape(str(s, "type")), html_escape(str(s, "target")),
                          ms(num(s, "applied_ms")), ms(num(s, "ended_ms")), html_escape(str(s, "status")),
                          str(s, "error").empty() ? "" : ": " + html_escape(str(s, "error")),
-                         html_escape(step_detail_line(s.value("detail", nlohmann::json::object()))));
+                         html_escape(step_what_it_did(s.value("effect", nlohmann::json()).is_string()
+                                                          ? s["effect"].get<std::string>() : "",
+                                                      s.value("detail", nlohmann::json::object()))));
     out += "</table>\n";
   }
   if (!j["guard_events"].empty()) {

@@ -97,6 +97,7 @@ nlohmann::json steps_json(const RunResult& r) {
                      {"target", s.target},
                      {"planned_start_ms", s.planned_start_ms},
                      {"planned_duration_ms", opt(s.planned_duration_ms)},
+                     {"prepared_ms", opt(s.prepared_ms)},
                      {"started_ms", opt(s.started_ms)},
                      {"applied_ms", opt(s.applied_ms)},
                      {"reverted_ms", opt(s.reverted_ms)},
@@ -104,6 +105,9 @@ nlohmann::json steps_json(const RunResult& r) {
                      {"status", to_string(s.status)},
                      {"error", s.error},
                      {"processes", processes},
+                     {"effect", s.effect ? nlohmann::json(s.effect->summary) : nlohmann::json(nullptr)},
+                     {"no_effect", s.effect && !s.effect->any},
+                     {"allow_no_effect", s.allow_no_effect},
                      {"detail", s.detail}});
   }
   return steps;
@@ -224,6 +228,12 @@ std::string step_detail_line(const nlohmann::json& detail) {
     }
   }
   return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string step_what_it_did(const std::string& effect, const nlohmann::json& detail) {
+  std::string line = step_detail_line(detail);
+  if (effect.empty()) return line;
+  return line.empty() ? effect : effect + "; " + line;
 }
 
 std::string criterion_value_text(const std::optional<double>& value, const std::string& unit, bool holds) {

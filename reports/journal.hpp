@@ -17,6 +17,8 @@ nlohmann::json make_journal(const Experiment& experiment, const RunResult& resul
 // A step's detail in one line for the reports ("connections 35, toxic_connections 17, ..."): its numbers,
 // flags and short strings; long values (paths) and nested ones are left to the journal.
 std::string step_detail_line(const nlohmann::json& detail);
+// A step's "what it did" column: its effect line (journal "effect"), then its detail line.
+std::string step_what_it_did(const std::string& effect, const nlohmann::json& detail);
 // A criterion's measured value and limit as the reports for people show them ("354.6 ms", "51.52%",
 // "holds"); `holds` is the verdict of a criterion without a unit (a steady-state check).
 std::string criterion_value_text(const std::optional<double>& value, const std::string& unit, bool holds);

@@ -125,10 +125,16 @@ std::string make_junit(const std::vector<JunitEntry>& entries) {
                           "timestamp=\"{}\" file=\"{}\">\n",
                           xml_escape(e.experiment), n.tests, n.failures, n.errors, seconds,
                           e.result ? xml_escape(e.result->started_at) : "", xml_escape(e.file));
-    if (e.result)
+    if (e.result) {
       suites += fmt::format("    <properties>\n      <property name=\"verdict\" value=\"{}\"/>\n"
-                            "      <property name=\"status\" value=\"{}\"/>\n{}    </properties>\n",
+                            "      <property name=\"status\" value=\"{}\"/>\n{}",
                             to_string(e.result->verdict), xml_escape(e.result->status), heal_properties(*e.result));
+      for (const auto& s : e.result->steps)  // each step's effect in one line
+        if (s.effect)
+          suites += fmt::format("      <property name=\"step.{}.effect\" value=\"{}\"/>\n", xml_escape(s.name),
+                                xml_escape(s.effect->summary));
+      suites += "    </properties>\n";
+    }
     suites += cases + "  </testsuite>\n";
     total_tests += n.tests;
     total_failures += n.failures;

@@ -95,7 +95,7 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
     for (const auto& s : r.steps)
       out += fmt::format("| {} | {} | {} | {} | {} | {}{} | {} |\n", md(s.name), s.type, md(s.target), ms(s.applied_ms),
                          ms(s.ended_ms), to_string(s.status), s.error.empty() ? "" : ": " + md(s.error),
-                         md(step_detail_line(s.detail)));
+                         md(step_what_it_did(s.effect ? s.effect->summary : "", s.detail)));
   }
   if (!r.guard_events.empty()) {
     out += "\n## Guard events\n\n";

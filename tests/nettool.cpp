@@ -176,7 +176,7 @@ int tcp_send(const char* host, int port, double seconds) {
   return 0;
 }
 
-int dns(const char* server, const char* name, int timeout_ms) {
+int dns(const char* server, const char* name, int timeout_ms, int port = 53) {
   std::vector<uint8_t> q = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};  // id, RD, one question
   std::string n = name;
   size_t start = 0;
@@ -190,7 +190,7 @@ int dns(const char* server, const char* name, int timeout_ms) {
   }
   q.insert(q.end(), {0, 0, 1, 0, 1});  // root, type A, class IN
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  auto a = address(server, 53);
+  auto a = address(server, port);
   sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&a), sizeof a);
   pollfd p{fd, POLLIN, 0};
   if (poll(&p, 1, timeout_ms) <= 0) return std::printf("timeout\n"), 0;
@@ -323,7 +323,7 @@ int main(int argc, char** argv) {
   if (mode == "tcp-serve" && n == 1) return tcp_serve(std::atoi(a[0]));
   if (mode == "tcp-request" && (n == 4 || n == 5))
     return tcp_request(a[0], std::atoi(a[1]), std::atoi(a[2]), std::strtoull(a[3], nullptr, 10), n == 5);
-  if (mode == "dns" && n == 3) return dns(a[0], a[1], std::atoi(a[2]));
+  if (mode == "dns" && (n == 3 || n == 4)) return dns(a[0], a[1], std::atoi(a[2]), n == 4 ? std::atoi(a[3]) : 53);
   std::fprintf(stderr, "nettool: bad arguments for %s\n", mode.c_str());
   return 2;
 }

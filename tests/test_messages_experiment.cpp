@@ -87,6 +87,12 @@ TEST_CASE("message: a TCP probe port out of range", "[unit][validation][messages
         "exp.toml:13:8: error: probes[1].port: 70000 is not a TCP port (1-65535)");
 }
 
+TEST_CASE("message: allow_no_effect on a step that is not a fault", "[unit][validation][messages]") {
+  CHECK(only_error(step("type = \"wait\"\nallow_no_effect = true\n")) ==
+        "exp.toml:12:19: error: method[0].allow_no_effect: wait is not a fault, so it has no effect to check; remove "
+        "allow_no_effect");
+}
+
 // ---- network steps ----
 
 TEST_CASE("message: refuse without a target", "[unit][validation][messages][network]") {

@@ -277,7 +277,7 @@ TEST_CASE("a network step the host cannot do is refused before anything runs", "
   auto marker = dir.path() + "/setup-ran";
   auto file = dir.write("x.toml", "name = \"x\"\n" + kTrueProbe + "[[setup]]\nargv = [\"/usr/bin/touch\", \"" + marker +
                                       "\"]\n[[method]]\ntype = \"network.loss\"\ninterface = \"lo\"\nprobability = "
-                                      "0.5\nduration = \"1s\"\n");
+                                      "0.5\nduration = \"1s\"\nallow_no_effect = true\n");
   // As an unprivileged user the programs cannot load: the run stops at preflight.
   auto r = test::run_rebound({"run", file, "--report-dir", dir.path() + "/r", "--state-dir", dir.path() + "/s"});
   CHECK(r.exit_code == 0);  // as root it can: loss on lo for a second, verdict passed

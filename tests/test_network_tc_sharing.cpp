@@ -136,9 +136,10 @@ TEST_CASE("tc: two overlapping steps of one rebound on one interface leave no cl
   test::TempDir state;
   Rebound run(state.path(), "[[method]]\nname = \"loss\"\n" +
                                 interface_step(net, net.client_if, "probability = 0.5") +
-                                "\nduration = \"2s\"\n[[method]]\nname = \"dup\"\ntype = \"network.duplicate\"\n"
-                                "interface = \"" + net.client_if + "\"\nnetns = \"" + net.client +
-                                "\"\nprobability = 0.5\nstart = \"1s\"\nduration = \"2s\"\n");
+                                "\nduration = \"2s\"\nallow_no_effect = true\n[[method]]\nname = \"dup\"\n"
+                                "type = \"network.duplicate\"\ninterface = \"" + net.client_if + "\"\nnetns = \"" +
+                                net.client + "\"\nprobability = 0.5\nstart = \"1s\"\nduration = \"2s\"\n"
+                                "allow_no_effect = true\n");  // no traffic: the qdisc is the test
   REQUIRE(run.child->wait(60'000) == 0);
   INFO(test::read_text(run.log));
   CHECK(run.journal()["steps"][1]["detail"]["created_clsact"] == false);  // the first step had added it

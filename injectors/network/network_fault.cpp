@@ -1,5 +1,6 @@
 #include "injectors/network/network_fault.hpp"
 
+#include <chrono>
 #include <fmt/format.h>
 
 namespace rebound {
@@ -42,9 +43,10 @@ Result<void> NetworkFault::preflight() {
   return load_netfault_once(skel_, programs());
 }
 
-Result<void> NetworkFault::apply(StepContext& context) {
+Result<void> NetworkFault::prepare(StepContext& context) {
   if (auto loaded = load_netfault_once(skel_, programs()); !loaded) return loaded;
   skel_->bss->cfg = config_;
+  skel_->data->armed = 0;  // attached switched off: the step's start is one store (apply)
   Result<void> applied;
   if (on_interface()) {
     interface_scope_ = std::make_unique<InterfaceScope>(filters_.interface, filters_.netns);
@@ -58,10 +60,38 @@ Result<void> NetworkFault::apply(StepContext& context) {
     (void)revert(context);  // the apply's error is the one to report
     return applied;
   }
+  prepared_ = true;
   return {};
 }
 
+Result<void> NetworkFault::apply(StepContext& context) {
+  if (!prepared_)
+    if (auto r = prepare(context); !r) return r;
+  __atomic_store_n(&skel_->data->armed, 1u, __ATOMIC_SEQ_CST);  // the programs read it on their next packet
+  context.switched_at = std::chrono::steady_clock::now();
+  return {};
+}
+
+namespace {
+
+// The step's effect from the counters report_netfault_counters left in its detail.
+StepEffect counted_effect(const nlohmann::json& detail, const std::string& noun, const std::string& where) {
+  auto count = [&](const std::string& key) { return detail.value("packets_" + key, uint64_t{0}); };
+  uint64_t affected = count("affected"), matched = count("matched");
+  std::string summary = fmt::format("affected {} of {} {}", affected, matched, noun);
+  if (matched == 0) summary += fmt::format(": {} nothing matching during the fault", where);
+  else if (affected == 0) summary += ": none of the matching ones was hit";
+  return {affected > 0, summary};
+}
+
+}  // namespace
+
 Result<void> NetworkFault::revert(StepContext& context) {
+  if (skel_) {  // switched off first, at one instant; then detached
+    __atomic_store_n(&skel_->data->armed, 0u, __ATOMIC_SEQ_CST);
+    context.switched_at = std::chrono::steady_clock::now();
+  }
+  prepared_ = false;
   std::vector<std::string> errors;
   if (interface_scope_) {
     if (auto r = interface_scope_->revert(); !r) errors.push_back(r.error().message);
@@ -69,7 +99,11 @@ Result<void> NetworkFault::revert(StepContext& context) {
   }
   if (auto r = existing_.revert(); !r) errors.push_back(r.error().message);
   if (auto r = cgroups_.revert(); !r) errors.push_back(r.error().message);
+  const bool counters = static_cast<bool>(skel_);
   report_netfault_counters(context, skel_, "packets", programs());
+  if (counters)
+    context.effect = counted_effect(context.detail, config_.action == NETFAULT_REFUSE ? "connects" : "packets",
+                                    on_interface() ? "interface " + filters_.interface + " carried" : "the target sent");
   if (!errors.empty()) return fail(fmt::format("{}", fmt::join(errors, "; ")));
   return {};
 }

@@ -22,6 +22,9 @@ class NetworkFault final : public StepAction {
   static std::unique_ptr<NetworkFault> start(TableReader& reader, const StepFactoryContext& context,
                                              const NetworkKeys& keys, netfault_action action);
 
+  // Attaches the programs switched off, before the method starts; apply switches them on with one store.
+  bool prepares() const override { return true; }
+  Result<void> prepare(StepContext& context) override;
   Result<void> apply(StepContext& context) override;
   Result<void> revert(StepContext& context) override;
   Result<void> preflight() override;
@@ -38,6 +41,7 @@ class NetworkFault final : public StepAction {
   // The programs the fault needs (a bitmask of NetfaultProgram).
   unsigned programs() const;
 
+  bool prepared_ = false;  // attached and switched off, waiting for apply
   netfault_config config_{};
   nlohmann::json parameters_ = nlohmann::json::object();
   NetworkFilters filters_;

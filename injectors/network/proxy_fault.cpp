@@ -228,6 +228,11 @@ Result<void> ProxyFault::revert(StepContext& context) {
     context.detail["upstream_failures"] = s.upstream_failures;
     context.detail["resets"] = s.resets;
     context.detail["open_at_revert"] = s.open;
+    context.effect = StepEffect{s.toxic_connections > 0,
+                                s.connections == 0 ? std::string("steered 0 connections through the proxy: the target "
+                                                                 "opened no matching connection during the fault")
+                                                   : fmt::format("steered {} connections through the proxy, {} drew "
+                                                                 "a toxic", s.connections, s.toxic_connections)};
   }
   return reverted;
 }
