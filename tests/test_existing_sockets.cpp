@@ -226,7 +226,7 @@ TEST_CASE("dns.fail on a target reaches the UDP socket its resolver reuses, and 
   CHECK(test::wait_for([&] { return target.tally(t1).ok >= 3; }, 10'000));
 }
 
-TEST_CASE("network.delay: existing = \"reset\" sends an open connection through the proxy; keep counts it",
+TEST_CASE("network.delay: existing = \"reset\" sends an open connection through the proxy, keep counts it",
           "[root][network][sockets][proxy]") {
   if (!test::privileged()) return;
   test::TestNet net;

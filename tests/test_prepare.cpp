@@ -60,7 +60,7 @@ TEST_CASE("a network step is attached switched off before its start, and recover
   CHECK(egress_filters(net).find("netfault") == std::string::npos);
 }
 
-TEST_CASE("a prepared network step acts from its start to its end; the journal's times are the switches",
+TEST_CASE("a prepared network step acts from its start to its end, and the journal's times are the switches",
           "[root][effect][prepare]") {
   if (!test::privileged()) return;
   test::TestNet net;
