@@ -1,4 +1,5 @@
 #include "reports/html.hpp"
+#include "reports/json_fields.hpp"
 
 #include "reports/html_timeline.hpp"
 #include "reports/journal.hpp"
@@ -30,14 +31,8 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string str(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-
-std::optional<double> num(const json& j, const char* key) {
-  if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
-  return std::nullopt;
-}
+using json_fields::num;
+using json_fields::str;
 
 std::string ms(const std::optional<double>& v) { return v ? fmt::format("{:.1f} ms", *v) : "–"; }
 

@@ -1,4 +1,5 @@
 #include "reports/html_timeline.hpp"
+#include "reports/json_fields.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -14,14 +15,8 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string str(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
-}
-
-std::optional<double> num(const json& j, const char* key) {
-  if (j.contains(key) && j[key].is_number()) return j[key].get<double>();
-  return std::nullopt;
-}
+using json_fields::num;
+using json_fields::str;
 
 // Where the timeline draws: its size, the plot's edges and the time scale.
 struct Frame {
