@@ -79,20 +79,24 @@ std::vector<Criterion> evaluate_slo(const SloSpec& slo, const RunMetrics& m, boo
   return out;
 }
 
-Criterion regression_criterion(double ttr, double baseline_ms, int64_t baseline_run, double margin) {
-  Criterion c{"regression.time_to_recover", ttr, baseline_ms * (1 + margin), "ms", false, ""};
-  c.passed = ttr <= c.limit;
-  c.detail = fmt::format("recovered in {:.0f} ms; baseline run {} recovered in {:.0f} ms, allowed up to {:.0f} ms (+{:.0f}%)",
-                         ttr, baseline_run, baseline_ms, c.limit, margin * 100);
+namespace {
+// "regression.time_to_X": the run's time against its baseline's, with the allowed margin.
+Criterion time_regression(const char* metric, const char* verb, double ms, double baseline_ms, int64_t baseline_run,
+                          double margin) {
+  Criterion c{fmt::format("regression.{}", metric), ms, baseline_ms * (1 + margin), "ms", false, ""};
+  c.passed = ms <= c.limit;
+  c.detail = fmt::format("{} in {:.0f} ms; baseline run {} {} in {:.0f} ms, allowed up to {:.0f} ms (+{:.0f}%)", verb,
+                         ms, baseline_run, verb, baseline_ms, c.limit, margin * 100);
   return c;
+}
+}  // namespace
+
+Criterion regression_criterion(double ttr, double baseline_ms, int64_t baseline_run, double margin) {
+  return time_regression("time_to_recover", "recovered", ttr, baseline_ms, baseline_run, margin);
 }
 
 Criterion heal_regression_criterion(double tth, double baseline_ms, int64_t baseline_run, double margin) {
-  Criterion c{"regression.time_to_heal", tth, baseline_ms * (1 + margin), "ms", false, ""};
-  c.passed = tth <= c.limit;
-  c.detail = fmt::format("healed in {:.0f} ms; baseline run {} healed in {:.0f} ms, allowed up to {:.0f} ms (+{:.0f}%)",
-                         tth, baseline_run, baseline_ms, c.limit, margin * 100);
-  return c;
+  return time_regression("time_to_heal", "healed", tth, baseline_ms, baseline_run, margin);
 }
 
 }  // namespace rebound
