@@ -554,6 +554,7 @@ struct {
 } steer_origins SEC(".maps");
 
 static __always_inline int steerable(struct bpf_sock_addr *ctx, const struct packet *p) {
+  if (expired()) return 0; /* prepared, not yet switched on (or switched off): connects go where they were meant to */
   if (ctx->type != SOCK_STREAM || (ctx->protocol != IPPROTO_TCP && ctx->protocol != 0)) return 0;
   if ((__u32)(bpf_get_current_pid_tgid() >> 32) == steer.self_tgid) return 0;
   if (steer.netns_cookie && bpf_get_netns_cookie(ctx) != steer.netns_cookie) return 0;
