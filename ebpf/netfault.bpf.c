@@ -229,6 +229,15 @@ static __always_inline int is_control(const struct packet *p) {
   return 0;
 }
 
+/* IPv6 neighbour discovery (router and neighbour solicitations and advertisements, redirects: ICMPv6 133-137),
+ * which the operator's IPv6 connections need as IPv4 ones need ARP (never seen here: it is not IP). */
+static __always_inline int is_ndp(struct __sk_buff *skb, const struct packet *p) {
+  if (p->family != 6 || p->proto != IPPROTO_ICMPV6) return 0;
+  __u8 type = 0;
+  if (bpf_skb_load_bytes(skb, p->l4_off, &type, 1)) return 0;
+  return type >= 133 && type <= 137;
+}
+
 /* A token bucket shared by every CPU. 0: within the rate. 1: over it, but within a debt of one burst
  * (the caller may pass it while telling the sender to slow down). 2: over the rate and the debt: drop. */
 #define RATE_OK 0
@@ -424,7 +433,7 @@ static __always_inline int tc_fault(struct __sk_buff *skb, int egress) {
     __sync_fetch_and_add(&stats.unparsed, 1);
     return TC_ACT_UNSPEC;
   }
-  if (is_control(&p)) {
+  if (is_control(&p) || (cfg.control_port && is_ndp(skb, &p))) {
     __sync_fetch_and_add(&stats.excluded, 1);
     return TC_ACT_UNSPEC;
   }

@@ -54,6 +54,7 @@ nlohmann::json exclude_control(netfault_config& config, bool include_control, co
   if (include_control) return excluded;
   config.control_port = kControlPort;
   excluded.push_back(fmt::format("every TCP connection on local port {} (both directions)", kControlPort));
+  excluded.push_back("IPv6 neighbour discovery (ICMPv6 133-137), which those connections need as IPv4 ones need ARP");
   if (!ssh_connection || !*ssh_connection) return excluded;
   auto conn = parse_ssh_connection(ssh_connection);
   if (!conn) {
