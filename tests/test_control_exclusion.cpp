@@ -247,10 +247,11 @@ TEST_CASE("message: include_control on a network step without an interface", "[u
 
 TEST_CASE("message: include_control that is not true or false", "[unit][validation][messages][network]") {
   CHECK(only_error(step("type = \"network.loss\"\ninterface = \"eth0\"\nprobability = 0.1\ninclude_control = \"yes\"\n")) ==
-        "exp.toml:14:19: error: method[0].include_control: expected true or false, got string \"yes\"");
+        "exp.toml:14:19: error: method[0].include_control: expected true or false, got string 'yes'");
 }
 
 TEST_CASE("message: include_control on a step that is not a network fault", "[unit][validation][messages][network]") {
   CHECK(only_error(step("type = \"process.stop\"\ntarget = \"svc\"\ninclude_control = true\n")) ==
-        "exp.toml:13:1: error: method[0].include_control: unknown key");
+        "exp.toml:13:1: error: method[0].include_control: unknown key (known keys here: allow_no_effect, count, "
+        "duration, name, start, target, type)");
 }
