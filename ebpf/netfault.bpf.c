@@ -67,7 +67,9 @@ struct packet {
   __u8 family;
   __u8 proto;
   __u16 peer_port; /* host order; 0 when there is none */
+  __u16 local_port; /* host order; 0 when there is none */
   __u32 peer[4];
+  __u32 local[4];
   __u32 l3_off;
   __u32 l4_off;
   __u32 payload_off; /* 0 when not TCP or UDP */
@@ -129,6 +131,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3_off, int egress
     p->family = 4;
     p->proto = ip.protocol;
     p->peer[0] = egress ? ip.daddr : ip.saddr;
+    p->local[0] = egress ? ip.saddr : ip.daddr;
     p->l4_off = l3_off + ip.ihl * 4;
     if (ip.frag_off & bpf_htons(0x1fff)) return 0; /* a later fragment: no ports */
   } else if (version == 6) {
@@ -136,6 +139,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3_off, int egress
     if (bpf_skb_load_bytes(skb, l3_off, &ip6, sizeof(ip6))) return -1;
     p->family = 6;
     __builtin_memcpy(p->peer, egress ? ip6.daddr.in6_u.u6_addr32 : ip6.saddr.in6_u.u6_addr32, 16);
+    __builtin_memcpy(p->local, egress ? ip6.saddr.in6_u.u6_addr32 : ip6.daddr.in6_u.u6_addr32, 16);
     int later = 0;
     if (ipv6_upper(skb, ip6.nexthdr, l3_off + sizeof(ip6), p, &later)) return -1;
     if (later) return 0; /* a later fragment: no ports */
@@ -146,6 +150,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 l3_off, int egress
     __u16 ports[2];
     if (bpf_skb_load_bytes(skb, p->l4_off, ports, sizeof(ports))) return -1;
     p->peer_port = bpf_ntohs(egress ? ports[1] : ports[0]);
+    p->local_port = bpf_ntohs(egress ? ports[0] : ports[1]);
     if (p->proto == IPPROTO_UDP) {
       p->payload_off = p->l4_off + sizeof(struct udphdr);
     } else {
@@ -199,6 +204,38 @@ static __always_inline int matches(const struct packet *p) {
     if (!found) return 0;
   }
   return 1;
+}
+
+static __always_inline int same_addr(const __u32 *a, const __u32 *b, int words) {
+  for (int i = 0; i < 4; i++) {
+    if (i >= words) break;
+    if (a[i] != b[i]) return 0;
+  }
+  return 1;
+}
+
+/* 1 for a packet of the operator's way in (their SSH session, any connection to the local sshd port), which
+ * an interface fault lets through unless the step says include_control = true (then rebound leaves these empty). */
+static __always_inline int is_control(const struct packet *p) {
+  if (p->proto != IPPROTO_TCP || !p->local_port) return 0;
+  if (cfg.control_port && p->local_port == cfg.control_port) return 1;
+  for (int i = 0; i < NETFAULT_MAX_CONTROL; i++) {
+    if (i >= cfg.n_control) break;
+    const struct netfault_conn *c = &cfg.control[i];
+    if (c->family != p->family || c->local_port != p->local_port || c->remote_port != p->peer_port) continue;
+    int words = p->family == 4 ? 1 : 4;
+    if (same_addr(c->local, p->local, words) && same_addr(c->remote, p->peer, words)) return 1;
+  }
+  return 0;
+}
+
+/* IPv6 neighbour discovery (router and neighbour solicitations and advertisements, redirects: ICMPv6 133-137),
+ * which the operator's IPv6 connections need as IPv4 ones need ARP (never seen here: it is not IP). */
+static __always_inline int is_ndp(struct __sk_buff *skb, const struct packet *p) {
+  if (p->family != 6 || p->proto != IPPROTO_ICMPV6) return 0;
+  __u8 type = 0;
+  if (bpf_skb_load_bytes(skb, p->l4_off, &type, 1)) return 0;
+  return type >= 133 && type <= 137;
 }
 
 /* A token bucket shared by every CPU. 0: within the rate. 1: over it, but within a debt of one burst
@@ -396,6 +433,10 @@ static __always_inline int tc_fault(struct __sk_buff *skb, int egress) {
     __sync_fetch_and_add(&stats.unparsed, 1);
     return TC_ACT_UNSPEC;
   }
+  if (is_control(&p) || (cfg.control_port && is_ndp(skb, &p))) {
+    __sync_fetch_and_add(&stats.excluded, 1);
+    return TC_ACT_UNSPEC;
+  }
   if (!matches(&p)) return TC_ACT_UNSPEC;
   if (cfg.action == NETFAULT_DNS && !(egress && p.proto == IPPROTO_UDP && p.peer_port == 53 && dns_name_matches(skb, &p)))
     return TC_ACT_UNSPEC;
@@ -554,6 +595,7 @@ struct {
 } steer_origins SEC(".maps");
 
 static __always_inline int steerable(struct bpf_sock_addr *ctx, const struct packet *p) {
+  if (expired()) return 0; /* prepared, not yet switched on (or switched off): connects go where they were meant to */
   if (ctx->type != SOCK_STREAM || (ctx->protocol != IPPROTO_TCP && ctx->protocol != 0)) return 0;
   if ((__u32)(bpf_get_current_pid_tgid() >> 32) == steer.self_tgid) return 0;
   if (steer.netns_cookie && bpf_get_netns_cookie(ctx) != steer.netns_cookie) return 0;

@@ -9,6 +9,7 @@
 #define NETFAULT_MAX_PORTS 16
 #define NETFAULT_MAX_DNS_NAME 128
 #define NETFAULT_MAX_TARGET_SOCKETS 65536 /* sockets a process target held before the step */
+#define NETFAULT_MAX_CONTROL 4 /* connections an interface fault leaves alone by name (SSH_CONNECTION) */
 
 enum netfault_action {
   NETFAULT_DROP = 1,       /* loss and partition */
@@ -25,6 +26,17 @@ struct netfault_cidr {
   __u8 prefix;
   __u8 pad[2];
   __u32 addr[4]; /* IPv4 uses addr[0] */
+};
+
+/* One TCP connection, from this host's side: a tc program leaves its packets alone in both directions. */
+struct netfault_conn {
+  __u8 family; /* 4 or 6 */
+  __u8 pad;
+  __u16 local_port;  /* host order */
+  __u16 remote_port; /* host order */
+  __u16 pad2;
+  __u32 local[4];    /* IPv4 uses [0] */
+  __u32 remote[4];
 };
 
 struct netfault_config {
@@ -45,6 +57,10 @@ struct netfault_config {
   __u32 dns_suffix;   /* 1: the pattern matches the name and any name below it */
   __u32 dns_name_len; /* the pattern in DNS wire format (length-prefixed labels, lower case, no final 0) */
   __u8 dns_name[NETFAULT_MAX_DNS_NAME];
+  /* tc only: the operator's way in, never touched unless the step says include_control = true. */
+  __u32 control_port; /* TCP packets whose local port this is (22: sshd), both directions; 0: none */
+  __u32 n_control;
+  struct netfault_conn control[NETFAULT_MAX_CONTROL];
 };
 
 struct netfault_stats {
@@ -52,6 +68,7 @@ struct netfault_stats {
   __u64 matched;  /* that matched the filters */
   __u64 affected; /* that the fault changed */
   __u64 unparsed; /* IP packets (seen) whose headers the program could not read: never matched */
+  __u64 excluded; /* tc: packets of the operator's connections (control_port, control[]), let through */
 };
 
 /* Where steered connects go, and who is never steered. */

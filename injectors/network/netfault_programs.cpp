@@ -28,6 +28,8 @@ void report_netfault_counters(StepContext& context, NetfaultSkeleton& skel, cons
   context.detail[counted + "_affected"] = s.affected;
   if (programs & kPacketPrograms)  // packets, not connects
     context.detail[counted + "_unparsed"] = s.unparsed;
+  if (programs & kTcPrograms)  // the operator's connections, left alone (control_exclusion.hpp)
+    context.detail[counted + "_excluded"] = s.excluded;
   skel.reset();
 }
 

@@ -1,7 +1,10 @@
 #include "injectors/network/network_fault.hpp"
 
 #include <chrono>
+#include <cstdlib>
 #include <fmt/format.h>
+
+#include "injectors/network/control_exclusion.hpp"
 
 namespace rebound {
 
@@ -45,6 +48,8 @@ Result<void> NetworkFault::preflight() {
 
 Result<void> NetworkFault::prepare(StepContext& context) {
   if (auto loaded = load_netfault_once(skel_, programs()); !loaded) return loaded;
+  if (on_interface())  // the operator's way in stays open unless the step says otherwise
+    context.detail["excluded"] = exclude_control(config_, filters_.include_control, std::getenv("SSH_CONNECTION"));
   skel_->bss->cfg = config_;
   skel_->data->armed = 0;  // attached switched off: the step's start is one store (apply)
   Result<void> applied;

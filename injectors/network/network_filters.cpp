@@ -132,6 +132,18 @@ bool NetworkFilters::parse_scope(TableReader& reader, const StepFactoryContext& 
                                        keys.interface_only_reason));
     ok = false;
   }
+  if (reader.has("include_control")) {
+    auto include = reader.boolean("include_control");
+    if (include && interface.empty()) {
+      reader.error("include_control", "include_control goes with interface = \"...\": a fault on a target's cgroup "
+                                      "acts on that target's connections only, never on the operator's; remove it");
+      ok = false;
+    } else if (!include) {
+      ok = false;  // the reader said why
+    } else {
+      include_control = *include;
+    }
+  }
   return ok;
 }
 
@@ -208,6 +220,7 @@ void NetworkFilters::describe(nlohmann::json& j) const {
     j["scope"] = "interface";
     j["interface"] = interface;
     if (!netns.empty()) j["netns"] = netns;
+    if (include_control) j["include_control"] = true;
   } else {
     j["scope"] = "cgroup";
   }
@@ -223,6 +236,9 @@ const ParamDoc kTargetOnly{"target", "string", "", "a [[targets]] entry: the fau
 const ParamDoc kInterface{"interface", "string", "or target", "an interface (tc filter), e.g. \"eth0\""};
 const ParamDoc kInterfaceOnly{"interface", "string", "", "an interface (tc filter), e.g. \"eth0\""};
 const ParamDoc kNetns{"netns", "string", "rebound's", "with interface: the named network namespace it is in"};
+const ParamDoc kIncludeControl{"include_control", "bool", "false",
+                               "with interface: act on the operator's way in too (TCP on local port 22 and the "
+                               "SSH_CONNECTION session are left alone by default)"};
 const ParamDoc kDirection{"direction", "string", "\"both\"", "\"ingress\", \"egress\" or \"both\""};
 const ParamDoc kPeers{"peers", "string array", "any", "peer addresses or CIDRs (IPv4 or IPv6)"};
 const ParamDoc kPorts{"ports", "integer array", "any", "peer ports"};

@@ -34,6 +34,7 @@ struct NetworkFilters {
   std::vector<int64_t> ports;
   std::string protocol = "any";
   std::string direction = "both";
+  bool include_control = false;  // interface scope: the operator's SSH connections get the fault too
 
   // Reads the scope and the filters into `config`; false after recording errors.
   bool parse(TableReader& reader, const StepFactoryContext& context, const NetworkKeys& keys,
@@ -60,7 +61,8 @@ std::optional<double> read_rate(TableReader& reader, const std::string& key);
 
 // The docs of the common keys, for the fault types' parameter lists.
 namespace network_docs {
-extern const ParamDoc kTarget, kTargetOnly, kInterface, kInterfaceOnly, kNetns, kDirection, kPeers, kPorts, kProtocol;
+extern const ParamDoc kTarget, kTargetOnly, kInterface, kInterfaceOnly, kNetns, kIncludeControl, kDirection, kPeers,
+    kPorts, kProtocol;
 }
 
 }  // namespace rebound

@@ -1,6 +1,7 @@
 #include "injectors/network/proxy_fault.hpp"
 
 #include <cctype>
+#include <chrono>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -196,15 +197,25 @@ Result<void> ProxyFault::start_proxy(StepContext& context) {
   return {};
 }
 
-Result<void> ProxyFault::apply(StepContext& context) {
+Result<void> ProxyFault::prepare(StepContext& context) {
   if (auto loaded = load_netfault_once(skel_, kSteerPrograms); !loaded) return loaded;
+  skel_->data->armed = 0;  // attached switched off: the step's start is one store (apply)
   if (auto started = start_proxy(context); !started) return started;
   configure();
   if (auto r = cgroups_.apply(context, *filters_.target, *skel_, kSteerPrograms); !r) {
-    (void)revert(context);  // the apply's error is the one to report
+    (void)revert(context);  // the prepare's error is the one to report
     proxy_.reset();
     return r;
   }
+  prepared_ = true;
+  return {};
+}
+
+Result<void> ProxyFault::apply(StepContext& context) {
+  if (!prepared_)
+    if (auto r = prepare(context); !r) return r;
+  __atomic_store_n(&skel_->data->armed, 1u, __ATOMIC_SEQ_CST);  // the hooks read it on their next connect
+  context.switched_at = std::chrono::steady_clock::now();
   // The hooks are on: a connection reset now reconnects through the proxy.
   if (auto r = handle_existing_connections(context, existing_, config_); !r) {
     (void)revert(context);
@@ -217,6 +228,11 @@ Result<void> ProxyFault::apply(StepContext& context) {
 Result<void> ProxyFault::revert(StepContext& context) {
   // Hooks first, so no new connection is steered; then the connections already proxied lose their toxics
   // and pass through untouched until they close, or until the experiment ends (finish).
+  if (skel_) {  // switched off first, at one instant; then detached
+    __atomic_store_n(&skel_->data->armed, 0u, __ATOMIC_SEQ_CST);
+    context.switched_at = std::chrono::steady_clock::now();
+  }
+  prepared_ = false;
   auto reverted = cgroups_.revert();
   report_netfault_counters(context, skel_, "connects", kSteerPrograms);  // the hooks see connects, not packets
   if (proxy_) {

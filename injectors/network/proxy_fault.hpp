@@ -20,6 +20,10 @@ class ProxyFault final : public StepAction {
   static std::unique_ptr<StepAction> parse_toxics(TableReader& reader, const StepFactoryContext& context);
 
   Result<void> preflight() override;
+  // The proxy listens and the hooks are attached switched off before the method starts: until apply's one
+  // store, connects go straight to where they were meant to.
+  bool prepares() const override { return true; }
+  Result<void> prepare(StepContext& context) override;
   Result<void> apply(StepContext& context) override;
   Result<void> revert(StepContext& context) override;
   // Ends the proxy: connections still open are closed (reset when they hold data).
@@ -31,6 +35,7 @@ class ProxyFault final : public StepAction {
   Result<void> start_proxy(StepContext& context);
   void configure();
 
+  bool prepared_ = false;  // listening and attached, switched off, waiting for apply
   netfault_config config_{};
   nlohmann::json parameters_ = nlohmann::json::object();
   NetworkFilters filters_;  // a target, peers and ports: direction and probability are the toxics' own

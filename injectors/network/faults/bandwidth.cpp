@@ -57,6 +57,7 @@ NetworkFaultType bandwidth() {
   return {{kTarget,
            kInterface,
            kNetns,
+           kIncludeControl,
            {"rate", "string", "", "\"10mbit\", \"512kbit\", \"2MB\" (per second; tc units)"},
            {"burst", "string", "max(rate x 50ms, 256KiB)", "bucket size, e.g. \"512kB\""},
            kDirection,

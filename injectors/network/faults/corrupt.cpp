@@ -14,7 +14,8 @@ std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext&
 
 NetworkFaultType corrupt() {
   using namespace network_docs;
-  return {{kInterfaceOnly, kNetns, {"probability", "ratio", "", "share of matching TCP/UDP packets damaged"},
+  return {{kInterfaceOnly, kNetns, kIncludeControl,
+           {"probability", "ratio", "", "share of matching TCP/UDP packets damaged"},
            kDirection, kPeers, kPorts, kProtocol},
           parse};
 }

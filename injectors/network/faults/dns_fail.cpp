@@ -88,6 +88,7 @@ NetworkFaultType dns_fail() {
   return {{kTarget,
            kInterface,
            kNetns,
+           kIncludeControl,
            {"domain", "string", "", "\"example.com\" (exactly) or \"*.example.com\" (it and every name below it)"},
            {"answer", "string", "\"nxdomain\"", "\"nxdomain\", \"servfail\" or \"timeout\" (no answer)"},
            {"probability", "ratio", "1.0", "share of matching queries failed"},

@@ -14,7 +14,8 @@ std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext&
 
 NetworkFaultType duplicate() {
   using namespace network_docs;
-  return {{kInterfaceOnly, kNetns, {"probability", "ratio", "", "share of matching packets sent twice"},
+  return {{kInterfaceOnly, kNetns, kIncludeControl,
+           {"probability", "ratio", "", "share of matching packets sent twice"},
            kDirection, kPeers, kPorts, kProtocol},
           parse};
 }

@@ -11,7 +11,8 @@ std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext&
 
 NetworkFaultType loss() {
   using namespace network_docs;
-  return {{kTarget, kInterface, kNetns, {"probability", "ratio", "", "share of matching packets dropped"},
+  return {{kTarget, kInterface, kNetns, kIncludeControl,
+           {"probability", "ratio", "", "share of matching packets dropped"},
            kDirection, kPeers, kPorts, kProtocol},
           parse};
 }

@@ -19,7 +19,8 @@ std::unique_ptr<StepAction> parse(TableReader& reader, const StepFactoryContext&
 
 NetworkFaultType partition() {
   using namespace network_docs;
-  return {{kTarget, kInterface, kNetns, {"peers", "string array", "", "peer addresses or CIDRs cut off"}, kPorts,
+  return {{kTarget, kInterface, kNetns, kIncludeControl,
+           {"peers", "string array", "", "peer addresses or CIDRs cut off"}, kPorts,
            kProtocol},
           parse};
 }
