@@ -38,10 +38,12 @@ std::string default_report_dir() {
   return dir;
 }
 
-std::vector<Loaded> load_all(const std::vector<std::string>& files, bool& all_valid) {
+std::vector<Loaded> load_all(const std::vector<std::string>& files, bool& all_valid,
+                             const std::map<std::string, std::string>& vars) {
   std::vector<Loaded> out;
   all_valid = true;
   LoadOptions options{bin_dir()};
+  options.vars = vars;
   std::map<std::string, std::string> names;
   for (const auto& f : files) {
     Loaded l{f, load_experiment(f, options)};

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/variables.hpp"
 #include "history/history.hpp"
 #include "experiments/loader.hpp"
 #include "gameday/suite.hpp"
@@ -15,6 +16,7 @@ namespace rebound {
 struct RunFlags {
   std::string report_dir, state_dir, metrics_file, history, baseline;
   bool dry = false, no_progress = false, no_history = false;
+  VarFlags vars;  // rebound run only
 };
 
 // The folder of the rebound binary (to find the demo's binaries beside it).
@@ -29,7 +31,8 @@ struct Loaded {
   LoadResult result;
 };
 // Validates every file before anything runs; prints every error.
-std::vector<Loaded> load_all(const std::vector<std::string>& files, bool& all_valid);
+std::vector<Loaded> load_all(const std::vector<std::string>& files, bool& all_valid,
+                             const std::map<std::string, std::string>& vars = {});
 // The suite, or nullopt after printing why not.
 std::optional<Suite> load_suite_or_say(const std::string& file);
 

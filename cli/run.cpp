@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/dry_run.hpp"
+#include "config/templates.hpp"
 #include "experiments/runner.hpp"
 #include "system/signals.hpp"
 #include "reports/journal.hpp"
@@ -27,13 +28,14 @@ struct RunSession {
   std::vector<RunResult> results;
   std::vector<nlohmann::json> journals;  // for --metrics-file
   Verdict overall = Verdict::passed;
+  std::vector<std::string> secrets;  // every experiment's ${env.*} values, masked in the JUnit file
 };
 
 void print_result(const Experiment& ex, const RunResult& r, const std::string& dir) {
   std::cout << fmt::format("\n{}: {} (exit {})\n", ex.name, to_string(r.verdict), exit_code(r.verdict));
   for (const auto& c : r.criteria)
-    std::cout << fmt::format("  {} {:<22} {}\n", c.passed ? "pass" : "FAIL", c.name, c.detail);
-  for (const auto& reason : r.reasons) std::cout << fmt::format("  why: {}\n", reason);
+    std::cout << fmt::format("  {} {:<22} {}\n", c.passed ? "pass" : "FAIL", c.name, mask_secrets(c.detail, ex.secrets));
+  for (const auto& reason : r.reasons) std::cout << fmt::format("  why: {}\n", mask_secrets(reason, ex.secrets));
   const auto& m = r.metrics;
   if (m.time_to_heal_ms)
     std::cout << fmt::format("  time to heal: {:.1f} ms{}\n", *m.time_to_heal_ms,
@@ -125,12 +127,14 @@ void run_one(const Loaded& l, const RunFlags& flags, RunOptions& options, RunSes
     session.journals.push_back(std::move(journal));
   }
   session.junit.push_back({ex.name, l.file, &r, ""});
+  session.secrets.insert(session.secrets.end(), ex.secrets.begin(), ex.secrets.end());
   print_result(ex, r, options.output_dir);
   session.overall = worst(session.overall, r.verdict);
 }
 
 void write_run_outputs(const RunSession& session, const std::string& metrics_file) {
-  if (auto w = write_text_file(session.report_dir + "/junit.xml", make_junit(session.junit)); !w)
+  if (auto w = write_text_file(session.report_dir + "/junit.xml", mask_secrets(make_junit(session.junit), session.secrets));
+      !w)
     std::cerr << "error: " << w.error().message << "\n";
   if (!metrics_file.empty()) {
     // Written whole, then renamed: the textfile collector never reads half a file.
@@ -145,7 +149,9 @@ void write_run_outputs(const RunSession& session, const std::string& metrics_fil
 
 int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
   bool valid = false;
-  auto loaded = load_all(files, valid);
+  auto vars = collect_vars(flags.vars);
+  if (!vars) return exit_code(Verdict::error);
+  auto loaded = load_all(files, valid, *vars);
   if (flags.dry) return dry_run_all(loaded, valid);
   RunSession session;
   const bool default_dir = flags.report_dir.empty();
@@ -192,6 +198,7 @@ Command add_run_command(CLI::App& app) {
   run->add_flag("--no-history", flags->no_history, "do not record this run");
   run->add_option("--baseline", flags->baseline,
                   "last or a run id: fail when time to recover or time to heal regressed beyond slo.max_recovery_regression");
+  add_var_options(run, flags->vars);
   return {run, [files, flags] { return cmd_run(*files, *flags); }};
 }
 

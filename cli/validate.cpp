@@ -11,7 +11,7 @@ namespace {
 
 // is_suite_file (config/toml_input.hpp) reads the file with the loader's bounds (regular files only, at
 // most 1 MiB, bounded nesting); a file that does not parse is left to the experiment loader, which reports why.
-int cmd_validate(const std::vector<std::string>& files) {
+int cmd_validate(const std::vector<std::string>& files, const VarFlags& var_flags) {
   std::vector<std::string> experiments;
   bool suites_valid = true;
   for (const auto& f : files) {
@@ -31,7 +31,9 @@ int cmd_validate(const std::vector<std::string>& files) {
   }
   bool valid = true;
   if (!experiments.empty()) {
-    auto loaded = load_all(experiments, valid);
+    auto vars = collect_vars(var_flags);
+    if (!vars) return exit_code(Verdict::error);
+    auto loaded = load_all(experiments, valid, *vars);
     for (const auto& l : loaded)
       if (l.result.experiment)
         std::cout << fmt::format("{}: valid ({} probes, {} steps)\n", l.file, l.result.experiment->probes.size(),
@@ -44,9 +46,11 @@ int cmd_validate(const std::vector<std::string>& files) {
 
 Command add_validate_command(CLI::App& app) {
   auto files = std::make_shared<std::vector<std::string>>();
+  auto var_flags = std::make_shared<VarFlags>();
   auto* cmd = app.add_subcommand("validate", "Check experiment and game-day suite files; exit 0 if valid, 4 if not");
   cmd->add_option("files", *files, "experiment or suite files")->required();
-  return {cmd, [files] { return cmd_validate(*files); }};
+  add_var_options(cmd, *var_flags);
+  return {cmd, [files, var_flags] { return cmd_validate(*files, *var_flags); }};
 }
 
 }  // namespace rebound

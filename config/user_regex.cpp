@@ -29,6 +29,14 @@ bool UserRegex::full_match(std::string_view text) const {
   return RE2::FullMatch(re2::StringPiece(text.data(), text.size()), *re_);
 }
 
+int UserRegex::groups() const { return re_->NumberOfCapturingGroups(); }
+
+std::optional<std::string> UserRegex::first_group(std::string_view text) const {
+  std::string group;
+  if (!RE2::PartialMatch(re2::StringPiece(text.data(), text.size()), *re_, &group)) return std::nullopt;
+  return group;
+}
+
 const std::string& UserRegex::pattern() const { return re_->pattern(); }
 
 }  // namespace rebound

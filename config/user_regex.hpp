@@ -4,6 +4,7 @@
 // on the pattern's length and on the memory its compiled form may take: a backtracking engine turns one
 // probe's 40 KB body into a stack overflow, and an exotic pattern into an unbounded compile.
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,9 @@ class UserRegex {
   bool search(std::string_view text) const;
   // True when the whole text matches.
   bool full_match(std::string_view text) const;
+  // How many capturing groups the pattern has, and the first group of the first match (nullopt: no match).
+  int groups() const;
+  std::optional<std::string> first_group(std::string_view text) const;
   const std::string& pattern() const;
 
  private:

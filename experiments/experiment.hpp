@@ -1,5 +1,6 @@
 #pragma once
 // The experiment as validated: typed structs only, no TOML past the loader.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -87,6 +88,9 @@ struct Experiment {
   std::vector<CommandSpec> teardown;
   std::vector<GuardSpec> guards;
   SloSpec slo;
+  std::map<std::string, std::string> variables;  // each ${var.NAME} used, with its value
+  std::vector<std::string> secrets;              // values from ${env.NAME}: masked in the journal and reports
+  std::shared_ptr<CaptureStore> captures;        // values captured by commands while it runs
 
   const TargetSpec* find_target(const std::string& name) const;
   const ProbeDecl* find_probe(const std::string& name) const;

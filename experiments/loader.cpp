@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <set>
 
+#include "config/templates.hpp"
+#include "experiments/loader_captures.hpp"
 #include "experiments/loader_slo.hpp"
 #include "probes/registry.hpp"
 #include "system/target_guard.hpp"
@@ -294,6 +296,7 @@ void Loader::parse_guard(TableReader& r, size_t index, Experiment& ex) {
 std::optional<CommandSpec> Loader::parse_phase_command(TableReader& r, const Experiment& ex, bool setup) {
   CommandParseOptions options;
   options.allow_background = setup;
+  options.allow_capture = setup;
   auto spec = parse_command(r, vars_, options);
   if (spec && !spec->ready_probe.empty()) check_probe_ref(r, "ready_probe", spec->ready_probe, ex);
   r.finish();
@@ -317,6 +320,8 @@ std::optional<Experiment> Loader::load(const toml::table& root, const std::strin
   // Order matters: probes and steps refer to targets, steady state and guards to probes.
   each_table(top, "targets", [&](TableReader& r, size_t) { parse_target(r, ex); });
   shared_tables("targets", target_names_, [&](TableReader& r, size_t) { parse_target(r, ex); });
+  const CaptureScope captures(root);
+  vars_.set_visible_captures(captures.for_probes());
   each_table(top, "probes", [&](TableReader& r, size_t i) { parse_probe(r, i, ex); });
   shared_tables("probes", probe_names_, [&](TableReader& r, size_t i) { parse_probe(r, i, ex); });
   if (!top.has("probes") && ex.probes.empty())
@@ -327,10 +332,15 @@ std::optional<Experiment> Loader::load(const toml::table& root, const std::strin
   }
   if (ex.steady_state.probes.empty())
     for (const auto& p : ex.probes) ex.steady_state.probes.push_back(p.name);
-  each_table(top, "setup", [&](TableReader& r, size_t) {
+  each_table(top, "setup", [&](TableReader& r, size_t i) {
+    vars_.set_visible_captures(captures.for_setup(i));
     if (auto c = parse_phase_command(r, ex, true)) ex.setup.push_back(std::move(*c));
   });
-  each_table(top, "method", [&](TableReader& r, size_t i) { parse_step(r, i, ex); });
+  each_table(top, "method", [&](TableReader& r, size_t i) {
+    vars_.set_visible_captures(captures.for_method(i));
+    parse_step(r, i, ex);
+  });
+  vars_.set_visible_captures(captures.for_cleanup());
   each_table(top, "rollbacks", [&](TableReader& r, size_t) {
     if (auto c = parse_phase_command(r, ex, false)) ex.rollbacks.push_back(std::move(*c));
   });
@@ -344,6 +354,7 @@ std::optional<Experiment> Loader::load(const toml::table& root, const std::strin
   }
   top.finish();
   if (!d_.empty()) return std::nullopt;
+  ex.captures = vars_.capture_store();
   return ex;
 }
 
@@ -353,12 +364,18 @@ LoadResult load_experiment_text(const std::string& text, const std::string& path
   LoadResult result{std::nullopt, Diagnostics(path)};
   auto root = parse_toml_bounded(text, path, result.diagnostics);
   if (!root) return result;
+  auto templates = substitute_templates(*root, options.vars, result.diagnostics);
+  if (!result.diagnostics.empty()) return result;
   Variables vars;
   std::error_code ec;
   vars.set("experiment_dir", fs::absolute(fs::path(path), ec).parent_path().string());
   vars.set("rebound_bin_dir", options.rebound_bin_dir);
   Loader loader(result.diagnostics, std::move(vars), options);
   result.experiment = loader.load(*root, path);
+  if (result.experiment) {
+    result.experiment->secrets = std::move(templates.secrets);
+    result.experiment->variables = std::move(templates.values);
+  }
   return result;
 }
 

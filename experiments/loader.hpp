@@ -1,4 +1,5 @@
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <toml++/toml.h>
@@ -17,6 +18,8 @@ struct LoadOptions {
   // define itself. Errors in them name the suite file.
   std::shared_ptr<const toml::table> shared;
   std::string shared_file;
+  // ${var.NAME} values from the command line (--var, --var-file); they override [variables].
+  std::map<std::string, std::string> vars;
 };
 
 struct LoadResult {

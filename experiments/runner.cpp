@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <thread>
 
+#include "config/templates.hpp"
 #include "experiments/runner_impl.hpp"
 #include "system/signals.hpp"
 
@@ -38,7 +39,7 @@ Runner::Runner(const Experiment& ex, const RunOptions& options)
       progress_(options.live_progress) {}
 
 void Runner::log_at(double t_ms, const std::string& what) {
-  progress_.event(fmt::format("[{:7.2f}s] {}: {}", t_ms / 1000, ex_.name, what));
+  progress_.event(mask_secrets(fmt::format("[{:7.2f}s] {}: {}", t_ms / 1000, ex_.name, what), ex_.secrets));
 }
 
 void Runner::note(const std::string& what) { progress_.event(fmt::format("{}: {}", ex_.name, what)); }
@@ -239,6 +240,7 @@ void Runner::finish() {
 
 RunResult Runner::run() {
   start_clock();
+  if (ex_.captures) ex_.captures->clear();  // a trial starts without an earlier trial's captured values
   // While this marker exists, a death of rebound makes its guardian write a `crashed` journal in the report folder.
   auto marker = recorder_.begin_run({{"experiment", ex_.name}, {"file", ex_.file}, {"started_at", result_.started_at}});
   if (!marker) note(fmt::format("note: {}; if rebound dies, no journal will say so", marker.error().message));

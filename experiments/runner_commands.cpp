@@ -16,6 +16,7 @@ void record_outcome(Result<CommandOutcome> outcome, const CommandSpec& spec, Com
   }
   rec.ok = outcome->as_expected(spec);
   rec.summary = outcome->summary(spec);
+  for (const auto& [key, value] : outcome->captured) rec.summary += fmt::format("; captured {} = {}", key, clip(value));
 }
 
 }  // namespace

@@ -6,10 +6,18 @@
 
 namespace rebound {
 
-std::vector<ParamDoc> CommandStep::params() { return command_param_docs(true); }
+std::vector<ParamDoc> CommandStep::params() {
+  auto docs = command_param_docs(true);
+  docs.push_back({"capture", "table", "{}",
+                  "values to keep from stdout for later commands: { key = \"regex with one group\" }, used as "
+                  "${step.NAME.key}; a pattern that does not match fails the step"});
+  return docs;
+}
 
 std::unique_ptr<StepAction> CommandStep::parse(TableReader& reader, const StepFactoryContext& context) {
-  auto spec = parse_command(reader, context.vars, {});
+  CommandParseOptions options;
+  options.allow_capture = true;
+  auto spec = parse_command(reader, context.vars, options);
   if (!spec) return nullptr;
   return std::make_unique<CommandStep>(std::move(*spec));
 }
@@ -21,6 +29,7 @@ Result<void> CommandStep::apply(StepContext& context) {
   context.detail["duration_ms"] = outcome->duration_ms;
   context.detail["stdout"] = outcome->out.substr(0, 4096);
   context.detail["stderr"] = outcome->err.substr(0, 4096);
+  if (!outcome->captured.empty()) context.detail["captured"] = outcome->captured;
   context.effect = StepEffect{true, outcome->aborted ? "stopped early: the experiment was aborted"
                                                      : fmt::format("ran, exit code {}", outcome->exit_code)};
   if (outcome->aborted) return {};

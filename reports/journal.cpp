@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "config/templates.hpp"
+
 namespace rebound {
 
 namespace {
@@ -38,6 +40,7 @@ nlohmann::json experiment_to_json(const Experiment& ex) {
   j["description"] = ex.description;
   j["tags"] = ex.tags;
   j["file"] = ex.file;
+  if (!ex.variables.empty()) j["variables"] = ex.variables;
   j["targets"] = nlohmann::json::array();
   for (const auto& t : ex.targets) j["targets"].push_back(to_json(t));
   j["probes"] = nlohmann::json::array();
@@ -179,6 +182,19 @@ nlohmann::json probes_json(const RunResult& r) {
 
 }  // namespace
 
+namespace {
+
+// Values from ${env.*} never reach a journal (nor what is rendered from it: the HTML, the history).
+void mask_json_strings(nlohmann::json& j, const std::vector<std::string>& secrets) {
+  if (j.is_string()) {
+    j = mask_secrets(j.get<std::string>(), secrets);
+  } else if (j.is_structured()) {
+    for (auto& item : j) mask_json_strings(item, secrets);
+  }
+}
+
+}  // namespace
+
 nlohmann::json make_journal(const Experiment& ex, const RunResult& r) {
   nlohmann::json j;
   j["schema_version"] = kJournalSchemaVersion;
@@ -210,6 +226,7 @@ nlohmann::json make_journal(const Experiment& ex, const RunResult& r) {
   j["metrics"] = metrics_json(r.metrics);
   j["slo"] = criteria_json(r);
   j["probes"] = probes_json(r);
+  if (!ex.secrets.empty()) mask_json_strings(j, ex.secrets);
   return j;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fstream>
 
+#include "config/templates.hpp"
 #include "reports/html.hpp"
 #include "reports/markdown.hpp"
 
@@ -21,7 +22,7 @@ Result<void> write_experiment_reports(const Experiment& ex, const RunResult& res
                                       const std::string& dir) {
   if (auto w = write_text_file(dir + "/journal.json", journal.dump(2) + "\n"); !w) return w;
   if (auto w = write_text_file(dir + "/report.html", make_html(journal)); !w) return w;
-  return write_text_file(dir + "/summary.md", make_markdown(ex, result));
+  return write_text_file(dir + "/summary.md", mask_secrets(make_markdown(ex, result), ex.secrets));
 }
 
 }  // namespace rebound

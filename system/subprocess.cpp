@@ -28,7 +28,10 @@ namespace {
 // the background may hold the pipes open for good.
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(100);
 
-Result<ChildOptions> prepare(const CommandSpec& spec) {
+Result<ChildOptions> prepare(const CommandSpec& captured) {
+  auto resolved = resolve_captures(captured);  // ${step.NAME.key} from earlier commands of this run
+  if (!resolved) return resolved.error();
+  const CommandSpec& spec = *resolved;
   ChildOptions o;
   o.argv = spec.argv;
   if (spec.shell) o.argv = {"/bin/sh", "-c", spec.argv.at(0)};
@@ -106,7 +109,7 @@ int reap(pid_t pid) {
 }  // namespace
 
 bool CommandOutcome::as_expected(const CommandSpec& spec) const {
-  if (timed_out || aborted) return false;
+  if (timed_out || aborted || !capture_error.empty()) return false;
   if (!spec.expect_exit) return true;
   return exit_code == *spec.expect_exit;
 }
@@ -119,6 +122,7 @@ std::string CommandOutcome::summary(const CommandSpec& spec) const {
   else what = fmt::format("exit {}", exit_code);
   if (spec.expect_exit && !timed_out && !aborted && exit_code != *spec.expect_exit)
     what += fmt::format(", expected {}", *spec.expect_exit);
+  if (!capture_error.empty()) return what + "; " + capture_error;
   std::string tail = last_line(err.empty() ? out : err);
   if (!tail.empty()) what += ": " + tail;
   return what;
@@ -171,6 +175,11 @@ Result<CommandOutcome> run_command(const CommandSpec& spec, const std::function<
   else outcome.exit_code = WEXITSTATUS(status);
   outcome.out = std::move(out.text);
   outcome.err = std::move(err.text);
+  if (!spec.capture.empty() && outcome.as_expected(spec)) {
+    auto got = take_captures(spec, outcome.out);
+    if (got) outcome.captured = std::move(*got);
+    else outcome.capture_error = got.error().message;
+  }
   return outcome;
 }
 

@@ -2,6 +2,7 @@
 // Runs commands: argv without a shell, a timeout that bounds the time taken, captured output, each child in
 // its own process group (so a terminal's Ctrl-C reaches rebound alone) and started as child_process.hpp says.
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <sys/types.h>
@@ -18,7 +19,9 @@ struct CommandOutcome {
   bool aborted = false;   // stopped because the experiment was aborted
   std::string out, err;
   double duration_ms = 0;
-  // True when it ended as the spec expects (exit code, not timed out).
+  std::map<std::string, std::string> captured;  // the spec's capture values, taken from `out`
+  std::string capture_error;                    // a capture pattern that did not match
+  // True when it ended as the spec expects (exit code, not timed out, every capture found).
   bool as_expected(const CommandSpec& spec) const;
   // One line: "exit 3, expected 0: <last stderr line>".
   std::string summary(const CommandSpec& spec) const;

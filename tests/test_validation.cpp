@@ -184,7 +184,7 @@ TEST_CASE("validation: a guard names an unknown probe", "[unit][validation]") {
 TEST_CASE("validation: an unknown variable", "[unit][validation]") {
   CHECK(only_error(with_base("[[setup]]\nargv = [\"${bin_dir}/x\"]\n")) ==
         "exp.toml:12:8: error: setup[0].argv: unknown variable ${bin_dir} (known: ${experiment_dir}, "
-        "${rebound_bin_dir})");
+        "${rebound_bin_dir}, ${var.NAME}, ${env.NAME})");
 }
 
 TEST_CASE("validation: an empty argv", "[unit][validation]") {
