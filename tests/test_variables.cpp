@@ -105,7 +105,7 @@ TEST_CASE("message: capture without a name, without one group, not a string, in 
 
 // ---- as a user runs it ----
 
-TEST_CASE("variables: --var and --var-file reach the run; a bad --var is refused", "[integration][variables]") {
+TEST_CASE("variables: --var and --var-file reach the run, and a bad --var is refused", "[integration][variables]") {
   test::TempDir dir;
   auto marker = dir.path() + "/out";
   auto file = dir.write("x.toml", experiment("[variables]\nwho = \"default\"\nwhat = \"default\"\n"
