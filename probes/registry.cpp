@@ -2,6 +2,7 @@
 
 #include "probes/command_probe.hpp"
 #include "probes/http_probe.hpp"
+#include "probes/load_probe.hpp"
 #include "probes/process_probe.hpp"
 #include "probes/tcp_probe.hpp"
 
@@ -11,6 +12,10 @@ const std::vector<ProbeType>& probe_registry() {
   static const std::vector<ProbeType> table = {
       {"http", "HTTP request; ok when the status, body and latency are as expected", HttpProbe::params(),
        HttpProbe::parse},
+      {"load",
+       "Open-loop load: requests (or tcp:// connects) at a fixed rate, each one a sample, latency from its scheduled "
+       "start",
+       LoadProbe::params(), LoadProbe::parse},
       {"tcp", "TCP connect; ok when the connection is accepted in time", TcpProbe::params(), TcpProbe::parse},
       {"command", "Runs a program; ok when its exit code and output are as expected", CommandProbe::params(),
        CommandProbe::parse},

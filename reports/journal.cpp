@@ -130,6 +130,9 @@ nlohmann::json commands_json(const RunResult& r) {
 nlohmann::json metrics_json(const RunMetrics& m) {
   nlohmann::json phases = nlohmann::json::object();
   for (const auto& [name, stats] : m.phases) phases[name] = stats_json(stats);
+  nlohmann::json load_phases = nlohmann::json::object();
+  for (const auto& [probe, by_phase] : m.load_phases)
+    for (const auto& [name, stats] : by_phase) load_phases[probe][name] = stats_json(stats);
   nlohmann::json heals = nlohmann::json::array();
   for (const auto& h : m.step_heals)
     heals.push_back({{"step", h.step},
@@ -150,7 +153,8 @@ nlohmann::json metrics_json(const RunMetrics& m) {
           {"heal_is_recovery", m.heal_is_recovery},
           {"under_fault_ms", opt(m.under_fault_ms)},
           {"steps", heals},
-          {"phases", phases}};
+          {"phases", phases},
+          {"load_phases", load_phases}};
 }
 
 nlohmann::json criteria_json(const RunResult& r) {
@@ -165,14 +169,32 @@ nlohmann::json criteria_json(const RunResult& r) {
   return slo;
 }
 
+// A load probe's 10 ms bucket: its requests, failed ones, and percentiles of its latency histogram.
+void load_bucket_json(nlohmann::json& sample, const RequestCounts& counts) {
+  sample["requests"] = counts.count;
+  sample["failed"] = counts.failures;
+  auto opt = [](std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  sample["p50_ms"] = opt(counts.latency.percentile(50));
+  sample["p99_ms"] = opt(counts.latency.percentile(99));
+}
+
 nlohmann::json probes_json(const RunResult& r) {
   nlohmann::json probes = nlohmann::json::array();
   for (const auto& p : r.probes) {
     nlohmann::json samples = nlohmann::json::array();
-    for (const auto& s : p.samples)
+    for (const auto& s : p.samples) {
       samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
                          {"reason", s.reason}});
+      if (s.requests) load_bucket_json(samples.back(), *s.requests);
+    }
     probes.push_back({{"name", p.name}, {"samples", samples}});
+    if (!p.failed_requests.empty() || p.failed_requests_dropped) {
+      nlohmann::json failed = nlohmann::json::array();
+      for (const auto& s : p.failed_requests)
+        failed.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"latency_ms", s.latency_ms}, {"reason", s.reason}});
+      probes.back()["failed_requests"] = std::move(failed);
+      probes.back()["failed_requests_dropped"] = p.failed_requests_dropped;
+    }
   }
   return probes;
 }
