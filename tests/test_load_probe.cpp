@@ -324,4 +324,15 @@ TEST_CASE("load probe: a backend frozen behind HAProxy fails many users' request
   // The users' impact phase counts every request: thousands, not hundreds of samples.
   CHECK(users["metrics"]["phases"]["impact"]["samples"].get<size_t>() > 2000);
   CHECK(users["metrics"]["time_to_heal_ms"].is_number());
+  // The reports give the load probe's own phases over every request, and its lane in the timeline.
+  CHECK(users["metrics"]["load_phases"]["users"]["impact"]["failures"].get<size_t>() >= 50);
+  CHECK(client["metrics"]["load_phases"]["users"]["impact"]["samples"].get<size_t>() > 2000);
+  auto summary = test::read_text(dir.path() + "/r-users/lb-load-probe/summary.md");
+  CHECK(summary.find("## Load probe users: every request") != std::string::npos);
+  auto junit = test::read_text(dir.path() + "/r-users/junit.xml");
+  CHECK(junit.find("name=\"load.users.impact\"") != std::string::npos);
+  auto html = test::read_text(dir.path() + "/r-users/lb-load-probe/report.html");
+  CHECK(html.find("class=\"latency-band\"") != std::string::npos);
+  CHECK(html.find("class=\"error-ratio\"") != std::string::npos);
+  CHECK(html.find("requests/10 ms (grey), error ratio (red)") != std::string::npos);
 }
