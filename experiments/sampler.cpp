@@ -64,7 +64,7 @@ class SeriesSink : public LoadSink {
     s.end_ms = b.end_ms;
     s.ok = b.failures == 0;
     s.latency_ms = b.max_latency_ms;
-    s.reason = std::move(b.reason);
+    s.reason = b.failures ? std::move(b.reason) : "ok";
     s.requests = std::make_shared<const RequestCounts>(RequestCounts{b.count, b.failures, std::move(b.latency)});
     add_(std::move(s));
   }

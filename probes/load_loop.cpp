@@ -39,7 +39,7 @@ class BucketBook {
   }
   // Hands over, oldest first, the buckets that are over: before the one `scheduling_ms` falls in, nothing pending.
   void flush(double scheduling_ms, LoadSink& sink) {
-    const int64_t current = index_of(scheduling_ms);
+    const int64_t current = std::isfinite(scheduling_ms) ? index_of(scheduling_ms) : INT64_MAX;
     while (!open_.empty() && open_.front().pending == 0 && first_ < current) {
       Open& o = open_.front();
       if (o.b.count > 0) {

@@ -148,22 +148,30 @@ bool parse_connections(TableReader& r, LoadSpec& spec) {
   return ok;
 }
 
-}  // namespace
-
-RateParse parse_rate(const std::string& text) {
+// "500/s" as requests per second; nullopt after recording the problem.
+std::optional<double> parse_rate(TableReader& r, const std::string& text) {
   const auto slash = text.find('/');
   const std::string number = text.substr(0, slash);
   double value = 0;
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (slash == std::string::npos || text.substr(slash) != "/s" || ec != std::errc() ||
-      end != number.data() + number.size() || !std::isfinite(value))
-    return {std::nullopt, fmt::format("'{}' is not a rate: write requests per second as \"500/s\"", text)};
-  if (!(value > 0)) return {std::nullopt, fmt::format("a rate must be more than 0/s, not \"{}\"", text)};
-  if (value > kMaxRate)
-    return {std::nullopt, fmt::format("\"{}\" is more than a load probe sends on schedule (at most {}/s)", text,
-                                      static_cast<long>(kMaxRate))};
-  return {value, ""};
+      end != number.data() + number.size() || !std::isfinite(value)) {
+    r.error("rate", fmt::format("'{}' is not a rate: write requests per second as \"500/s\"", text));
+    return std::nullopt;
+  }
+  if (!(value > 0)) {
+    r.error("rate", fmt::format("a rate must be more than 0/s, not \"{}\"", text));
+    return std::nullopt;
+  }
+  if (value > kMaxRate) {
+    r.error("rate", fmt::format("\"{}\" is more than a load probe sends on schedule (at most {}/s)", text,
+                                static_cast<long>(kMaxRate)));
+    return std::nullopt;
+  }
+  return value;
 }
+
+}  // namespace
 
 std::vector<ParamDoc> LoadProbe::params() {
   return {
@@ -188,10 +196,9 @@ std::unique_ptr<Probe> LoadProbe::parse(TableReader& reader, const ProbeFactoryC
   spec.timeout = context.timeout;
   bool ok = true;
   if (auto rate = reader.string("rate", true)) {
-    auto parsed = parse_rate(*rate);
-    if (!parsed.per_s) reader.error("rate", parsed.problem);
-    ok = parsed.per_s.has_value();
-    spec.rate_per_s = parsed.per_s.value_or(0);
+    auto parsed = parse_rate(reader, *rate);
+    ok = parsed.has_value();
+    spec.rate_per_s = parsed.value_or(0);
   } else {
     ok = false;
   }

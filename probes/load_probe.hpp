@@ -41,13 +41,6 @@ struct LoadSpec {
   void configure(CURL* easy, const LoadRequest& r, curl_slist* headers, std::string* body) const;
 };
 
-// Parses "500/s" into requests per second; nullopt with the problem's text otherwise.
-struct RateParse {
-  std::optional<double> per_s;
-  std::string problem;
-};
-RateParse parse_rate(const std::string& text);
-
 class LoadProbe : public Probe, public LoadGenerator {
  public:
   static std::vector<ParamDoc> params();
