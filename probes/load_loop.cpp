@@ -150,7 +150,8 @@ class Loop {
       Transfer* t = idle_.back();
       idle_.pop_back();
       if (!spec_.tcp) {
-        curl_easy_reset(t->easy);
+        curl_easy_reset(t->easy);  // keeps the handle's connection, clears its options (CURLOPT_PRIVATE too)
+        curl_easy_setopt(t->easy, CURLOPT_PRIVATE, t);
         return t;
       }
       curl_easy_cleanup(t->easy);  // a connect-only handle keeps its connection: a new one per connect

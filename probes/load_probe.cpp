@@ -205,6 +205,8 @@ std::unique_ptr<Probe> LoadProbe::parse(TableReader& reader, const ProbeFactoryC
   const bool has_url = reader.has("url"), has_list = reader.has("requests");
   if (has_url && has_list) {
     reader.error("requests", "a load probe takes url or requests (a weighted list), not both");
+    reader.node("url");  // known keys, not also "unknown"
+    reader.node("requests");
     ok = false;
   } else if (has_list) {
     ok = parse_requests(reader, context, spec) && ok;
