@@ -33,7 +33,7 @@ long status_kb(const char* key) {
 void run(const std::string& url, int seconds, double rate) {
   const std::string text = "name = \"bench\"\n[[probes]]\nname = \"load\"\ntype = \"load\"\nrate = \"" +
                            std::to_string(static_cast<long>(rate)) + "/s\"\nurl = \"" + url +
-                           "\"\ntimeout = \"2s\"\nmax_in_flight = 10000\n";
+                           "\"\ntimeout = \"2s\"\nmax_in_flight = 10000\npool_size = 100\n";
   auto loaded = rebound::load_experiment_text(text, "bench.toml", rebound::LoadOptions{"/opt/rebound"});
   if (!loaded.experiment) {
     for (const auto& d : loaded.diagnostics.items()) std::fprintf(stderr, "%s\n", d.format().c_str());
@@ -56,6 +56,9 @@ void run(const std::string& url, int seconds, double rate) {
               rate, stats.samples, seconds, achieved, (achieved / rate - 1) * 100, stats.failures,
               stats.p50.value_or(-1), stats.p99.value_or(-1), cpu / wall * 100, series.samples.size(),
               status_kb("VmRSS:"), status_kb("VmHWM:"));
+  if (!series.failed_requests.empty())
+    std::printf("  first failure at %.0f ms: %s; last kept: %s\n", series.failed_requests.front().t_ms,
+                series.failed_requests.front().reason.c_str(), series.failed_requests.back().reason.c_str());
   std::fflush(stdout);
 }
 
