@@ -176,8 +176,8 @@ std::optional<double> parse_rate(TableReader& r, const std::string& text) {
 std::vector<ParamDoc> LoadProbe::params() {
   return {
       {"rate", "string", "", "arrival rate, requests per second: \"500/s\" (at most 100000/s)"},
-      {"url", "string", "", "http(s):// URL to request, or tcp://host:port to connect to (or give requests)"},
-      {"requests", "array of tables", "", "weighted requests: { url, method, headers, body, weight }"},
+      {"url", "string", "url or requests", "http(s):// URL to request, or tcp://host:port to connect to (or give requests)"},
+      {"requests", "array of tables", "url or requests", "weighted requests: { url, method, headers, body, weight }"},
       {"method", "string", "GET", "HTTP method (with url)"},
       {"headers", "table", "{}", "request headers, name = value (with url)"},
       {"body", "string", "\"\"", "request body (with url)"},
