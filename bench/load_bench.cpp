@@ -33,7 +33,7 @@ long status_kb(const char* key) {
 void run(const std::string& url, int seconds, double rate) {
   const std::string text = "name = \"bench\"\n[[probes]]\nname = \"load\"\ntype = \"load\"\nrate = \"" +
                            std::to_string(static_cast<long>(rate)) + "/s\"\nurl = \"" + url +
-                           "\"\ntimeout = \"2s\"\nmax_in_flight = 10000\npool_size = 100\n";
+                           "\"\ntimeout = \"2s\"\npool_size = 100\n";
   auto loaded = rebound::load_experiment_text(text, "bench.toml", rebound::LoadOptions{"/opt/rebound"});
   if (!loaded.experiment) {
     for (const auto& d : loaded.diagnostics.items()) std::fprintf(stderr, "%s\n", d.format().c_str());
