@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "reports/html.hpp"
@@ -22,18 +23,23 @@ struct Column {
 
 std::vector<Column> columns_of(const nlohmann::json& probe, const std::function<double(double)>& x) {
   std::map<long, Column> by_pixel;
-  for (const auto& s : probe["samples"]) {
-    const double t = s.value("t_ms", 0.0);
+  // Rows of the journal's bucket_columns: t_ms, end_ms, requests, failed, max_latency_ms, p50_ms, p99_ms, ...
+  auto number = [](const nlohmann::json& row, size_t i) {
+    return row.is_array() && row.size() > i && row[i].is_number() ? std::optional<double>(row[i].get<double>())
+                                                                  : std::nullopt;
+  };
+  for (const auto& row : probe["buckets"]) {
+    const double t = number(row, 0).value_or(0);
     Column& c = by_pixel[static_cast<long>(x(t) / 2)];
     if (c.buckets++ == 0) c.t = t;
-    const double n = s.value("requests", 0.0);
+    const double n = number(row, 2).value_or(0);
     c.requests += n;
-    c.failed += s.value("failed", 0.0);
-    if (s.contains("p50_ms") && s["p50_ms"].is_number()) {
-      c.p50_sum += s["p50_ms"].get<double>() * n;
+    c.failed += number(row, 3).value_or(0);
+    if (auto p50 = number(row, 5)) {
+      c.p50_sum += *p50 * n;
       c.p50_weight += n;
     }
-    if (s.contains("p99_ms") && s["p99_ms"].is_number()) c.p99 = std::max(c.p99, s["p99_ms"].get<double>());
+    if (auto p99 = number(row, 6)) c.p99 = std::max(c.p99, *p99);
   }
   std::vector<Column> out;
   for (auto& [pixel, c] : by_pixel) out.push_back(c);
@@ -43,8 +49,7 @@ std::vector<Column> columns_of(const nlohmann::json& probe, const std::function<
 }  // namespace
 
 bool is_load_lane(const nlohmann::json& probe) {
-  const auto& samples = probe["samples"];
-  return !samples.empty() && samples[0].contains("requests");
+  return probe.is_object() && probe.contains("buckets") && probe["buckets"].is_array() && !probe["buckets"].empty();
 }
 
 std::string load_lane_svg(const nlohmann::json& probe, const std::function<double(double)>& x, double lane_top,

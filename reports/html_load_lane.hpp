@@ -7,7 +7,7 @@
 
 namespace rebound {
 
-// Whether a journal probe holds a load probe's buckets (samples with "requests").
+// Whether a journal probe holds a load probe's buckets (rows of "bucket_columns" in "buckets").
 bool is_load_lane(const nlohmann::json& probe);
 
 // The lane's drawing between lane_top and lane_bottom; x maps a time (ms) to the plot's x.

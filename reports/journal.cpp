@@ -169,25 +169,31 @@ nlohmann::json criteria_json(const RunResult& r) {
   return slo;
 }
 
-// A load probe's 10 ms bucket: its requests, failed ones, and percentiles of its latency histogram.
-void load_bucket_json(nlohmann::json& sample, const RequestCounts& counts) {
-  sample["requests"] = counts.count;
-  sample["failed"] = counts.failures;
+// A load probe's 10 ms bucket as one row of kLoadBucketColumns (compact: a ten-minute run has 60,000 of them).
+nlohmann::json load_bucket_row(const Sample& s) {
   auto opt = [](std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  sample["p50_ms"] = opt(counts.latency.percentile(50));
-  sample["p99_ms"] = opt(counts.latency.percentile(99));
+  return nlohmann::json::array({s.t_ms, s.end_ms, s.requests->count, s.requests->failures, s.latency_ms,
+                                opt(s.requests->latency.percentile(50)), opt(s.requests->latency.percentile(99)),
+                                s.requests->failures ? s.reason : ""});
 }
 
 nlohmann::json probes_json(const RunResult& r) {
   nlohmann::json probes = nlohmann::json::array();
   for (const auto& p : r.probes) {
     nlohmann::json samples = nlohmann::json::array();
+    nlohmann::json buckets = nlohmann::json::array();
     for (const auto& s : p.samples) {
-      samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
-                         {"reason", s.reason}});
-      if (s.requests) load_bucket_json(samples.back(), *s.requests);
+      if (s.requests) buckets.push_back(load_bucket_row(s));
+      else
+        samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
+                           {"reason", s.reason}});
     }
     probes.push_back({{"name", p.name}, {"samples", samples}});
+    if (!buckets.empty()) {
+      probes.back()["bucket_columns"] = {"t_ms", "end_ms", "requests", "failed", "max_latency_ms", "p50_ms", "p99_ms",
+                                         "first_failure"};
+      probes.back()["buckets"] = std::move(buckets);
+    }
     if (!p.failed_requests.empty() || p.failed_requests_dropped) {
       nlohmann::json failed = nlohmann::json::array();
       for (const auto& s : p.failed_requests)

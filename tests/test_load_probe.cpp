@@ -298,11 +298,13 @@ TEST_CASE("load probe: a backend frozen behind HAProxy fails many users' request
     // The span of the users' failed requests: first scheduled start to last end.
     double first = 1e18, last = -1;
     size_t failed = 0, seq_failed = 0;
-    for (const auto& s : load["samples"]) {
-      if (s["ok"]) continue;
-      failed += s["failed"].get<size_t>();
-      first = std::min(first, s["t_ms"].get<double>());
-      last = std::max(last, s["end_ms"].get<double>());
+    // The journal's buckets: rows of t_ms, end_ms, requests, failed, max_latency_ms, p50_ms, p99_ms, first_failure.
+    REQUIRE(load["bucket_columns"][3] == "failed");
+    for (const auto& row : load["buckets"]) {
+      if (row[3] == 0) continue;
+      failed += row[3].get<size_t>();
+      first = std::min(first, row[0].get<double>());
+      last = std::max(last, row[1].get<double>());
     }
     for (const auto& s : seq["samples"]) seq_failed += s["ok"] ? 0 : 1;
     WARN("users: " << failed << " failed requests over " << (last - first) << " ms; one client: " << seq_failed
