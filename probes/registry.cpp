@@ -12,15 +12,15 @@ const std::vector<ProbeType>& probe_registry() {
   static const std::vector<ProbeType> table = {
       {"http", "HTTP request; ok when the status, body and latency are as expected", HttpProbe::params(),
        HttpProbe::parse},
-      {"load",
-       "Open-loop load: requests (or tcp:// connects) at a fixed rate, each one a sample, latency from its scheduled "
-       "start",
-       LoadProbe::params(), LoadProbe::parse},
       {"tcp", "TCP connect; ok when the connection is accepted in time", TcpProbe::params(), TcpProbe::parse},
       {"command", "Runs a program; ok when its exit code and output are as expected", CommandProbe::params(),
        CommandProbe::parse},
       {"process", "Counts a target's live processes; ok when the count is within bounds", ProcessProbe::params(),
        ProcessProbe::parse},
+      {"load",
+       "Open-loop load: requests (or tcp:// connects) at a fixed rate, each one a sample, latency from its scheduled "
+       "start",
+       LoadProbe::params(), LoadProbe::parse},
   };
   return table;
 }
