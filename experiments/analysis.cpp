@@ -17,13 +17,28 @@ std::optional<double> percentile(std::vector<double> values, double p) {
 
 static PhaseStats stats_of(const std::vector<const Sample*>& samples) {
   PhaseStats s;
-  std::vector<double> latencies;
+  bool any_requests = false;
   for (const Sample* x : samples) {
-    ++s.samples;
-    if (!x->ok) ++s.failures;
-    latencies.push_back(x->latency_ms);
+    s.samples += x->weight();
+    s.failures += x->failed();
+    any_requests = any_requests || x->requests;
   }
   s.error_ratio = s.samples ? static_cast<double>(s.failures) / static_cast<double>(s.samples) : 0;
+  if (any_requests) {
+    // A load probe's buckets: every request's latency, from the histograms (one-by-one samples join them).
+    LatencyHistogram h;
+    for (const Sample* x : samples) {
+      if (x->requests) h.add(x->requests->latency);
+      else h.add(x->latency_ms);
+    }
+    s.p50 = h.percentile(50);
+    s.p95 = h.percentile(95);
+    s.p99 = h.percentile(99);
+    return s;
+  }
+  std::vector<double> latencies;
+  latencies.reserve(samples.size());
+  for (const Sample* x : samples) latencies.push_back(x->latency_ms);
   s.p50 = percentile(latencies, 50);
   s.p95 = percentile(latencies, 95);
   s.p99 = percentile(latencies, 99);
@@ -219,7 +234,8 @@ std::optional<double> find_heal(const SeriesSet& series, double first_fault, con
     // Only what was seen while this stretch lasted: a sample that started after it ended says nothing about it.
     std::vector<ProbeSeries> seen;
     for (const auto* p : series) {
-      ProbeSeries cut{p->name, {}};
+      ProbeSeries cut;
+      cut.name = p->name;
       for (const auto& s : p->samples)
         if (s.t_ms < span.to) cut.samples.push_back(s);
       seen.push_back(std::move(cut));
@@ -240,8 +256,8 @@ std::optional<double> guard_trips(const ProbeSeries& series, const GuardRule& ru
   for (auto it = series.samples.rbegin(); it != series.samples.rend(); ++it) {
     if (it->end_ms <= now - rule.window_ms) break;
     if (it->end_ms > now) continue;
-    ++total;
-    if (!it->ok) ++failures;
+    total += it->weight();
+    failures += it->failed();
   }
   if (total < rule.min_samples || total == 0) return std::nullopt;
   double ratio = static_cast<double>(failures) / static_cast<double>(total);

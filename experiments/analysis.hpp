@@ -1,31 +1,53 @@
 #pragma once
 // Pure functions from timestamped probe samples to metrics, recovery and verdicts.
 // Times are milliseconds on the experiment's monotonic clock (0 = experiment start).
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "probes/latency_histogram.hpp"
+
 namespace rebound {
 
+// The requests a load probe scheduled in one 10 ms bucket: each is a sample for every count below.
+struct RequestCounts {
+  uint32_t count = 0, failures = 0;
+  SparseHistogram latency;  // of the requests that were sent (a request never sent has no latency)
+};
+
+// One sample, or one bucket of a load probe's requests (`requests` set): then t_ms is its first request's
+// scheduled start, end_ms the end of its last failed request (of its last request when none failed), ok whether
+// none failed, latency_ms the slowest, reason the first failure's.
 struct Sample {
   double t_ms = 0;    // when the sample started
   double end_ms = 0;  // when its answer (or its timeout) came
   bool ok = false;
   double latency_ms = 0;
   std::string reason;
+  std::shared_ptr<const RequestCounts> requests;
+
+  // How many samples this record stands for, and how many of them failed.
+  size_t weight() const { return requests ? requests->count : 1; }
+  size_t failed() const { return requests ? requests->failures : (ok ? 0 : 1); }
 };
 
 struct ProbeSeries {
   std::string name;
   std::vector<Sample> samples;  // in start order
+  // A load probe's failed requests, one by one: the first ones up to a cap, and how many more there were.
+  std::vector<Sample> failed_requests;
+  size_t failed_requests_dropped = 0;
 };
 using SeriesSet = std::vector<const ProbeSeries*>;
 
 struct PhaseStats {
-  size_t samples = 0;
+  size_t samples = 0;  // a load probe's requests count one each
   size_t failures = 0;
   double error_ratio = 0;
-  // Latency over every sample in the phase (what a client would have waited), nearest rank.
+  // Latency over every sample in the phase (what a client would have waited), nearest rank; when a load probe
+  // is among them, from a histogram of every request (probes/latency_histogram.hpp: within 0.4%).
   std::optional<double> p50, p95, p99;
 };
 
@@ -83,7 +105,7 @@ struct GuardRule {
   double window_ms = 1000;
   size_t min_samples = 3;
 };
-// The failure ratio over (now - window, now] if the guard trips, nullopt otherwise.
+// The failure ratio over (now - window, now] (samples and requests by their end) if the guard trips, nullopt otherwise.
 std::optional<double> guard_trips(const ProbeSeries& series, const GuardRule& rule, double now);
 
 enum class Verdict { passed, failed, inconclusive, aborted, error };

@@ -39,6 +39,11 @@ void measure_steps(RunMetrics& m, const SeriesSet& steady, const std::vector<Ste
 
 }  // namespace
 
+void set_phase(RunMetrics& m, const std::string& name, const SeriesSet& steady, double from, double to) {
+  m.phases[name] = phase_stats(steady, from, to);
+  m.phase_spans[name] = {from, to};
+}
+
 void measure_heal(RunMetrics& m, const SeriesSet& steady, const std::vector<StepRecord>& steps, const Experiment& ex) {
   if (!m.first_fault_ms || !m.end_of_impact_ms) return;
   const double first = *m.first_fault_ms, eoi = *m.end_of_impact_ms;
@@ -50,7 +55,7 @@ void measure_heal(RunMetrics& m, const SeriesSet& steady, const std::vector<Step
     m.healed_at_ms = m.recovered_at_ms;
     m.time_to_heal_ms = m.time_to_recover_ms;
     if (m.first_impact_ms)
-      m.phases["degraded"] = phase_stats(steady, *m.first_impact_ms, m.recovered_at_ms.value_or(*m.first_impact_ms));
+      set_phase(m, "degraded", steady, *m.first_impact_ms, m.recovered_at_ms.value_or(*m.first_impact_ms));
     return;
   }
   m.under_fault_ms = union_length(spans);
@@ -60,8 +65,8 @@ void measure_heal(RunMetrics& m, const SeriesSet& steady, const std::vector<Step
   measure_steps(m, steady, steps, ex);
   const double degraded_from = m.first_impact_ms.value_or(first);
   const double degraded_to = m.healed_at_ms.value_or(eoi);
-  if (degraded_to > degraded_from) m.phases["degraded"] = phase_stats(steady, degraded_from, degraded_to);
-  if (m.healed_at_ms && eoi > *m.healed_at_ms) m.phases["healed"] = phase_stats(steady, *m.healed_at_ms, eoi);
+  if (degraded_to > degraded_from) set_phase(m, "degraded", steady, degraded_from, degraded_to);
+  if (m.healed_at_ms && eoi > *m.healed_at_ms) set_phase(m, "healed", steady, *m.healed_at_ms, eoi);
 }
 
 }  // namespace rebound

@@ -76,8 +76,8 @@ void Runner::tick() {
     p.name = s->name();
     p.type = s->decl().type;
     p.failures = s->failures();
+    p.samples = s->size();  // a load probe's requests, not its buckets
     s->inspect([&](const ProbeSeries& series) {
-      p.samples = series.samples.size();
       if (!series.samples.empty()) {
         const auto& last = series.samples.back();
         p.has_sample = true;

@@ -29,6 +29,9 @@ struct RunMetrics {
   std::optional<double> under_fault_ms;  // how long lasting faults were applied (their union), for the reasons
   std::vector<StepHeal> step_heals;      // per lasting fault step
   std::map<std::string, PhaseStats> phases;  // baseline, fault, degraded, healed, recovery, after, impact
+  std::map<std::string, std::pair<double, double>> phase_spans;  // each phase's [from, to)
+  // Per load probe (by name), the same phases over its own requests: what its users saw.
+  std::map<std::string, std::map<std::string, PhaseStats>> load_phases;
 };
 
 // The SLO criteria for measured metrics.

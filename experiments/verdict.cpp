@@ -44,13 +44,19 @@ void measure_run(RunResult& result, const Experiment& ex, const RunTimes& t) {
     m.recovered_at_ms = find_recovery(steady, *m.end_of_impact_ms, ex.slo.stable_for.count());
     if (m.recovered_at_ms) m.time_to_recover_ms = *m.recovered_at_ms - *m.end_of_impact_ms;
     double recovered_or_end = m.recovered_at_ms.value_or(t.recovery_end);
-    m.phases["fault"] = phase_stats(steady, *m.first_fault_ms, *m.end_of_impact_ms);
-    m.phases["recovery"] = phase_stats(steady, *m.end_of_impact_ms, recovered_or_end);
-    m.phases["impact"] = phase_stats(steady, *m.first_fault_ms, recovered_or_end);
+    set_phase(m, "fault", steady, *m.first_fault_ms, *m.end_of_impact_ms);
+    set_phase(m, "recovery", steady, *m.end_of_impact_ms, recovered_or_end);
+    set_phase(m, "impact", steady, *m.first_fault_ms, recovered_or_end);
     measure_heal(m, steady, result.steps, ex);
   }
-  if (t.method_start > t.baseline_start) m.phases["baseline"] = phase_stats(steady, t.baseline_start, t.method_start);
-  if (t.end > t.after_start) m.phases["after"] = phase_stats(steady, t.after_start, t.end);
+  if (t.method_start > t.baseline_start) set_phase(m, "baseline", steady, t.baseline_start, t.method_start);
+  if (t.end > t.after_start) set_phase(m, "after", steady, t.after_start, t.end);
+  // Each load probe's own requests over the same phases (the combined phases mix every steady probe).
+  for (const auto& p : result.probes) {
+    if (std::none_of(p.samples.begin(), p.samples.end(), [](const Sample& s) { return s.requests != nullptr; }))
+      continue;
+    for (const auto& [name, span] : m.phase_spans) m.load_phases[p.name][name] = phase_stats({&p}, span.first, span.second);
+  }
 }
 
 namespace {

@@ -2,6 +2,7 @@
 
 #include "probes/command_probe.hpp"
 #include "probes/http_probe.hpp"
+#include "probes/load_probe.hpp"
 #include "probes/process_probe.hpp"
 #include "probes/tcp_probe.hpp"
 
@@ -16,6 +17,10 @@ const std::vector<ProbeType>& probe_registry() {
        CommandProbe::parse},
       {"process", "Counts a target's live processes; ok when the count is within bounds", ProcessProbe::params(),
        ProcessProbe::parse},
+      {"load",
+       "Open-loop load: requests (or tcp:// connects) at a fixed rate, each one a sample, latency from its scheduled "
+       "start",
+       LoadProbe::params(), LoadProbe::parse},
   };
   return table;
 }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "reports/html.hpp"
+#include "reports/html_load_lane.hpp"
 
 namespace rebound {
 
@@ -175,6 +176,14 @@ std::string probe_lane(const json& p, size_t i, const Frame& f) {
   double scale = latencies.empty() ? 1.0 : std::max(1.0, latencies[latencies.size() * 99 / 100] * 1.2);
   auto y = [&](double latency) { return lane_bottom - std::min(latency / scale, 1.0) * (lane_bottom - lane_top); };
   std::string svg = fmt::format("<g class=\"probe-lane\" data-probe=\"{}\">\n", html_escape(str(p, "name")));
+  if (is_load_lane(p)) {  // a load probe: requests per bucket, error ratio and p50/p99 bands
+    svg += fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"lane-name\">{}</text>\n", lane_top + 14,
+                       html_escape(str(p, "name")));
+    svg += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#d0d7de\"/>\n", f.left,
+                       f.width - f.right, lane_bottom, lane_bottom);
+    svg += load_lane_svg(p, [&f](double t) { return f.x(t); }, lane_top, lane_bottom);
+    return svg + "</g>\n";
+  }
   svg += fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"lane-name\">{}</text><text x=\"8\" y=\"{:.1f}\" "
                      "class=\"lane-scale\">latency, 0–{:.1f} ms</text>\n",
                      lane_top + 14, html_escape(str(p, "name")), lane_top + 30, scale);

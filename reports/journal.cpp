@@ -133,6 +133,9 @@ nlohmann::json commands_json(const RunResult& r) {
 nlohmann::json metrics_json(const RunMetrics& m) {
   nlohmann::json phases = nlohmann::json::object();
   for (const auto& [name, stats] : m.phases) phases[name] = stats_json(stats);
+  nlohmann::json load_phases = nlohmann::json::object();
+  for (const auto& [probe, by_phase] : m.load_phases)
+    for (const auto& [name, stats] : by_phase) load_phases[probe][name] = stats_json(stats);
   nlohmann::json heals = nlohmann::json::array();
   for (const auto& h : m.step_heals)
     heals.push_back({{"step", h.step},
@@ -153,7 +156,8 @@ nlohmann::json metrics_json(const RunMetrics& m) {
           {"heal_is_recovery", m.heal_is_recovery},
           {"under_fault_ms", opt(m.under_fault_ms)},
           {"steps", heals},
-          {"phases", phases}};
+          {"phases", phases},
+          {"load_phases", load_phases}};
 }
 
 nlohmann::json criteria_json(const RunResult& r) {
@@ -168,14 +172,38 @@ nlohmann::json criteria_json(const RunResult& r) {
   return slo;
 }
 
+// A load probe's 10 ms bucket as one row of kLoadBucketColumns (compact: a ten-minute run has 60,000 of them).
+nlohmann::json load_bucket_row(const Sample& s) {
+  auto opt = [](std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  return nlohmann::json::array({s.t_ms, s.end_ms, s.requests->count, s.requests->failures, s.latency_ms,
+                                opt(s.requests->latency.percentile(50)), opt(s.requests->latency.percentile(99)),
+                                s.requests->failures ? s.reason : ""});
+}
+
 nlohmann::json probes_json(const RunResult& r) {
   nlohmann::json probes = nlohmann::json::array();
   for (const auto& p : r.probes) {
     nlohmann::json samples = nlohmann::json::array();
-    for (const auto& s : p.samples)
-      samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
-                         {"reason", s.reason}});
+    nlohmann::json buckets = nlohmann::json::array();
+    for (const auto& s : p.samples) {
+      if (s.requests) buckets.push_back(load_bucket_row(s));
+      else
+        samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
+                           {"reason", s.reason}});
+    }
     probes.push_back({{"name", p.name}, {"samples", samples}});
+    if (!buckets.empty()) {
+      probes.back()["bucket_columns"] = {"t_ms", "end_ms", "requests", "failed", "max_latency_ms", "p50_ms", "p99_ms",
+                                         "first_failure"};
+      probes.back()["buckets"] = std::move(buckets);
+    }
+    if (!p.failed_requests.empty() || p.failed_requests_dropped) {
+      nlohmann::json failed = nlohmann::json::array();
+      for (const auto& s : p.failed_requests)
+        failed.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"latency_ms", s.latency_ms}, {"reason", s.reason}});
+      probes.back()["failed_requests"] = std::move(failed);
+      probes.back()["failed_requests_dropped"] = p.failed_requests_dropped;
+    }
   }
   return probes;
 }

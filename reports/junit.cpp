@@ -55,6 +55,11 @@ std::string heal_properties(const RunResult& r) {
     property("healed_under_fault", m.time_to_heal_ms ? "yes" : "no");
   for (const char* name : {"degraded", "healed"})
     if (auto it = m.phases.find(name); it != m.phases.end()) property(std::string("phase.") + name, phase_text(it->second));
+  // A load probe's requests per phase: "load.users.impact" = "3012 samples, 131 failed (4.35%), p99 401.2 ms".
+  for (const auto& [probe, phases] : m.load_phases)
+    for (const auto& [name, stats] : phases)
+      property(fmt::format("load.{}.{}", probe, name),
+               fmt::format("{}, p50 {}", phase_text(stats), stats.p50 ? fmt::format("{:.1f} ms", *stats.p50) : "-"));
   return out;
 }
 

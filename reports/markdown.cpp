@@ -24,6 +24,24 @@ std::string md(const std::string& text) {
 
 std::string ms(const std::optional<double>& v) { return v ? fmt::format("{:.1f} ms", *v) : "–"; }
 
+// Per load probe, every request of it in each phase: what its users saw.
+std::string load_phase_tables(const RunMetrics& m) {
+  std::string out;
+  for (const auto& [probe, phases] : m.load_phases) {
+    out += fmt::format("\n## Load probe {}: every request\n\n| phase | requests | failed | error ratio | p50 | p95 | p99 "
+                       "|\n|---|---|---|---|---|---|---|\n",
+                       probe);
+    for (const char* name : {"baseline", "fault", "degraded", "healed", "recovery", "after", "impact"}) {
+      auto it = phases.find(name);
+      if (it == phases.end()) continue;
+      const auto& s = it->second;
+      out += fmt::format("| {} | {} | {} | {:.2f}% | {} | {} | {} |\n", name, s.samples, s.failures,
+                         s.error_ratio * 100, ms(s.p50), ms(s.p95), ms(s.p99));
+    }
+  }
+  return out;
+}
+
 const char* icon(Verdict v) {
   switch (v) {
     case Verdict::passed: return "✅";
@@ -89,6 +107,7 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
                          s.error_ratio * 100, ms(s.p50), ms(s.p95), ms(s.p99));
     }
   }
+  out += load_phase_tables(m);
   if (!r.steps.empty()) {
     out += "\n## Steps\n\n| step | type | target | applied at | ended at | status | what it did |\n"
            "|---|---|---|---|---|---|---|\n";

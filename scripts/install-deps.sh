@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package rebound needs to build, run its demo and run its tests.
+# Installs every Debian 12 package rebound needs to build, run its demo, run its tests and its benchmarks
+# (nginx-light and wrk: bench/load_bench.sh).
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -8,6 +9,7 @@ packages=(
   libsqlite3-dev libbpf-dev bpftool clang llvm
   iproute2 procps curl python3 dnsmasq-base util-linux nftables iptables chromium fonts-dejavu-core tzdata
   socat libabsl-dev systemd haproxy
+  nginx-light wrk
   libre2-dev universal-ctags
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
