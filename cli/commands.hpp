@@ -20,5 +20,8 @@ Command add_history_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_doctor_command(CLI::App& app);
 Command add_recover_command(CLI::App& app);
+Command add_halt_command(CLI::App& app);
+Command add_resume_command(CLI::App& app);
+Command add_status_command(CLI::App& app);
 
 }  // namespace rebound

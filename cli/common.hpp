@@ -40,6 +40,12 @@ std::optional<Suite> load_suite_or_say(const std::string& file);
 // this process (system/guardian.hpp); nullopt after saying why not. Called before any thread or fault exists.
 std::optional<std::string> guarded_state_dir(const std::string& flag);
 
+// The exit code of `rebound run` and `gameday` when they refuse to start because the host is halted.
+constexpr int kExitHalted = 5;
+// When the state directory the flag names (or the default) holds a `rebound halt`: says so, with its reason and
+// how to resume, and returns true (cli/halt.cpp).
+bool refuse_if_halted(const std::string& state_dir_flag);
+
 // The history file the flags name, else the default beside the run folders.
 std::string history_file(const RunFlags& flags, const std::string& report_dir, bool default_report_dir);
 // Opens the history, or says why not and returns nullptr.

@@ -30,6 +30,18 @@ int print_targets(const Experiment& ex) {
   return status;
 }
 
+// What a step's target resolves to now: each step resolves it again when it starts.
+void print_step_target(const TargetSpec& target) {
+  TargetDraw draw;
+  auto r = resolve_target(target, &draw);
+  if (!r) {
+    std::cout << fmt::format("           target {}: not resolved now ({})\n", target.name, r.error().message);
+    return;
+  }
+  std::cout << fmt::format("           target {} -> {}{}\n", target.name, describe_processes(*r),
+                           draw.drawn ? fmt::format(" ({})", draw.how) : "");
+}
+
 // The method's steps, each checked against this host (its BPF programs go through the verifier, unattached).
 int print_method(const Experiment& ex) {
   int status = 0;
@@ -37,6 +49,7 @@ int print_method(const Experiment& ex) {
     std::cout << fmt::format("  method +{:<6} {:<14} {:<14} {}{} {}\n", format_duration(s.start), s.name, s.type->name,
                              s.target.empty() ? "" : "target " + s.target,
                              s.duration ? " for " + format_duration(*s.duration) : "", s.action->describe().dump());
+    if (!s.target.empty()) print_step_target(*ex.find_target(s.target));
     Result<void> ok;
     if (s.type->available) ok = s.type->available();
     if (ok) ok = s.action->preflight();

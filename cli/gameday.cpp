@@ -10,6 +10,7 @@ namespace {
 int cmd_gameday(const std::string& file, RunFlags flags) {
   auto suite = load_suite_or_say(file);
   if (!suite) return exit_code(Verdict::error);
+  if (refuse_if_halted(flags.state_dir)) return kExitHalted;
   auto guarded_dir = guarded_state_dir(flags.state_dir);
   if (!guarded_dir) return exit_code(Verdict::error);
   flags.state_dir = *guarded_dir;

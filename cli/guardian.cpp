@@ -22,10 +22,7 @@ namespace fs = std::filesystem;
 
 namespace rebound {
 
-namespace {
-
-// Appends to STATE/guardian.log (0600, never through a link): the guardian's stdout and stderr are /dev/null.
-void log_lines(const std::string& state_dir, const std::vector<std::string>& lines) {
+void guardian_log(const std::string& state_dir, const std::vector<std::string>& lines) {
   Fd fd(open((state_dir + "/guardian.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return;
   std::string text;
@@ -33,6 +30,10 @@ void log_lines(const std::string& state_dir, const std::vector<std::string>& lin
   ssize_t written = write(fd.get(), text.data(), text.size());
   (void)written;  // nowhere else to report a failed log write
 }
+
+namespace {
+
+void log_lines(const std::string& state_dir, const std::vector<std::string>& lines) { guardian_log(state_dir, lines); }
 
 // A minimal journal for an experiment that rebound did not finish: status `crashed`, what was reverted, and the
 // same top-level keys as a full journal (empty), so that `rebound report` and other readers take it.
@@ -102,6 +103,8 @@ bool tracing() {
 int on_parent_end(const GuardianArgs& args, const ParentEnd& end) {
   // Undo first: the promise is "within 100 ms". The journals come after.
   RecoveryReport report = recover_owned_by_with_retries(args.state_dir, args.parent);
+  for (const auto& f : list_expired_records(args.state_dir))  // faults it ended at their deadline: done with
+    if (!f.record.is_null() && record_owned_by(f.record, args.parent)) unlink(f.path.c_str());
   std::vector<FaultRecordFile> markers;
   for (auto& m : list_run_markers(args.state_dir))
     if (!m.record.is_null() && record_owned_by(m.record, args.parent)) markers.push_back(std::move(m));
@@ -161,7 +164,15 @@ int guardian_command(int argc, char** argv) {
   auto on_watch = [&](const char* how) {
     if (tracing()) log_lines(args->state_dir, {fmt::format("watching rebound pid {} by {}", args->parent.pid, how)});
   };
-  return run_guardian(*args, on_watch, [&](const ParentEnd& end) {
+  auto on_timer = [&] {
+    try {
+      return enforce_fault_deadlines(*args);
+    } catch (const std::exception& e) {
+      log_lines(args->state_dir, {fmt::format("the guardian cannot check the fault deadlines: {}", e.what())});
+      return 1000;
+    }
+  };
+  return run_guardian(*args, on_watch, on_timer, [&](const ParentEnd& end) {
     // Nobody would see an exception escape: say it in the log, where `rebound recover` users look.
     try {
       return on_parent_end(*args, end);

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
   // In the order `rebound --help` lists them.
   const std::vector<Command> commands{add_run_command(app),      add_validate_command(app), add_faults_command(app),
                                       add_gameday_command(app),  add_schedule_command(app), add_history_command(app),
-                                      add_report_command(app),   add_doctor_command(app),   add_recover_command(app)};
+                                      add_report_command(app),   add_doctor_command(app),   add_recover_command(app),
+                                      add_halt_command(app),     add_resume_command(app),   add_status_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

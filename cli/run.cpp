@@ -153,6 +153,7 @@ int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
   if (!vars) return exit_code(Verdict::error);
   auto loaded = load_all(files, valid, *vars);
   if (flags.dry) return dry_run_all(loaded, valid);
+  if (refuse_if_halted(flags.state_dir)) return kExitHalted;
   RunSession session;
   const bool default_dir = flags.report_dir.empty();
   session.report_dir = default_dir ? default_report_dir() : flags.report_dir;

@@ -14,6 +14,7 @@
 #include "cli/systemd.hpp"
 #include "gameday/schedule.hpp"
 #include "system/signals.hpp"
+#include "system/state_dir.hpp"
 
 namespace rebound {
 namespace {
@@ -33,7 +34,10 @@ class Scheduler {
     std::optional<std::time_t> next;
     std::thread worker;
     std::atomic<bool> running{false};
+    bool skipped_by_halt = false;  // a start was skipped while the host was halted
   };
+  bool skip_while_halted(size_t i, std::time_t due);
+  void after_halt();
   void start(size_t i, std::time_t due, const std::string& why);
   void catch_up(size_t i);
   void start_due();
@@ -46,8 +50,31 @@ class Scheduler {
   std::mutex history_mutex_;
 };
 
+// A start due while the host is halted (`rebound halt`) is skipped and logged with the halt's reason; the
+// schedule's state is not saved, so missed = run_once runs it once the halt is lifted.
+bool Scheduler::skip_while_halted(size_t i, std::time_t due) {
+  auto halt = read_halt(flags_.state_dir);
+  if (!halt) return false;
+  slots_[i].skipped_by_halt = true;
+  spdlog::warn("suite {}: due at {} but the host is {}: skipped (`rebound resume` lifts the halt)", suites_[i].name,
+               format_local(due, suites_[i].schedule->time_zone), halt->describe());
+  return true;
+}
+
+// Once the halt is lifted, a suite with missed = run_once whose start was skipped runs once.
+void Scheduler::after_halt() {
+  if (halt_present(flags_.state_dir)) return;
+  for (size_t i = 0; i < suites_.size(); ++i) {
+    if (!slots_[i].skipped_by_halt) continue;
+    slots_[i].skipped_by_halt = false;
+    if (suites_[i].schedule->run_missed_once) start(i, now(), "a start was skipped while the host was halted; missed = run_once");
+    else spdlog::info("suite {}: the halt is lifted; the start it skipped is not made up (missed = skip)", suites_[i].name);
+  }
+}
+
 void Scheduler::start(size_t i, std::time_t due, const std::string& why) {
   Suite& suite = suites_[i];
+  if (skip_while_halted(i, due)) return;
   if (slots_[i].running) {
     spdlog::warn("suite {}: due at {} but its previous run is still going: skipped (never two at once)", suite.name,
                  format_local(due, suite.schedule->time_zone));
@@ -103,6 +130,7 @@ void Scheduler::run() {
   for (size_t i = 0; i < suites_.size(); ++i) catch_up(i);
   while (!interrupt_signal()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    after_halt();
     start_due();
   }
   spdlog::info("stopping: {} received; suites in flight revert their faults first", signal_name(interrupt_signal()));

@@ -9,6 +9,7 @@
 #include "config/templates.hpp"
 #include "experiments/loader_captures.hpp"
 #include "experiments/loader_slo.hpp"
+#include "experiments/loader_targets.hpp"
 #include "probes/registry.hpp"
 #include "system/target_guard.hpp"
 #include "config/toml_input.hpp"
@@ -176,10 +177,13 @@ void Loader::parse_target(TableReader& r, Experiment& ex) {
   if (auto max = r.integer("max_targets")) {
     if (*max < 1) r.error("max_targets", "max_targets must be at least 1");
     t.max_targets = *max;
+    t.max_targets_set = true;
   }
+  parse_blast_radius(r, t);
   r.finish();
   ex.targets.push_back(std::move(t));
 }
+
 
 void Loader::parse_probe(TableReader& r, size_t index, Experiment& ex) {
   ProbeDecl p;

@@ -8,6 +8,7 @@
 #include "config/templates.hpp"
 #include "experiments/runner_impl.hpp"
 #include "system/signals.hpp"
+#include "system/state_dir.hpp"
 
 namespace rebound {
 
@@ -49,10 +50,35 @@ void Runner::begin_phase(const std::string& name) {
   if (!result_.phases.empty()) result_.phases.back().end_ms = now;
   result_.phases.push_back({name, now, now});
   log_at(now, name);
+  update_marker();
+}
+
+// The run marker says the phase, for `rebound status`.
+void Runner::update_marker() {
+  if (marker_path_.empty()) return;
+  marker_["phase"] = result_.phases.empty() ? "starting" : result_.phases.back().name;
+  if (auto w = recorder_.update_run(marker_path_, marker_); !w) note(w.error().message);
+}
+
+bool Runner::check_halt() {
+  if (halted_) return true;
+  const double now = now_ms();
+  if (options_.state_dir.empty() || now - last_halt_check_ms_ < 20) return false;
+  last_halt_check_ms_ = now;
+  auto halt = read_halt(options_.state_dir);
+  if (!halt) return false;
+  halted_ = true;
+  guard_tripped_ = true;  // the verdict is `aborted`, as when a guard trips
+  result_.reasons.push_back(fmt::format("rebound halt: the host was {}; {}", halt->describe(),
+                                        result_.phases.empty() ? "nothing was run"
+                                                               : "every applied fault was reverted"));
+  log_at(now, fmt::format("{}: reverting every fault", halt->describe()));
+  trigger_abort();
+  return true;
 }
 
 bool Runner::check_interrupt() {
-  if (interrupted_by_) return true;
+  if (interrupted_by_ || check_halt()) return true;
   if (int sig = interrupt_signal()) {
     interrupted_by_ = sig;
     log_at(now_ms(), fmt::format("interrupted by {}: reverting every fault", signal_name(sig)));
@@ -198,6 +224,7 @@ void Runner::run_after() {
 }
 
 void Runner::run_phases() {
+  if (check_halt()) return;  // halted before it started: nothing runs
   begin_phase("preflight");
   if (!preflight()) return;  // nothing ran: the verdict says why
   begin_phase("setup");
@@ -212,7 +239,7 @@ void Runner::run_phases() {
     run_commands(ex_.rollbacks, "rollback");
   }
   run_recovery();
-  if (!interrupted_by_ && !step_error_) run_after();
+  if (!interrupted_by_ && !step_error_ && !halted_) run_after();
 }
 
 // Stops the probes, tears down, and judges.
@@ -242,8 +269,10 @@ RunResult Runner::run() {
   start_clock();
   if (ex_.captures) ex_.captures->clear();  // a trial starts without an earlier trial's captured values
   // While this marker exists, a death of rebound makes its guardian write a `crashed` journal in the report folder.
-  auto marker = recorder_.begin_run({{"experiment", ex_.name}, {"file", ex_.file}, {"started_at", result_.started_at}});
+  marker_ = {{"experiment", ex_.name}, {"file", ex_.file}, {"started_at", result_.started_at}, {"phase", "starting"}};
+  auto marker = recorder_.begin_run(marker_);
   if (!marker) note(fmt::format("note: {}; if rebound dies, no journal will say so", marker.error().message));
+  else marker_path_ = *marker;
   try {
     run_phases();
   } catch (const std::exception& e) {
@@ -252,6 +281,7 @@ RunResult Runner::run() {
     result_.reasons.push_back(fmt::format("internal error: {}", e.what()));
   }
   finish();
+  marker_path_.clear();
   if (marker) recorder_.end_run(*marker);
   return result_;
 }

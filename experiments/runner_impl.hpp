@@ -44,6 +44,9 @@ class Runner {
   void finish();
   void begin_phase(const std::string& name);
   bool check_interrupt();
+  // A `rebound halt` of this host (STATE/halt.json), looked for every 20 ms: true once halted, after the abort.
+  bool check_halt();
+  void update_marker();
   // Waits until the deadline, `done()` or an interrupt; returns false when interrupted.
   bool wait_until(double deadline_ms, const std::function<bool()>& done = {});
   void tick();
@@ -60,6 +63,8 @@ class Runner {
   bool target_changed(const StepDecl& decl, StepContext& context);
   bool apply_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool prepared);
   bool revert_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool aborted);
+  void set_deadline(const StepDecl& decl, StepContext& context);
+  bool ended_by_guardian(const StepDecl& decl, StepRecord& rec, StepContext& context);
   void step_failed(const StepDecl& decl, StepRecord& rec, const std::string& what, const std::string& error);
   template <typename F>
   void update_step(F&& f) {
@@ -98,6 +103,10 @@ class Runner {
   bool setup_error_ = false;
   bool guard_tripped_ = false;
   int interrupted_by_ = 0;
+  bool halted_ = false;
+  double last_halt_check_ms_ = -1e9;
+  std::string marker_path_;
+  nlohmann::json marker_;
   double last_tick_ms_ = -1e9;
   double planned_ms_ = 0;
 };

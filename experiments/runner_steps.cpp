@@ -2,6 +2,7 @@
 // after its duration or at an abort; guards watch the probes meanwhile.
 #include <algorithm>
 #include <fmt/format.h>
+#include <unistd.h>
 #include <sys/prctl.h>
 #include <thread>
 
@@ -55,12 +56,18 @@ StepContext Runner::make_context(const StepDecl& decl) {
 // Resolves the step's target into the context; false after step_failed.
 bool Runner::resolve_step_target(const StepDecl& decl, StepRecord& rec, StepContext& context, const char* what) {
   if (decl.target.empty()) return true;
-  auto processes = resolve_target(*ex_.find_target(decl.target));
+  TargetDraw draw;
+  auto processes = resolve_target(*ex_.find_target(decl.target), &draw);
   if (!processes) {
     step_failed(decl, rec, what, processes.error().message);
     return false;
   }
   context.processes = *processes;
+  if (draw.drawn) {
+    context.detail["target_draw"] = draw.to_json();  // the blast radius as drawn, in the journal
+    log_at(now_ms(), fmt::format("step {}: target {}: {} -> pids {}", decl.name, decl.target, draw.how,
+                                 fmt::join(draw.selected, ", ")));
+  }
   return true;
 }
 
@@ -149,6 +156,7 @@ bool Runner::apply_step(const StepDecl& decl, StepRecord& rec, StepContext& cont
     return false;
   }
   double applied_ms = context.switched_at ? ms_of(*context.switched_at) : now_ms();
+  set_deadline(decl, context);
   update_step([&] {
     rec.applied_ms = applied_ms;
     rec.processes = context.processes;
@@ -160,8 +168,38 @@ bool Runner::apply_step(const StepDecl& decl, StepRecord& rec, StepContext& cont
   return true;
 }
 
+// A lasting fault's hard deadline, duration + margin, goes into its record: the guardian ends the fault then
+// even if this process hangs or is stopped (system/guardian.hpp).
+void Runner::set_deadline(const StepDecl& decl, StepContext& context) {
+  if (decl.type->kind != StepKind::lasting_fault || !decl.duration || context.record_path.empty()) return;
+  const int64_t deadline = unix_now_ms() + static_cast<int64_t>(decl.duration->count()) + kFaultDeadlineMarginMs;
+  if (auto w = recorder_.set_deadline(context.record_path, deadline); !w)
+    note(fmt::format("step {}: no hard deadline for its fault: {}", decl.name, w.error().message));
+}
+
+// True (after step_failed) when the guardian ended the fault at its deadline because this process did not revert
+// it in time: its record was moved to expired-*.json.
+bool Runner::ended_by_guardian(const StepDecl& decl, StepRecord& rec, StepContext& context) {
+  if (context.record_path.empty() || access(context.record_path.c_str(), F_OK) == 0) return false;
+  const std::string expired = expired_record_path(context.record_path);
+  if (access(expired.c_str(), F_OK) != 0) return false;
+  std::string outcome;
+  for (const auto& f : list_expired_records(recorder_.dir()))
+    if (f.path == expired && f.record.is_object()) outcome = f.record.value("guardian_outcome", "");
+  unlink(expired.c_str());
+  context.record_path.clear();
+  update_step([&] { rec.reverted_ms = now_ms(); });
+  step_failed(decl, rec, "was ended by the guardian",
+              fmt::format("the guardian ended this fault at its hard deadline (duration {} + margin {}) because "
+                          "rebound had not reverted it: rebound's main loop was stopped or hung{}",
+                          format_duration(*decl.duration), format_duration(Millis(kFaultDeadlineMarginMs)),
+                          outcome.empty() ? "" : fmt::format(" (guardian: {})", outcome)));
+  return true;
+}
+
 // Reverts a lasting fault (or a prepared step that never started); false after step_failed.
 bool Runner::revert_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool aborted) {
+  if (ended_by_guardian(decl, rec, context)) return false;
   Result<void> reverted = fail("not reverted");
   context.switched_at.reset();
   try {

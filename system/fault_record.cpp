@@ -16,11 +16,13 @@ namespace fs = std::filesystem;
 
 namespace rebound {
 
-namespace {
-int64_t unix_ms() {
+int64_t unix_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+namespace {
+int64_t unix_ms() { return unix_now_ms(); }
 std::atomic<int> g_sequence{0};
 
 std::vector<FaultRecordFile> list_records(const std::string& dir, const std::string& prefix) {
@@ -98,7 +100,31 @@ void FaultRecorder::end_run(const std::string& path) {
   if (!path.empty()) unlink(path.c_str());
 }
 
+Result<void> FaultRecorder::update_run(const std::string& path, nlohmann::json run) {
+  if (path.empty()) return {};
+  run["owner"] = RecordOwner::self().to_json();
+  run["report_dir"] = report_dir_;
+  return write_state_file(path, run.dump(2));
+}
+
+Result<void> FaultRecorder::set_deadline(const std::string& record_path, int64_t deadline_unix_ms) {
+  auto text = read_trusted_file(record_path);
+  if (!text) return text.error();
+  auto record = nlohmann::json::parse(*text, nullptr, false);
+  if (!record.is_object()) return fail(fmt::format("{}: unreadable record", record_path));
+  record["deadline_unix_ms"] = deadline_unix_ms;
+  return write_state_file(record_path, record.dump(2));
+}
+
+std::string expired_record_path(const std::string& record_path) {
+  fs::path p(record_path);
+  std::string name = p.filename().string();
+  if (name.starts_with("fault-")) name = "expired-" + name.substr(6);
+  return (p.parent_path() / name).string();
+}
+
 std::vector<FaultRecordFile> list_fault_records(const std::string& dir) { return list_records(dir, "fault-"); }
+std::vector<FaultRecordFile> list_expired_records(const std::string& dir) { return list_records(dir, "expired-"); }
 
 std::vector<FaultRecordFile> list_run_markers(const std::string& dir) {
   if (!check_state_dir(dir + "/runs")) return {};

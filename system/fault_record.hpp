@@ -19,6 +19,9 @@ struct RecordOwner {
   nlohmann::json to_json() const { return {{"pid", pid}, {"start_time", start_time}}; }
 };
 
+// How long past its duration a lasting fault may last before the guardian ends it (its hard deadline).
+constexpr int64_t kFaultDeadlineMarginMs = 2000;
+
 class FaultRecorder {
  public:
   // `report_dir`: the folder of the experiment's journal, written into every record so that the guardian can
@@ -35,6 +38,12 @@ class FaultRecorder {
   // `crashed` journal there.
   [[nodiscard]] Result<std::string> begin_run(nlohmann::json run);
   void end_run(const std::string& path);
+  // Rewrites a run marker with what the run is doing now (its phase), for `rebound status`.
+  [[nodiscard]] Result<void> update_run(const std::string& path, nlohmann::json run);
+
+  // The hard deadline of an applied lasting fault (duration + margin, on the wall clock): written into its record,
+  // so that the guardian ends the fault then even if rebound's main loop hangs (system/guardian.hpp).
+  [[nodiscard]] Result<void> set_deadline(const std::string& record_path, int64_t deadline_unix_ms);
 
   // REBOUND_STATE_DIR, else /run/rebound as root, else $XDG_RUNTIME_DIR/rebound or /tmp/rebound-UID.
   static std::string default_dir();
@@ -54,6 +63,12 @@ struct FaultRecordFile {
 std::vector<FaultRecordFile> list_fault_records(const std::string& dir);
 // Every run marker in dir/runs, the same way.
 std::vector<FaultRecordFile> list_run_markers(const std::string& dir);
+// Where the guardian moves a record whose fault it ended at its deadline (fault-X.json -> expired-X.json): the
+// runner finds it there when it wakes, and says that the guardian ended the fault.
+std::string expired_record_path(const std::string& record_path);
+std::vector<FaultRecordFile> list_expired_records(const std::string& dir);
+int64_t unix_now_ms();
+
 // True while the rebound that wrote the record is still running.
 bool record_owner_alive(const nlohmann::json& record);
 // True when the record was written by that rebound.

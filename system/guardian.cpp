@@ -1,6 +1,8 @@
 #include "system/guardian.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
@@ -88,12 +90,18 @@ ParentEnd read_parent_end(const RecordOwner& parent, const std::string& stat_pat
 
 namespace {
 
-// Waits until the parent has ended. The timeout is where a later deadline timer will plug in.
-void wait_for_parent(int pidfd, const RecordOwner& parent) {
+// Waits until the parent has ended; between wake-ups, runs the timer (the fault deadlines) when it is due.
+void wait_for_parent(int pidfd, const RecordOwner& parent, const std::function<int()>& on_timer) {
+  using Clock = std::chrono::steady_clock;
+  auto timer_due = Clock::now();
   for (;;) {
     if (pidfd < 0 && !process_is(parent.pid, parent.start_time)) return;
+    if (Clock::now() >= timer_due) timer_due = Clock::now() + std::chrono::milliseconds(std::max(1, on_timer()));
+    auto until_timer = std::chrono::duration_cast<std::chrono::milliseconds>(timer_due - Clock::now()).count();
+    int timeout = static_cast<int>(std::max<int64_t>(0, until_timer));
+    if (pidfd < 0) timeout = std::min(timeout, kPollNoPidfdMs);
     pollfd p{pidfd, POLLIN, 0};
-    int n = poll(&p, pidfd >= 0 ? 1 : 0, pidfd >= 0 ? -1 : kPollNoPidfdMs);
+    int n = poll(&p, pidfd >= 0 ? 1 : 0, timeout);
     if (n > 0) return;
     if (n < 0 && errno != EINTR) pidfd = -1;  // cannot poll it: look at /proc instead
   }
@@ -160,7 +168,7 @@ std::optional<GuardianArgs> parse_guardian_args(int argc, char** argv) {
 }
 
 int run_guardian(const GuardianArgs& args, const std::function<void(const char*)>& on_watch,
-                 const std::function<int(const ParentEnd&)>& on_end) {
+                 const std::function<int()>& on_timer, const std::function<int(const ParentEnd&)>& on_end) {
   prctl(PR_SET_NAME, "rebound-guard");
   if (chdir("/") != 0) {
     // Stays where it is; it uses absolute paths only.
@@ -176,7 +184,7 @@ int run_guardian(const GuardianArgs& args, const std::function<void(const char*)
   }
   ready.reset();
   on_watch(pidfd >= 0 ? "pidfd" : "/proc");
-  wait_for_parent(pidfd, args.parent);
+  wait_for_parent(pidfd, args.parent, on_timer);
   ParentEnd end = read_parent_end(args.parent, fmt::format("/proc/{}/stat", args.parent.pid));
   end.watched_by_pidfd = pidfd >= 0;
   inherited_pidfd.reset();

@@ -11,8 +11,9 @@
 // runs the recovery of the records rebound wrote (and no one else's), writes a `crashed` journal for each
 // experiment that was running, and exits; after a clean exit there is nothing to do and it exits quietly.
 //
-// Its loop is one poll over the pidfd with a timeout, so that a later timer (a hard deadline for lasting
-// faults that ends them even if rebound's main thread hangs) is one more wake-up source, not a new process.
+// Its loop is one poll over the pidfd with a timeout: between wake-ups for rebound's end it enforces the hard
+// deadline of every lasting fault rebound applied (duration + margin, written into the fault's record): a fault
+// past it is reverted by the guardian even though rebound still lives (its main thread hung, or it was stopped).
 #include <functional>
 #include <optional>
 #include <string>
@@ -51,8 +52,9 @@ struct GuardianArgs {
 std::optional<GuardianArgs> parse_guardian_args(int argc, char** argv);
 
 // The guardian's side: waits until the parent ends, calls `on_end` once, returns the process's exit code.
-// `on_watch` is called once it watches, with how ("pidfd" or "/proc").
+// `on_watch` is called once it watches, with how ("pidfd" or "/proc"). `on_timer` is called at each wake-up
+// while the parent lives and returns how many ms the guardian may sleep before calling it again.
 int run_guardian(const GuardianArgs& args, const std::function<void(const char*)>& on_watch,
-                 const std::function<int(const ParentEnd&)>& on_end);
+                 const std::function<int()>& on_timer, const std::function<int(const ParentEnd&)>& on_end);
 
 }  // namespace rebound

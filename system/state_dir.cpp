@@ -5,7 +5,9 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <ctime>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -116,6 +118,53 @@ Result<void> write_state_file(const std::string& path, const std::string& text) 
   Fd dir(open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() >= 0) fsync(dir.get());
   return {};
+}
+
+std::string HaltState::describe() const {
+  return fmt::format("halted since {} by pid {} (uid {}): {}", since.empty() ? "?" : since, by_pid, by_uid, reason);
+}
+
+std::string halt_file(const std::string& dir) { return dir + "/halt.json"; }
+
+bool halt_present(const std::string& dir) {
+  struct stat st {};
+  return lstat(halt_file(dir).c_str(), &st) == 0;
+}
+
+std::optional<HaltState> read_halt(const std::string& dir) {
+  if (!halt_present(dir)) return std::nullopt;
+  HaltState halt;
+  auto text = read_trusted_file(halt_file(dir));
+  auto j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+  if (!j.is_object()) {
+    halt.reason = text ? fmt::format("{} is not a halt rebound wrote (remove it with `rebound resume`)", halt_file(dir))
+                       : text.error().message;
+    return halt;
+  }
+  halt.reason = j.value("reason", "");
+  halt.since = j.value("since", "");
+  halt.by_pid = j.value("by_pid", 0);
+  halt.by_uid = j.value("by_uid", 0u);
+  return halt;
+}
+
+Result<HaltState> write_halt(const std::string& dir, const std::string& reason) {
+  if (auto ok = prepare_state_dir(dir); !ok) return ok.error();
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char since[32];
+  std::strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  HaltState halt{reason, since, getpid(), geteuid()};
+  nlohmann::json j{{"reason", halt.reason}, {"since", halt.since}, {"by_pid", halt.by_pid}, {"by_uid", halt.by_uid}};
+  if (auto w = write_state_file(halt_file(dir), j.dump(2)); !w) return w.error();
+  return halt;
+}
+
+Result<bool> clear_halt(const std::string& dir) {
+  if (unlink(halt_file(dir).c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  return fail_errno(fmt::format("cannot remove {}", halt_file(dir)));
 }
 
 Result<StateLock> StateLock::acquire(const std::string& dir) {

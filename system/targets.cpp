@@ -1,6 +1,8 @@
 #include "system/targets.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <random>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
@@ -29,7 +31,17 @@ const char* to_string(TargetKind kind) {
 nlohmann::json to_json(const TargetSpec& spec) {
   nlohmann::json j{{"name", spec.name}, {to_string(spec.kind), spec.value}, {"max_targets", spec.max_targets}};
   if (spec.allow_init) j["allow_init"] = true;
+  if (spec.count) j["count"] = *spec.count;
+  if (spec.percent) j["percent"] = *spec.percent;
+  if (spec.count || spec.percent) {
+    j["pick"] = spec.pick == TargetPick::random ? "random" : "lowest_pids";
+    if (spec.pick == TargetPick::random) j["seed"] = spec.seed;
+  }
   return j;
+}
+
+nlohmann::json TargetDraw::to_json() const {
+  return {{"matched", matched}, {"selected", selected}, {"how", how}};
 }
 
 nlohmann::json to_json(const ProcessInfo& info) {
@@ -183,12 +195,63 @@ Result<std::vector<ProcessInfo>> match_target(const TargetSpec& spec) {
   return out;
 }
 
-Result<std::vector<ProcessInfo>> resolve_target(const TargetSpec& spec) {
+std::vector<ProcessInfo> draw_processes(const std::vector<ProcessInfo>& matched, size_t n, TargetPick pick,
+                                        uint64_t seed) {
+  std::vector<ProcessInfo> pool = matched;
+  std::sort(pool.begin(), pool.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
+  n = std::min(n, pool.size());
+  if (pick == TargetPick::random) {
+    // A partial Fisher-Yates shuffle over mt19937_64, whose sequence the standard fixes: the same seed and the
+    // same matching processes give the same draw on every host and build.
+    std::mt19937_64 rng(seed);
+    for (size_t i = 0; i < n; ++i) std::swap(pool[i], pool[i + rng() % (pool.size() - i)]);
+  }
+  pool.resize(n);
+  std::sort(pool.begin(), pool.end(), [](const auto& a, const auto& b) { return a.pid < b.pid; });
+  return pool;
+}
+
+namespace {
+
+// The blast radius of a target with count or percent: how many of `matched` it selects, or why none.
+Result<size_t> selection_size(const TargetSpec& spec, size_t matched) {
+  if (spec.count) return std::min(matched, static_cast<size_t>(*spec.count));
+  const auto n = static_cast<size_t>(std::floor(static_cast<double>(matched) * *spec.percent / 100.0 + 1e-9));
+  if (n == 0)
+    return fail(fmt::format("target '{}' ({} = \"{}\"): percent = {} of the {} matching process(es) selects none "
+                            "(rounded down); raise percent, or use count = 1",
+                            spec.name, to_string(spec.kind), spec.value, *spec.percent, matched));
+  return n;
+}
+
+Result<std::vector<ProcessInfo>> draw_target(const TargetSpec& spec, std::vector<ProcessInfo> matched, TargetDraw* draw) {
+  auto n = selection_size(spec, matched.size());
+  if (!n) return n.error();
+  if (spec.max_targets_set && static_cast<int64_t>(*n) > spec.max_targets)
+    return fail(fmt::format("target '{}' selects {} processes but max_targets = {}; lower count or percent, or raise "
+                            "max_targets",
+                            spec.name, *n, spec.max_targets));
+  auto chosen = draw_processes(matched, *n, spec.pick, spec.seed);
+  if (draw) {
+    draw->drawn = true;
+    draw->matched = matched.size();
+    for (const auto& p : chosen) draw->selected.push_back(p.pid);
+    draw->how = spec.pick == TargetPick::random
+                    ? fmt::format("{} of {} at random (seed {})", chosen.size(), matched.size(), spec.seed)
+                    : fmt::format("{} of {}, lowest pids first", chosen.size(), matched.size());
+  }
+  return chosen;
+}
+
+}  // namespace
+
+Result<std::vector<ProcessInfo>> resolve_target(const TargetSpec& spec, TargetDraw* draw) {
   auto matched = match_target(spec);
   if (!matched) return fail(fmt::format("target '{}': {}", spec.name, matched.error().message));
   if (matched->empty())
     return fail(fmt::format("target '{}' ({} = \"{}\") matches no running process", spec.name, to_string(spec.kind),
                             spec.value));
+  if (spec.count || spec.percent) return draw_target(spec, std::move(*matched), draw);
   if (static_cast<int64_t>(matched->size()) > spec.max_targets) {
     std::vector<std::string> pids;
     for (const auto& p : *matched) pids.push_back(std::to_string(p.pid));

@@ -2,6 +2,7 @@
 // Targets: named things to act on, resolved to live processes through /proc.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -12,6 +13,9 @@ namespace rebound {
 
 enum class TargetKind { pid, pidfile, exe, cmdline, cgroup };
 
+// The blast radius: which of the matching processes a target selects.
+enum class TargetPick { random, lowest_pids };
+
 struct TargetSpec {
   std::string name;
   TargetKind kind = TargetKind::pid;
@@ -19,6 +23,14 @@ struct TargetSpec {
   int64_t max_targets = 1;
   bool allow_init = false;  // may resolve to pid 1 or rebound's session leader
   int line = 0, column = 0;
+  bool max_targets_set = false;  // given in the file: with count or percent it bounds the selection
+  // count = N or percent = P (at most one): select that many of the matching processes (P% rounded down; 0 is an
+  // error), at random unless pick = "lowest_pids". Without either, every match is selected (up to max_targets).
+  std::optional<int64_t> count;
+  std::optional<double> percent;
+  TargetPick pick = TargetPick::random;
+  uint64_t seed = 0;  // the random draw's seed: from the file (`seed`), else drawn once when the file is loaded
+  bool seed_given = false;
 };
 
 struct ProcessInfo {
@@ -32,10 +44,23 @@ const char* to_string(TargetKind kind);
 nlohmann::json to_json(const TargetSpec& spec);
 nlohmann::json to_json(const ProcessInfo& info);
 
+// How a target with count or percent chose its processes, for the journal and --dry-run.
+struct TargetDraw {
+  bool drawn = false;  // false: no count or percent, every match was taken
+  size_t matched = 0;
+  std::vector<pid_t> selected;
+  std::string how;  // "3 of 12 at random (seed 42)"
+  nlohmann::json to_json() const;
+};
+
 // Every live process the target matches, never rebound itself or its ancestors, nor pid 1 or rebound's
-// session leader unless the target allows it (a pid or pidfile naming one of those is an error).
-// An empty match and a match larger than max_targets are errors.
-Result<std::vector<ProcessInfo>> resolve_target(const TargetSpec& spec);
+// session leader unless the target allows it (a pid or pidfile naming one of those is an error); with count or
+// percent, the processes drawn from them. An empty match, a percent that selects none, and a match (or, with
+// count or percent and an explicit max_targets, a selection) larger than max_targets are errors.
+Result<std::vector<ProcessInfo>> resolve_target(const TargetSpec& spec, TargetDraw* draw = nullptr);
+// The draw alone: `n` of `matched` (sorted by pid), at random with `seed` or lowest pids first; sorted by pid.
+std::vector<ProcessInfo> draw_processes(const std::vector<ProcessInfo>& matched, size_t n, TargetPick pick,
+                                        uint64_t seed);
 // Like resolve_target, without the count checks.
 Result<std::vector<ProcessInfo>> match_target(const TargetSpec& spec);
 
