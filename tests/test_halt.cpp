@@ -114,7 +114,7 @@ TEST_CASE("halt: two running experiments revert at once, end aborted with the re
   CHECK(running(a.pid()));
 }
 
-TEST_CASE("halt: a halt written before rebound starts survives; gameday refuses too", "[integration][halt]") {
+TEST_CASE("halt: a halt written before rebound starts survives, and gameday refuses too", "[integration][halt]") {
   test::TempDir dir;
   const std::string state = dir.path() + "/state";
   REQUIRE(test::run_rebound({"halt", "--state-dir", state}).exit_code == 0);
