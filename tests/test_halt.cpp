@@ -52,7 +52,7 @@ struct Run {
 
 }  // namespace
 
-TEST_CASE("halt: two running experiments revert at once, end aborted with the reason; run refuses until resume",
+TEST_CASE("halt: two running experiments revert at once, end aborted with the reason, and run refuses until resume",
           "[integration][halt]") {
   test::TempDir dir;
   const std::string state = dir.path() + "/state";
