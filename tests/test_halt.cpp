@@ -32,7 +32,11 @@ bool running(pid_t pid) {
 size_t fault_records(const std::string& state) {
   size_t n = 0;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(state, ec)) n += e.path().filename().string().starts_with("fault-");
+  // Not the .tmp a record is rewritten through (its deadline is added just after the fault is applied).
+  for (const auto& e : fs::directory_iterator(state, ec)) {
+    const std::string name = e.path().filename().string();
+    n += name.starts_with("fault-") && name.ends_with(".json");
+  }
   return n;
 }
 
