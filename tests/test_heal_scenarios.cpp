@@ -76,7 +76,9 @@ TEST_CASE("HAProxy without health checks never heals under the frozen backend an
   auto j = test::read_json(dir.path() + "/r/lb-no-health-checks/journal.json");
   CHECK(j["verdict"] == "failed");
   CHECK(j["metrics"]["time_to_heal_ms"].is_null());
-  CHECK(j["metrics"]["phases"]["degraded"]["failures"].get<int>() > 10);
+  // Each request sent to the frozen backend times out after 1 s, so failures come about once a second or more
+  // often over the 5 s fault (10 to 20 seen); 3 leaves room for a loaded machine and still means "never healed".
+  CHECK(j["metrics"]["phases"]["degraded"]["failures"].get<int>() >= 3);
   auto* heal = criterion(j, "heal_within");
   REQUIRE(heal);
   CHECK((*heal)["passed"] == false);
