@@ -149,6 +149,7 @@ double median(std::vector<double> v) {
 // the first one delivered, in ms.
 struct OnOff {
   std::vector<double> on, off;
+  std::vector<double> end_to_switch;  // rebound's own part of removal: the step's end -> its switch-off (journal)
 };
 
 OnOff rebound_on_off(int runs, OnOff& switched) {
@@ -192,6 +193,7 @@ duration = "1s"
     r.off.push_back(s.first_after(end, false));
     switched.on.push_back(s.first_after(applied, true));
     switched.off.push_back(s.first_after(reverted, false));
+    switched.end_to_switch.push_back((reverted - end) / 1e6);
   }
   return r;
 }
@@ -229,6 +231,7 @@ void latency(int runs) {
   show("rebound network.loss: step end -> first delivery", rb.off);
   show("rebound: journal applied_ms (switch on) -> first drop", switched.on);
   show("rebound: journal reverted_ms (switch off) -> first delivery", switched.off);
+  show("rebound: step end -> journal reverted_ms (switch off)", switched.end_to_switch);
   show("iptables (nft) command: start -> first drop", ipt.on);
   show("iptables (nft) command: start -> first delivery", ipt.off);
   std::printf("  ratio iptables / rebound: activation %.2fx, removal %.2fx\n", median(ipt.on) / median(rb.on),

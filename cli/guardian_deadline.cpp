@@ -35,8 +35,13 @@ void end_expired(const GuardianArgs& args, const FaultRecordFile& file, int64_t 
   const auto& r = file.record;
   const std::string what = fmt::format("{} '{}' of experiment '{}'", r.value("type", "?"), r.value("step", "?"),
                                        r.value("experiment", "?"));
+  // The fault is claimed first (its expired record, no outcome yet): a rebound that wakes while the guardian
+  // ends it sees the claim and waits, rather than reverting too and calling its run a pass.
+  const std::string claim = expired_record_path(file.path);
+  (void)write_state_file(claim, r.dump(2));
   auto done = undo_record(r);
   if (!done) {
+    unlink(claim.c_str());  // not ended: rebound, if it wakes, reverts it itself
     if (failed.insert(file.path).second)
       guardian_log(args.state_dir, {fmt::format("rebound pid {} did not revert {} by its deadline; the guardian cannot "
                                                 "end it: {} (retrying)",
@@ -46,14 +51,14 @@ void end_expired(const GuardianArgs& args, const FaultRecordFile& file, int64_t 
   nlohmann::json expired = r;
   expired["guardian_outcome"] = *done;
   expired["ended_by_guardian_unix_ms"] = now;
-  // The expired record first, then the fault's record goes: the runner sees one or the other.
-  auto written = write_state_file(expired_record_path(file.path), expired.dump(2));
+  // The expired record with its outcome first, then the fault's record goes: the runner waits for that.
+  auto written = write_state_file(claim, expired.dump(2));
   unlink(file.path.c_str());
   guardian_log(args.state_dir,
                {fmt::format("rebound pid {} did not revert {} by its deadline ({} ms late; stopped or hung): the "
                             "guardian ended it: {}{}",
                             args.parent.pid, what, now - r.value("deadline_unix_ms", now), *done,
-                            written ? "" : fmt::format(" (cannot write {}: {})", expired_record_path(file.path),
+                            written ? "" : fmt::format(" (cannot write {}: {})", claim,
                                                        written.error().message))});
 }
 

@@ -178,11 +178,18 @@ void Runner::set_deadline(const StepDecl& decl, StepContext& context) {
 }
 
 // True (after step_failed) when the guardian ended the fault at its deadline because this process did not revert
-// it in time: its record was moved to expired-*.json.
+// it in time: it claimed the fault (expired-*.json) and, once the fault ended, removed its record.
 bool Runner::ended_by_guardian(const StepDecl& decl, StepRecord& rec, StepContext& context) {
-  if (context.record_path.empty() || access(context.record_path.c_str(), F_OK) == 0) return false;
+  if (context.record_path.empty()) return false;
   const std::string expired = expired_record_path(context.record_path);
-  if (access(expired.c_str(), F_OK) != 0) return false;
+  if (access(expired.c_str(), F_OK) != 0) return false;  // the usual case: one syscall
+  // Claimed: the guardian is ending the fault right now. Wait for it to finish (record gone) or give up (claim
+  // gone: it could not, so this process reverts it).
+  for (int i = 0; i < 400 && access(context.record_path.c_str(), F_OK) == 0; ++i) {
+    if (access(expired.c_str(), F_OK) != 0) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (access(context.record_path.c_str(), F_OK) == 0) return false;  // a guardian stuck for 2 s: revert here too
   std::string outcome;
   for (const auto& f : list_expired_records(recorder_.dir()))
     if (f.path == expired && f.record.is_object()) outcome = f.record.value("guardian_outcome", "");
@@ -199,9 +206,10 @@ bool Runner::ended_by_guardian(const StepDecl& decl, StepRecord& rec, StepContex
 
 // Reverts a lasting fault (or a prepared step that never started); false after step_failed.
 bool Runner::revert_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool aborted) {
+  context.switched_at.reset();
+  decl.action->switch_off(context);  // first: the step's end is this store, then the bookkeeping
   if (ended_by_guardian(decl, rec, context)) return false;
   Result<void> reverted = fail("not reverted");
-  context.switched_at.reset();
   try {
     reverted = decl.action->revert(context);
   } catch (const std::exception& e) {

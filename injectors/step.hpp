@@ -57,6 +57,9 @@ class StepAction {
   // revert is called whatever happens (also when the step never starts); a failed prepare undid itself.
   virtual Result<void> prepare(StepContext&) { return {}; }
   virtual Result<void> apply(StepContext& context) = 0;
+  // A prepared fault switches off here at one instant (a store), before the runner does anything else at the
+  // step's end; revert still follows and does the rest. Must be safe to call when the fault is already gone.
+  virtual void switch_off(StepContext&) {}
   // Lasting faults only; called once after apply (or prepare) succeeded, whatever ended the step.
   virtual Result<void> revert(StepContext&) { return {}; }
   // Called once when the experiment ends (after its teardown), whether or not the step ran: releases what a

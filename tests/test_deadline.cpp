@@ -75,8 +75,14 @@ TEST_CASE("deadline: rebound stopped mid process.stop: the guardian ends the fau
   CHECK(late >= -50);
   CHECK(late < 1500);
   CHECK(process_state(rebound.pid()) == 'T');  // rebound is still stopped: the guardian did it alone
-  CHECK(test::read_text(state + "/guardian.log").find("did not revert process.stop 'freeze' of experiment 'stall' "
-                                                      "by its deadline") != std::string::npos);
+  // The guardian logs once the fault has ended.
+  CHECK(test::wait_for(
+      [&] {
+        return test::read_text(state + "/guardian.log")
+                   .find("did not revert process.stop 'freeze' of experiment 'stall' by its deadline") !=
+               std::string::npos;
+      },
+      2000));
 
   rebound.signal(SIGCONT);
   auto code = rebound.wait(20'000);

@@ -72,8 +72,7 @@ Result<void> NetworkFault::prepare(StepContext& context) {
 Result<void> NetworkFault::apply(StepContext& context) {
   if (!prepared_)
     if (auto r = prepare(context); !r) return r;
-  __atomic_store_n(&skel_->data->armed, 1u, __ATOMIC_SEQ_CST);  // the programs read it on their next packet
-  context.switched_at = std::chrono::steady_clock::now();
+  switch_armed(skel_->data->armed, true, context);
   return {};
 }
 
@@ -92,10 +91,7 @@ StepEffect counted_effect(const nlohmann::json& detail, const std::string& noun,
 }  // namespace
 
 Result<void> NetworkFault::revert(StepContext& context) {
-  if (skel_) {  // switched off first, at one instant; then detached
-    __atomic_store_n(&skel_->data->armed, 0u, __ATOMIC_SEQ_CST);
-    context.switched_at = std::chrono::steady_clock::now();
-  }
+  switch_off(context);  // at one instant (if the runner has not already); then detached
   prepared_ = false;
   std::vector<std::string> errors;
   if (interface_scope_) {

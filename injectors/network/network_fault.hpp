@@ -5,6 +5,7 @@
 // injectors/registry.cpp with the programs it needs.
 #include <memory>
 
+#include "injectors/network/armed_switch.hpp"
 #include "injectors/network/bpf_handles.hpp"
 #include "injectors/network/cgroup_attachment.hpp"
 #include "injectors/network/existing_sockets.hpp"
@@ -26,6 +27,9 @@ class NetworkFault final : public StepAction {
   bool prepares() const override { return true; }
   Result<void> prepare(StepContext& context) override;
   Result<void> apply(StepContext& context) override;
+  void switch_off(StepContext& context) override {
+    if (skel_) switch_armed(skel_->data->armed, false, context);
+  }
   Result<void> revert(StepContext& context) override;
   Result<void> preflight() override;
   nlohmann::json describe() const override;

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <chrono>
 #include <fmt/format.h>
+
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -214,8 +215,7 @@ Result<void> ProxyFault::prepare(StepContext& context) {
 Result<void> ProxyFault::apply(StepContext& context) {
   if (!prepared_)
     if (auto r = prepare(context); !r) return r;
-  __atomic_store_n(&skel_->data->armed, 1u, __ATOMIC_SEQ_CST);  // the hooks read it on their next connect
-  context.switched_at = std::chrono::steady_clock::now();
+  switch_armed(skel_->data->armed, true, context);
   // The hooks are on: a connection reset now reconnects through the proxy.
   if (auto r = handle_existing_connections(context, existing_, config_); !r) {
     (void)revert(context);
@@ -228,10 +228,7 @@ Result<void> ProxyFault::apply(StepContext& context) {
 Result<void> ProxyFault::revert(StepContext& context) {
   // Hooks first, so no new connection is steered; then the connections already proxied lose their toxics
   // and pass through untouched until they close, or until the experiment ends (finish).
-  if (skel_) {  // switched off first, at one instant; then detached
-    __atomic_store_n(&skel_->data->armed, 0u, __ATOMIC_SEQ_CST);
-    context.switched_at = std::chrono::steady_clock::now();
-  }
+  switch_off(context);  // at one instant (if the runner has not already); then detached
   prepared_ = false;
   auto reverted = cgroups_.revert();
   report_netfault_counters(context, skel_, "connects", kSteerPrograms);  // the hooks see connects, not packets

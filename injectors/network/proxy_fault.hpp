@@ -1,6 +1,7 @@
 #pragma once
 // Latency and connection toxics for one process tree: connect hooks on the target's cgroup steer its
 // matching TCP connects into rebound's proxy, which forwards them to where they were going, with toxics.
+#include "injectors/network/armed_switch.hpp"
 #include "injectors/network/cgroup_attachment.hpp"
 #include "injectors/network/existing_connections.hpp"
 #include "injectors/network/netfault_programs.hpp"
@@ -25,6 +26,9 @@ class ProxyFault final : public StepAction {
   bool prepares() const override { return true; }
   Result<void> prepare(StepContext& context) override;
   Result<void> apply(StepContext& context) override;
+  void switch_off(StepContext& context) override {
+    if (skel_) switch_armed(skel_->data->armed, false, context);
+  }
   Result<void> revert(StepContext& context) override;
   // Ends the proxy: connections still open are closed (reset when they hold data).
   void finish() override;
