@@ -19,7 +19,12 @@ namespace rebound {
 std::string bin_dir() {
   std::error_code ec;
   auto self = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string(".") : self.parent_path().string();
+  if (ec) return ".";
+  // A build tree has the demo's programs beside rebound; an installed rebound has them in PREFIX/lib/rebound.
+  const fs::path dir = self.parent_path(), installed = dir.parent_path() / "lib/rebound";
+  if (!fs::exists(dir / "rebound-demo-service", ec) && fs::exists(installed / "rebound-demo-service", ec))
+    return installed.string();
+  return dir.string();
 }
 
 std::string now_stamp() {
@@ -92,8 +97,8 @@ std::optional<std::string> guarded_state_dir(const std::string& flag) {
   return dir;
 }
 
-std::string history_file(const RunFlags& flags, const std::string& report_dir, bool default_report_dir) {
-  return flags.history.empty() ? History::default_path(report_dir, default_report_dir) : flags.history;
+std::string history_file(const RunFlags& flags) {
+  return flags.history.empty() ? History::default_path() : flags.history;
 }
 
 std::unique_ptr<History> open_history_or_say(const std::string& path) {

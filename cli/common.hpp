@@ -19,7 +19,8 @@ struct RunFlags {
   VarFlags vars;  // rebound run only
 };
 
-// The folder of the rebound binary (to find the demo's binaries beside it).
+// The folder of the demo's programs: beside the rebound binary in a build tree, PREFIX/lib/rebound once installed
+// (`${rebound_bin_dir}` in experiment files).
 std::string bin_dir();
 // Now in UTC, as a folder name: 20260101T120000Z.
 std::string now_stamp();
@@ -46,8 +47,8 @@ constexpr int kExitHalted = 5;
 // how to resume, and returns true (cli/halt.cpp).
 bool refuse_if_halted(const std::string& state_dir_flag);
 
-// The history file the flags name, else the default beside the run folders.
-std::string history_file(const RunFlags& flags, const std::string& report_dir, bool default_report_dir);
+// The history file the flags name, else the one of this user and host (History::default_path).
+std::string history_file(const RunFlags& flags);
 // Opens the history, or says why not and returns nullptr.
 std::unique_ptr<History> open_history_or_say(const std::string& path);
 

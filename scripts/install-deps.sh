@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package rebound needs to build, run its demo, run its tests and its benchmarks
-# (nginx-light and wrk: bench/load_bench.sh).
+# Installs the Debian 12 packages rebound needs.
+#   scripts/install-deps.sh          what building rebound and running its demo need
+#   scripts/install-deps.sh --test   also what the tests, the package test, the fuzzer and the benchmarks need
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libcurl4-openssl-dev libboost-dev libboost-filesystem-dev
-  libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev catch2
-  libsqlite3-dev libbpf-dev bpftool clang llvm
-  iproute2 procps curl python3 dnsmasq-base util-linux nftables iptables chromium fonts-dejavu-core tzdata
-  socat libabsl-dev systemd haproxy
-  nginx-light wrk
-  libre2-dev universal-ctags
-  clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libsqlite3-dev libbpf-dev bpftool clang llvm libabsl-dev libre2-dev
+  iproute2 procps tzdata
 )
+if [ "${1:-}" = "--test" ]; then
+  packages+=(
+    catch2 curl python3 util-linux dnsmasq-base nftables iptables socat systemd haproxy
+    chromium fonts-dejavu-core          # the HTML reports, screenshot and DOM tests
+    help2man dpkg-dev bash-completion   # the package: man pages, Depends, completion test
+    nginx-light wrk                     # bench/load_bench.sh
+    universal-ctags                     # scripts/code-size.sh
+    clang-14 libfuzzer-14-dev libclang-rt-14-dev  # scripts/fuzz.sh
+  )
+elif [ -n "${1:-}" ]; then
+  echo "usage: $0 [--test]" >&2
+  exit 2
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

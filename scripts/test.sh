@@ -8,7 +8,8 @@ if [ -n "${CI:-}" ] && [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 jobs=$(nproc)
-cmake -S . -B build -G Ninja
+# Tests and benchmarks on explicitly: the README's first command configures the same folder without them.
+cmake -S . -B build -G Ninja -DREBOUND_TESTS=ON -DREBOUND_BENCH=ON
 cmake --build build -j "$jobs"
 (cd build && ctest --output-on-failure)
 cmake -S . -B build-asan -G Ninja -DREBOUND_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

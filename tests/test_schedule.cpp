@@ -1,5 +1,6 @@
 // Schedules on a fake clock, and `rebound schedule` as a long-running process that stops cleanly.
 #include <catch2/catch.hpp>
+#include <unistd.h>
 #include <csignal>
 #include <filesystem>
 
@@ -59,6 +60,14 @@ TEST_CASE("schedule: --print-systemd gives a service and a timer", "[integration
   CHECK(r.out.find("OnCalendar=Mon..Fri *-*-* 09:00:00 Europe/Berlin\nRandomizedDelaySec=7200\n") != std::string::npos);
   CHECK(r.out.find("Persistent=true") != std::string::npos);
   CHECK(r.out.find("KillSignal=SIGTERM") != std::string::npos);
+  // The tests run the build tree's rebound: the unit names the installed one, or warns that it names a build's.
+  if (access("/usr/bin/rebound", X_OK) == 0 || access("/usr/local/bin/rebound", X_OK) == 0) {
+    CHECK(r.out.find("ExecStart=/usr/") != std::string::npos);
+    CHECK(r.err.find("note: ExecStart= names the installed") != std::string::npos);
+  } else {
+    CHECK(r.out.find("ExecStart=" + test::bin("rebound") + " gameday") != std::string::npos);
+    CHECK(r.err.find("a binary inside a build tree") != std::string::npos);
+  }
 }
 
 TEST_CASE("SIGTERM to rebound schedule mid-experiment: faults reverted, run recorded as interrupted, next start resumes",
