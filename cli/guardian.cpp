@@ -12,6 +12,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "config/build_info.hpp"
 #include "system/guardian.hpp"
 #include "system/state_dir.hpp"
 #include "injectors/recovery.hpp"
@@ -52,7 +53,8 @@ nlohmann::json crashed_journal(const nlohmann::json& marker, const ParentEnd& en
                                       faults.size(), undone == faults.size() ? "" : " (run `rebound recover`)");
   nlohmann::json j;
   j["schema_version"] = kJournalSchemaVersion;
-  j["rebound_version"] = REBOUND_VERSION;
+  j["rebound_version"] = rebound_version();
+  j["rebound_commit"] = rebound_commit();
   j["experiment"] = {{"name", marker.value("experiment", "?")}, {"file", marker.value("file", "")}};
   j["started_at"] = marker.value("started_at", "");
   j["ended_at"] = iso8601_now();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "config/build_info.hpp"
 #include "cli/commands.hpp"
 #include "cli/guardian.hpp"
 #include "system/guardian.hpp"
@@ -20,8 +21,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^[%H:%M:%S.%e %l]%$ %v");
 
-  CLI::App app{"rebound: chaos experiments with verdicts you can gate on"};
-  app.set_version_flag("--version", REBOUND_VERSION);
+  CLI::App app{"rebound: chaos experiments with verdicts you can gate on", "rebound"};  // not argv[0]: a build path
+  app.set_version_flag("--version", version_line());
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();

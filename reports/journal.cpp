@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "config/build_info.hpp"
 #include "config/templates.hpp"
 
 namespace rebound {
@@ -226,7 +227,8 @@ void mask_json_strings(nlohmann::json& j, const std::vector<std::string>& secret
 nlohmann::json make_journal(const Experiment& ex, const RunResult& r) {
   nlohmann::json j;
   j["schema_version"] = kJournalSchemaVersion;
-  j["rebound_version"] = REBOUND_VERSION;
+  j["rebound_version"] = rebound_version();
+  j["rebound_commit"] = rebound_commit();
   j["experiment"] = experiment_to_json(ex);
   j["started_at"] = r.started_at;
   j["ended_at"] = r.ended_at;
