@@ -18,7 +18,7 @@ int cmd_gameday(const std::string& file, RunFlags flags) {
   std::string report_dir = default_dir ? default_report_dir() : flags.report_dir;
   std::unique_ptr<History> history;
   if (!flags.no_history) {
-    history = open_history_or_say(history_file(flags, report_dir, default_dir));
+    history = open_history_or_say(history_file(flags));
     if (!history) return exit_code(Verdict::error);
   }
   install_interrupt_handlers();

@@ -62,7 +62,7 @@ struct HistoryFlags {
 };
 
 int cmd_history(const HistoryFlags& flags) {
-  std::string file = flags.path.empty() ? History::default_path("rebound-reports/x", true) : flags.path;
+  std::string file = flags.path.empty() ? History::default_path() : flags.path;
   if (!fs::exists(file)) {
     std::cerr << fmt::format("no history at {} yet (rebound run records every run there)\n", file);
     return exit_code(Verdict::error);
@@ -85,7 +85,8 @@ Command add_history_command(CLI::App& app) {
   auto flags = std::make_shared<HistoryFlags>();
   auto* cmd = app.add_subcommand("history", "List recorded runs, or the trend of time to recover and time to heal");
   cmd->add_option("--experiment", flags->experiment, "only this experiment");
-  cmd->add_option("--history", flags->path, "the history database (default: rebound-reports/history.sqlite)");
+  cmd->add_option("--history", flags->path, "the history database (default: REBOUND_HISTORY, else /var/lib/rebound/history.sqlite for root, "
+                  "~/.local/state/rebound/history.sqlite otherwise)");
   cmd->add_flag("--trend", flags->trend, "time to recover and time to heal over runs, per experiment");
   cmd->add_option("--limit", flags->limit, "how many runs, newest first")->capture_default_str();
   return {cmd, [flags] { return cmd_history(*flags); }};

@@ -97,9 +97,9 @@ int refuse_invalid(const std::vector<Loaded>& loaded, const std::string& report_
 }
 
 // The history unless --no-history; false after saying why the run cannot go on.
-bool open_run_history(const RunFlags& flags, bool default_dir, RunSession& session) {
+bool open_run_history(const RunFlags& flags, RunSession& session) {
   if (!flags.no_history) {
-    session.history = open_history_or_say(history_file(flags, session.report_dir, default_dir));
+    session.history = open_history_or_say(history_file(flags));
     return session.history != nullptr;
   }
   if (!flags.baseline.empty()) {
@@ -166,7 +166,7 @@ int cmd_run(const std::vector<std::string>& files, const RunFlags& flags) {
   if (!valid) return refuse_invalid(loaded, session.report_dir);
   const auto guarded_dir = guarded_state_dir(flags.state_dir);
   if (!guarded_dir) return exit_code(Verdict::error);
-  if (!open_run_history(flags, default_dir, session)) return exit_code(Verdict::error);
+  if (!open_run_history(flags, session)) return exit_code(Verdict::error);
   install_interrupt_handlers();
   RunOptions options;
   options.state_dir = *guarded_dir;
@@ -195,7 +195,8 @@ Command add_run_command(CLI::App& app) {
   run->add_flag("--no-progress", flags->no_progress, "plain log lines even on a terminal");
   run->add_option("--metrics-file", flags->metrics_file,
                   "also write the figures in Prometheus text format (textfile collector)");
-  run->add_option("--history", flags->history, "the history database (default: history.sqlite beside the run folders)");
+  run->add_option("--history", flags->history, "the history database (default: REBOUND_HISTORY, else /var/lib/rebound/history.sqlite for root, "
+                  "~/.local/state/rebound/history.sqlite otherwise)");
   run->add_flag("--no-history", flags->no_history, "do not record this run");
   run->add_option("--baseline", flags->baseline,
                   "last or a run id: fail when time to recover or time to heal regressed beyond slo.max_recovery_regression");

@@ -160,7 +160,7 @@ int cmd_schedule(const std::vector<std::string>& files, RunFlags flags) {
   if (!guarded_dir) return exit_code(Verdict::error);
   flags.state_dir = *guarded_dir;
   const std::string base_dir = flags.report_dir.empty() ? "rebound-reports" : flags.report_dir;
-  auto history = open_history_or_say(flags.history.empty() ? base_dir + "/history.sqlite" : flags.history);
+  auto history = open_history_or_say(history_file(flags));
   if (!history) {
     std::cerr << "error: rebound schedule needs its history (it keeps the schedule's state there)\n";
     return exit_code(Verdict::error);
@@ -180,7 +180,8 @@ Command add_schedule_command(CLI::App& app) {
   schedule->add_option("files", *files, "suite files with a [schedule]")->required();
   schedule->add_option("--report-dir", flags->report_dir, "where runs go (default: rebound-reports/SUITE/TIME)");
   schedule->add_option("--state-dir", flags->state_dir, "where fault records are kept");
-  schedule->add_option("--history", flags->history, "the history database (default: REPORT-DIR/history.sqlite)");
+  schedule->add_option("--history", flags->history, "the history database (default: REBOUND_HISTORY, else /var/lib/rebound/history.sqlite for root, "
+                  "~/.local/state/rebound/history.sqlite otherwise)");
   schedule->add_flag("--print-systemd", *systemd, "print a systemd service and timer for the suite instead");
   return {schedule, [files, flags, systemd] {
             flags->no_progress = true;

@@ -89,10 +89,17 @@ Result<void> add_missing_column(sqlite3* db, const std::string& definition) {
 
 }  // namespace
 
-std::string History::default_path(const std::string& report_dir, bool default_report_dir) {
-  if (const char* env = std::getenv("REBOUND_HISTORY"); env && *env) return env;
-  fs::path dir(report_dir);
-  return ((default_report_dir ? dir.parent_path() : dir) / "history.sqlite").string();
+std::string History::default_path() {
+  return default_history_path(geteuid() == 0, std::getenv("REBOUND_HISTORY"), std::getenv("XDG_STATE_HOME"),
+                              std::getenv("HOME"));
+}
+
+std::string default_history_path(bool root, const char* history, const char* xdg_state_home, const char* home) {
+  if (history && *history) return history;
+  if (root) return "/var/lib/rebound/history.sqlite";
+  // The XDG base directory spec ignores a relative XDG_STATE_HOME.
+  if (xdg_state_home && xdg_state_home[0] == '/') return std::string(xdg_state_home) + "/rebound/history.sqlite";
+  return std::string(home && *home ? home : ".") + "/.local/state/rebound/history.sqlite";
 }
 
 Result<std::unique_ptr<History>> History::open(const std::string& path) {

@@ -37,12 +37,16 @@ class History {
   Result<std::optional<int64_t>> last_due(const std::string& suite);
   Result<void> set_last_due(const std::string& suite, int64_t due);
 
-  // REBOUND_HISTORY, else history.sqlite in the folder that holds the run folders.
-  static std::string default_path(const std::string& report_dir, bool default_report_dir);
+  // One history per user and host, wherever the reports go: REBOUND_HISTORY, else
+  // /var/lib/rebound/history.sqlite for root, else $XDG_STATE_HOME (or ~/.local/state)/rebound/history.sqlite.
+  static std::string default_path();
 
  private:
   explicit History(sqlite3* db) : db_(db) {}
   sqlite3* db_;
 };
+
+// History::default_path's choice, from its inputs (for tests).
+std::string default_history_path(bool root, const char* history, const char* xdg_state_home, const char* home);
 
 }  // namespace rebound

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "history/history.hpp"
 #include "experiments/runner.hpp"
@@ -117,4 +119,60 @@ TEST_CASE("a history made before time to heal gains its column and keeps its run
   CHECK((*again)[0].time_to_heal_ms == 1100);
   // Opening it again does not add the column twice.
   REQUIRE(rebound::History::open(db));
+}
+
+TEST_CASE("the default history is one per user and host: REBOUND_HISTORY, /var/lib/rebound for root, XDG state "
+          "otherwise",
+          "[unit][history]") {
+  using rebound::default_history_path;
+  CHECK(default_history_path(true, nullptr, "/x", "/root") == "/var/lib/rebound/history.sqlite");
+  CHECK(default_history_path(true, "/ci/h.sqlite", nullptr, "/root") == "/ci/h.sqlite");
+  CHECK(default_history_path(false, nullptr, "/home/u/.state", "/home/u") == "/home/u/.state/rebound/history.sqlite");
+  CHECK(default_history_path(false, nullptr, nullptr, "/home/u") == "/home/u/.local/state/rebound/history.sqlite");
+  CHECK(default_history_path(false, nullptr, "relative", "/home/u") == "/home/u/.local/state/rebound/history.sqlite");
+  CHECK(default_history_path(false, "", nullptr, "/home/u") == "/home/u/.local/state/rebound/history.sqlite");
+}
+
+TEST_CASE("runs with a fresh report folder each, from different folders, share the user's history: --baseline last "
+          "finds the earlier run, rebound history lists both",
+          "[integration][history]") {
+  test::TempDir dir;
+  fs::permissions(dir.path(), fs::perms::all);  // the unprivileged user below writes here
+  const std::string home = dir.path() + "/home";
+  fs::create_directories(dir.path() + "/a");
+  fs::create_directories(dir.path() + "/b");
+  fs::create_directories(home);
+  auto file = dir.write("x.toml", "name = \"history-home\"\n[[probes]]\nname = \"ok\"\ntype = \"command\"\n"
+                                  "argv = [\"/bin/true\"]\ninterval = \"50ms\"\n[steady_state]\nwindow = \"100ms\"\n"
+                                  "[[method]]\nname = \"pause\"\ntype = \"wait\"\nduration = \"100ms\"\n");
+  // As an unprivileged user when the test runs as root (root's default is /var/lib/rebound, not to be touched here).
+  const std::string as_user = geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+  fs::permissions(dir.path() + "/a", fs::perms::all);
+  fs::permissions(dir.path() + "/b", fs::perms::all);
+  fs::permissions(home, fs::perms::all);
+  // A copy the unprivileged user can reach whatever the permissions of the build folder's parents.
+  const std::string rebound = dir.path() + "/rebound";
+  fs::copy_file(test::bin("rebound"), rebound);
+  auto run = [&](const std::string& cwd, const std::string& args) {
+    const std::string out = dir.path() + "/out.txt";
+    const std::string cmd = "cd " + cwd + " && env -u REBOUND_HISTORY -u XDG_STATE_HOME HOME=" + home + " " + as_user + rebound +
+                            " " + args + " > " + out + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    return std::make_pair(WEXITSTATUS(status), test::read_text(out));
+  };
+  auto first = run(dir.path() + "/a", "run " + file + " --no-progress --state-dir " + dir.path() + "/a/state");
+  INFO(first.second);
+  REQUIRE(first.first == 0);
+  auto second = run(dir.path() + "/b", "run " + file + " --no-progress --baseline last --state-dir " + dir.path() +
+                                           "/b/state");
+  INFO(second.second);
+  CHECK(second.first == 0);
+  CHECK(second.second.find("no baseline run") == std::string::npos);
+  CHECK(fs::exists(home + "/.local/state/rebound/history.sqlite"));
+  auto listed = run(dir.path(), "history --experiment history-home");
+  INFO(listed.second);
+  CHECK(listed.first == 0);
+  size_t rows = 0;
+  for (size_t at = 0; (at = listed.second.find("history-home", at)) != std::string::npos; ++at) ++rows;
+  CHECK(rows == 2);
 }
