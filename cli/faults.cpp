@@ -1,4 +1,5 @@
 // rebound faults: every step, toxic and probe type with its parameters and defaults, from the registries.
+#include <algorithm>
 #include <fmt/format.h>
 #include <iostream>
 
@@ -11,8 +12,10 @@
 namespace rebound {
 namespace {
 
-// One line per parameter; `width` is the name column's.
-void print_params(const std::vector<ParamDoc>& params, int width) {
+// One line per parameter, the name column as wide as the longest name.
+void print_params(const std::vector<ParamDoc>& params) {
+  size_t width = 8;
+  for (const auto& p : params) width = std::max(width, p.name.size());
   for (const auto& p : params)
     std::cout << fmt::format("  {:<{}} {:<20} default {:<14} {}\n", p.name, width, p.type,
                              p.default_value.empty() ? "(required)" : p.default_value, p.description);
@@ -39,7 +42,7 @@ void print_step_types() {
     if (t.duration == DurationRule::optional) extra += std::string(extra.empty() ? "" : ", ") + "duration (optional)";
     std::cout << fmt::format("\n{}  [{}]\n  {}\n", t.name, kind_label(t.kind), t.summary);
     if (!extra.empty()) std::cout << fmt::format("  needs: {}\n", extra);
-    print_params(t.params, 12);
+    print_params(t.params);
   }
 }
 
@@ -50,7 +53,7 @@ void print_toxics() {
   std::cout << fmt::format(" {}.\n", fmt::join(common, ", "));
   for (const auto& t : toxic_registry()) {
     std::cout << fmt::format("\n{}\n  {}\n", t.name, t.summary);
-    print_params(t.params, 14);
+    print_params(t.params);
   }
 }
 
@@ -61,7 +64,7 @@ int cmd_faults() {
                "at least \"10ms\"), timeout (default \"1s\").\n";
   for (const auto& t : probe_registry()) {
     std::cout << fmt::format("\n{}\n  {}\n", t.name, t.summary);
-    print_params(t.params, 14);
+    print_params(t.params);
   }
   return 0;
 }

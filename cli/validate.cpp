@@ -9,6 +9,8 @@
 namespace rebound {
 namespace {
 
+std::string counted(size_t n, const char* one, const char* many) { return fmt::format("{} {}", n, n == 1 ? one : many); }
+
 // is_suite_file (config/toml_input.hpp) reads the file with the loader's bounds (regular files only, at
 // most 1 MiB, bounded nesting); a file that does not parse is left to the experiment loader, which reports why.
 int cmd_validate(const std::vector<std::string>& files, const VarFlags& var_flags) {
@@ -36,8 +38,9 @@ int cmd_validate(const std::vector<std::string>& files, const VarFlags& var_flag
     auto loaded = load_all(experiments, valid, *vars);
     for (const auto& l : loaded)
       if (l.result.experiment)
-        std::cout << fmt::format("{}: valid ({} probes, {} steps)\n", l.file, l.result.experiment->probes.size(),
-                                 l.result.experiment->method.size());
+        std::cout << fmt::format("{}: valid ({})\n", l.file,
+                                 counted(l.result.experiment->probes.size(), "probe", "probes") + ", " +
+                                     counted(l.result.experiment->method.size(), "step", "steps"));
   }
   return valid && suites_valid ? 0 : exit_code(Verdict::error);
 }

@@ -150,7 +150,7 @@ std::vector<ParamDoc> command_param_docs(bool with_timeout) {
       {"shell", "bool", "false", "run argv[0] with /bin/sh -c"},
       {"expect_exit", "integer or \"any\"", "0", "expected exit code"},
       {"env", "table", "{}", "extra environment variables"},
-      {"cwd", "string", "rebound's working directory", "working directory"},
+      {"cwd", "string", "rebound's working directory", "the folder the command runs in"},
   };
   // capture is documented with the command step and [[setup]], where it is allowed.
   if (with_timeout) docs.insert(docs.begin() + 2, {"timeout", "duration", "30s", "the command is killed after this long"});

@@ -286,7 +286,9 @@ TEST_CASE("faults lists every step type and probe type with parameters", "[integ
   CHECK(r.exit_code == 0);
   for (const char* name : {"process.kill", "process.stop", "command", "wait", "http", "tcp", "process"})
     CHECK(r.out.find(std::string("\n") + name) != std::string::npos);
-  CHECK(r.out.find("signal       string or integer    default \"SIGKILL\"") != std::string::npos);
+  CHECK(std::regex_search(r.out, std::regex("\n  signal +string or integer +default \"SIGKILL\"")));
+  CHECK(r.out.find("working directory working directory") == std::string::npos);
+  CHECK(r.out.find("default rebound's working directory the folder the command runs in") != std::string::npos);
 }
 
 TEST_CASE("a usage error exits 4", "[integration]") {

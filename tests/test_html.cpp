@@ -117,3 +117,24 @@ TEST_CASE("rebound report re-renders HTML from journals", "[integration][html]")
   CHECK(prom.find("rebound_slo_criterion_passed{experiment=\"demo-kill-supervised\",criterion=\"recover_within\"} 1") !=
         std::string::npos);
 }
+
+TEST_CASE("rebound report of three runs of one experiment writes three files, named by run", "[unit][html]") {
+  test::TempDir dir;
+  std::vector<std::string> args{"report"};
+  for (const char* when : {"2026-01-01T09:00:00.000Z", "2026-01-02T09:00:00.000Z", "2026-01-02T09:00:00.000Z"}) {
+    auto j = test::read_json(test::source("tests/fixtures/journal-v1-freeze.json"));
+    j["experiment"]["name"] = "nightly-kill";
+    j["started_at"] = when;
+    args.push_back(dir.write(std::string("j") + std::to_string(args.size()) + ".json", j.dump()));
+  }
+  args.insert(args.end(), {"--html", dir.path() + "/out"});
+  auto r = test::run_rebound(args);
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(fs::exists(dir.path() + "/out/nightly-kill-20260101T090000.000Z.html"));
+  CHECK(fs::exists(dir.path() + "/out/nightly-kill-20260102T090000.000Z.html"));
+  CHECK(fs::exists(dir.path() + "/out/nightly-kill-20260102T090000.000Z-2.html"));
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path() + "/out")) ++files;
+  CHECK(files == 3);
+}

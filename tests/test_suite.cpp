@@ -168,5 +168,5 @@ TEST_CASE("validate knows a game-day suite from an experiment", "[integration][s
   INFO(r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("demo-gameday.toml: valid game-day suite (2 groups, 3 experiments, scheduled)") != std::string::npos);
-  CHECK(r.out.find("kill-supervised.toml: valid (2 probes, 1 steps)") != std::string::npos);
+  CHECK(r.out.find("kill-supervised.toml: valid (2 probes, 1 step)") != std::string::npos);
 }
