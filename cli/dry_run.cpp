@@ -1,6 +1,7 @@
 #include "cli/dry_run.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <iostream>
 
 namespace rebound {
@@ -63,6 +64,38 @@ int print_method(const Experiment& ex) {
   return status;
 }
 
+// "p50 <= 200ms" for each latency bound that is set.
+std::string latency_bounds(std::optional<double> p50, std::optional<double> p95, std::optional<double> p99) {
+  std::string out;
+  for (auto [name, v] : {std::pair{"p50", p50}, std::pair{"p95", p95}, std::pair{"p99", p99}})
+    if (v) out += fmt::format(", {} <= {}", name, format_duration(Millis(*v)));
+  return out;
+}
+
+// The rules the verdict will apply: steady-state bounds, the SLO and the guards.
+void print_verdict_rules(const Experiment& ex) {
+  const auto& t = ex.steady_state.tolerance;
+  std::cout << fmt::format("steady state: {} with success >= {:.0f}%{}\n", fmt::join(ex.steady_state.probes, ", "),
+                           t.min_success_ratio * 100, latency_bounds(t.max_p50_ms, t.max_p95_ms, t.max_p99_ms));
+  const auto& s = ex.slo;
+  std::cout << "slo:\n";
+  if (s.recover_within) std::cout << fmt::format("  recover_within  {}\n", format_duration(*s.recover_within));
+  if (s.heal_within) std::cout << fmt::format("  heal_within     {} (under the fault)\n", format_duration(*s.heal_within));
+  std::cout << fmt::format("  stable_for      {}\n", format_duration(s.stable_for));
+  if (s.max_error_ratio) std::cout << fmt::format("  max_error_ratio {:.2f}% of requests\n", *s.max_error_ratio * 100);
+  auto ms = [](const std::optional<Millis>& m) { return m ? std::optional<double>(m->count()) : std::nullopt; };
+  if (auto b = latency_bounds(ms(s.max_p50), ms(s.max_p95), ms(s.max_p99)); !b.empty())
+    std::cout << fmt::format("  latency         {}\n", b.substr(2));
+  std::cout << fmt::format("  with --baseline: at most {:.0f}% slower than the baseline run\n",
+                           s.max_recovery_regression * 100);
+  if (ex.guards.empty()) std::cout << "guards: none\n";
+  else std::cout << "guards (abort the run and revert every fault):\n";
+  for (const auto& g : ex.guards)
+    std::cout << fmt::format("  {:<14} probe {}: more than {:.0f}% failed over {} (at least {} samples)\n", g.name,
+                             g.probe, g.rule.max_failure_ratio * 100, format_duration(Millis(g.rule.window_ms)),
+                             g.rule.min_samples);
+}
+
 }  // namespace
 
 int dry_run(const Experiment& ex) {
@@ -85,6 +118,7 @@ int dry_run(const Experiment& ex) {
   std::cout << fmt::format("  after      sample for {} and check the steady state again\n",
                            format_duration(ex.steady_state.window));
   for (const auto& c : ex.teardown) std::cout << fmt::format("  teardown   {}\n", fmt::join(c.argv, " "));
+  print_verdict_rules(ex);
   std::cout << "dry run: nothing was injected\n";
   return status;
 }

@@ -20,6 +20,15 @@ void Progress::event(const std::string& line) {
   std::fprintf(stderr, "%s\n", line.c_str());
 }
 
+void Progress::warning(const std::string& line) {
+  if (!live_) {
+    spdlog::warn("{}", line);
+    return;
+  }
+  clear();
+  std::fprintf(stderr, "warning: %s\n", line.c_str());
+}
+
 void Progress::update(const ProgressState& s) {
   if (!live_) return;
   clear();

@@ -30,6 +30,7 @@ class Progress {
   ~Progress() { finish(); }
   // An event line: printed above the live block, or logged.
   void event(const std::string& line);
+  void warning(const std::string& line);  // an event that needs the user's eye (a guard tripped)
   void update(const ProgressState& state);
   void finish();  // clears the live block
 

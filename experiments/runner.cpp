@@ -43,6 +43,10 @@ void Runner::log_at(double t_ms, const std::string& what) {
   progress_.event(mask_secrets(fmt::format("[{:7.2f}s] {}: {}", t_ms / 1000, ex_.name, what), ex_.secrets));
 }
 
+void Runner::warn_at(double t_ms, const std::string& what) {
+  progress_.warning(mask_secrets(fmt::format("[{:7.2f}s] {}: {}", t_ms / 1000, ex_.name, what), ex_.secrets));
+}
+
 void Runner::note(const std::string& what) { progress_.event(fmt::format("{}: {}", ex_.name, what)); }
 
 void Runner::begin_phase(const std::string& name) {

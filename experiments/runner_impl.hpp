@@ -32,6 +32,7 @@ class Runner {
   }
   // An event line that names the experiment (parallel suite groups interleave them): "[t] name: what".
   void log_at(double t_ms, const std::string& what);
+  void warn_at(double t_ms, const std::string& what);  // the same at warning level
   // The same without a time: "name: what".
   void note(const std::string& what);
 

@@ -275,7 +275,7 @@ void Runner::check_guards() {
                                               g.name, now / 1000, g.probe, *ratio * 100,
                                               format_duration(Millis(g.rule.window_ms)),
                                               g.rule.max_failure_ratio * 100));
-        log_at(now, fmt::format("{}; reverting every fault", result_.reasons.back()));
+        warn_at(now, fmt::format("{}; reverting every fault", result_.reasons.back()));
         trigger_abort();
         return;
       }

@@ -75,7 +75,7 @@ TEST_CASE("demo: the supervised service recovers within the SLO and passes", "[i
     }
   CHECK(criteria_named);
   // The service the setup started is gone after teardown.
-  CHECK(rebound::match_target({"s", rebound::TargetKind::cmdline, "rebound-demo-service --port 18181", 5})->empty());
+  CHECK(rebound::match_target({.name = "s", .kind = rebound::TargetKind::cmdline, .value = "rebound-demo-service --port 18181", .max_targets = 5})->empty());
 
   auto junit = test::read_text(reports.path() + "/junit.xml");
   CHECK(well_formed_xml(reports.path() + "/junit.xml"));
@@ -295,4 +295,24 @@ TEST_CASE("a usage error exits 4", "[integration]") {
   CHECK(run_rebound({"run"}).exit_code == 4);
   CHECK(run_rebound({"explode"}).exit_code == 4);
   CHECK(run_rebound({"--help"}).exit_code == 0);
+}
+
+TEST_CASE("dry run prints the verdict's rules: steady-state bounds, the SLO and the guards", "[integration]") {
+  test::TempDir dir;
+  test::Child victim({"/bin/sleep", "30"});
+  auto file = dir.write("x.toml", "name = \"rules\"\n[[targets]]\nname = \"victim\"\npid = " +
+                                      std::to_string(victim.pid()) +
+                                      "\n[[probes]]\nname = \"ok\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n"
+                                      "[steady_state]\nwindow = \"500ms\"\nmin_success_ratio = 0.9\nmax_p95 = \"250ms\"\n"
+                                      "[[guards]]\nname = \"stop-if-down\"\nprobe = \"ok\"\nmax_failure_ratio = 0.5\n"
+                                      "window = \"2s\"\n[[method]]\ntype = \"process.stop\"\ntarget = \"victim\"\n"
+                                      "duration = \"1s\"\n[slo]\nrecover_within = \"3s\"\nheal_within = \"1500ms\"\n");
+  auto r = run_rebound({"run", "--dry-run", file});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("steady state: ok with success >= 90%, p95 <= 250ms") != std::string::npos);
+  CHECK(r.out.find("  recover_within  3s\n") != std::string::npos);
+  CHECK(r.out.find("  heal_within     1.5s (under the fault)\n") != std::string::npos);
+  CHECK(r.out.find("  stop-if-down   probe ok: more than 50% failed over 2s") != std::string::npos);
+  CHECK(rebound::process_state(victim.pid()) != 'T');  // nothing was injected
 }

@@ -125,6 +125,8 @@ TEST_CASE("a guard trips, every fault is reverted at once, recovery is still mea
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(15));  // not the 20 s of the fault
   CHECK_FALSE(s.frozen());
   CHECK(s.records() == 0);
+  CHECK(r.err.find(" warning] [") != std::string::npos);  // the trip is a warning in the log, not info
+  CHECK(r.err.find("guard 'too-many-errors' tripped at") != std::string::npos);
   auto j = test::read_json(s.reports + "/freeze/journal.json");
   CHECK(j["verdict"] == "aborted");
   CHECK(j["status"] == "aborted");
