@@ -75,7 +75,11 @@ TEST_CASE("demo: the supervised service recovers within the SLO and passes", "[i
     }
   CHECK(criteria_named);
   // The service the setup started is gone after teardown.
-  CHECK(rebound::match_target({.name = "s", .kind = rebound::TargetKind::cmdline, .value = "rebound-demo-service --port 18181", .max_targets = 5})->empty());
+  CHECK(rebound::match_target({.name = "s",
+                               .kind = rebound::TargetKind::cmdline,
+                               .value = "rebound-demo-service --port 18181",
+                               .max_targets = 5})
+            ->empty());
 
   auto junit = test::read_text(reports.path() + "/junit.xml");
   CHECK(well_formed_xml(reports.path() + "/junit.xml"));
