@@ -26,8 +26,13 @@ void Diagnostics::error(int line, int column, std::string key, std::string messa
 }
 
 std::string Diagnostics::format_all() const {
+  // An unknown key is usually the cause of the rest (a misspelt [[probes]] leaves "no probes" and "no probe named"
+  // behind): those come first, each group in file order.
+  auto unknown = [](const Diagnostic& d) { return d.message.starts_with("unknown key"); };
   std::string out;
-  for (const auto& d : items_) out += d.format() + "\n";
+  for (bool first : {true, false})
+    for (const auto& d : items_)
+      if (unknown(d) == first) out += d.format() + "\n";
   return out;
 }
 

@@ -325,3 +325,15 @@ TEST_CASE("bad input: every fuzzer regression loads to a clear error without a c
   }
   CHECK(files > 0);
 }
+
+TEST_CASE("bad input: a misspelt [[probes]] table: the unknown key, the cause, comes before its follow-on errors",
+          "[unit][bad-input]") {
+  test::TempDir dir;
+  auto file = dir.write("exp.toml", "name = \"x\"\n[[probe]]\nname = \"ok\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n"
+                                    "[steady_state]\nprobes = [\"ok\"]\n[[method]]\ntype = \"wait\"\nduration = \"1s\"\n");
+  auto r = test::run_rebound({"validate", file});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 4);
+  CHECK(r.err.starts_with(file + ":2:3: error: probe: unknown key; did you mean 'probes'?\n"));
+  CHECK(r.err.find("no [[probes]]") != std::string::npos);  // the follow-on errors are still there, after it
+}
