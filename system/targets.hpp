@@ -26,8 +26,8 @@ struct TargetSpec {
   bool max_targets_set = false;  // given in the file: with count or percent it bounds the selection
   // count = N or percent = P (at most one): select that many of the matching processes (P% rounded down; 0 is an
   // error), at random unless pick = "lowest_pids". Without either, every match is selected (up to max_targets).
-  std::optional<int64_t> count;
-  std::optional<double> percent;
+  std::optional<int64_t> count{};  // {}: aggregate initialisation without it need not name it
+  std::optional<double> percent{};
   TargetPick pick = TargetPick::random;
   uint64_t seed = 0;  // the random draw's seed: from the file (`seed`), else drawn once when the file is loaded
   bool seed_given = false;

@@ -223,7 +223,7 @@ TEST_CASE("bad input: a pid outside 1..pid_max", "[unit][bad-input][validation]"
 }
 
 TEST_CASE("bad input: pid 1 and rebound's own processes are refused at resolution", "[unit][bad-input][targets]") {
-  TargetSpec init{"init", TargetKind::pid, "1"};
+  TargetSpec init{.name = "init", .kind = TargetKind::pid, .value = "1"};
   auto refused = resolve_target(init);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().message ==
@@ -234,17 +234,17 @@ TEST_CASE("bad input: pid 1 and rebound's own processes are refused at resolutio
   INFO((allowed ? "" : allowed.error().message));
   CHECK(allowed);
 
-  TargetSpec self{"self", TargetKind::pid, std::to_string(getpid())};
+  TargetSpec self{.name = "self", .kind = TargetKind::pid, .value = std::to_string(getpid())};
   self.allow_init = true;  // never enough for rebound itself
   CHECK(resolve_target(self).error().message == fmt::format("target 'self': pid {} is rebound itself", getpid()));
-  TargetSpec parent{"parent", TargetKind::pid, std::to_string(getppid())};
+  TargetSpec parent{.name = "parent", .kind = TargetKind::pid, .value = std::to_string(getppid())};
   CHECK(resolve_target(parent).error().message ==
         fmt::format("target 'parent': pid {} started rebound (one of its parent processes); rebound never acts on "
                     "those",
                     getppid()));
 
   test::TempDir dir;
-  TargetSpec pidfile{"pf", TargetKind::pidfile, dir.write("x.pid", "4294967297\n")};
+  TargetSpec pidfile{.name = "pf", .kind = TargetKind::pidfile, .value = dir.write("x.pid", "4294967297\n")};
   CHECK(resolve_target(pidfile).error().message ==
         fmt::format("target 'pf': pidfile {} holds 4294967297, which is not a process id: pids run from 1 to {} "
                     "(/proc/sys/kernel/pid_max)",
@@ -256,7 +256,7 @@ TEST_CASE("bad input: pid 1 and rebound's own processes are refused at resolutio
   REQUIRE_FALSE(comm.empty());
   std::string quoted;
   for (char c : comm) quoted += std::string(std::isalnum(static_cast<unsigned char>(c)) ? "" : "\\") + c;
-  TargetSpec broad{"broad", TargetKind::cmdline, "^" + quoted};
+  TargetSpec broad{.name = "broad", .kind = TargetKind::cmdline, .value = "^" + quoted};
   broad.max_targets = 100000;
   auto matched = match_target(broad);
   REQUIRE(matched);

@@ -27,7 +27,7 @@ struct Fleet {
     REQUIRE(test::wait_for([&] { return match_target(spec())->size() == n; }, 3000));
   }
   TargetSpec spec() const {
-    TargetSpec t{"fleet", TargetKind::exe, name, 1};
+    TargetSpec t{.name = "fleet", .kind = TargetKind::exe, .value = name, .max_targets = 1};
     return t;
   }
   std::string toml_target(const std::string& extra) const {

@@ -93,7 +93,8 @@ TEST_CASE("a cgroup target includes the processes of the cgroups below it", "[ro
   test::Child below({"/bin/sleep", "120"});
   slice.adopt(top.pid());
   service.adopt(below.pid());
-  rebound::TargetSpec spec{"batch", rebound::TargetKind::cgroup, slice.path(), 10};
+  rebound::TargetSpec spec{
+      .name = "batch", .kind = rebound::TargetKind::cgroup, .value = slice.path(), .max_targets = 10};
   auto matched = rebound::resolve_target(spec);
   REQUIRE(matched);
   std::vector<pid_t> pids;
@@ -104,7 +105,8 @@ TEST_CASE("a cgroup target includes the processes of the cgroups below it", "[ro
     test::TestCgroup empty_slice;
     SubCgroup only(empty_slice.path(), "only");
     only.adopt(below.pid());
-    rebound::TargetSpec s{"slice", rebound::TargetKind::cgroup, empty_slice.path(), 10};
+    rebound::TargetSpec s{
+        .name = "slice", .kind = rebound::TargetKind::cgroup, .value = empty_slice.path(), .max_targets = 10};
     auto m = rebound::resolve_target(s);
     INFO((m ? "" : m.error().message));
     REQUIRE(m);
