@@ -52,7 +52,7 @@ void run(const std::string& url, int seconds, double rate) {
   auto stats = rebound::phase_stats({&series}, 0, seconds * 1000.0);
   const double achieved = static_cast<double>(stats.samples) / seconds;
   std::printf("rebound load  %6.0f/s: %8zu requests in %d s = %8.1f/s (%+.2f%%), %zu failed, p50 %.3f ms, p99 %.3f "
-              "ms, CPU %.0f%% of one core, %zu buckets, RSS %ld KiB (peak %ld KiB)\n",
+              "ms, CPU %.0f%% of one core, %zu buckets, RSS %ld KiB (peak %ld KiB; target under 50 MiB)\n",
               rate, stats.samples, seconds, achieved, (achieved / rate - 1) * 100, stats.failures,
               stats.p50.value_or(-1), stats.p99.value_or(-1), cpu / wall * 100, series.samples.size(),
               status_kb("VmRSS:"), status_kb("VmHWM:"));

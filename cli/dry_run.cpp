@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 #include <iostream>
 
+#include "probes/load_probe.hpp"
+
 namespace rebound {
 namespace {
 
@@ -102,9 +104,14 @@ int dry_run(const Experiment& ex) {
   std::cout << fmt::format("experiment {} ({}): valid\n", ex.name, ex.file);
   int status = print_targets(ex);
   std::cout << "probes:\n";
-  for (const auto& p : ex.probes)
-    std::cout << fmt::format("  {:<14} {:<8} every {}, timeout {}: {}\n", p.name, p.type, format_duration(p.interval),
+  for (const auto& p : ex.probes) {
+    // A load probe sends on its own schedule: its rate, not the interval it does not use.
+    const auto* load = dynamic_cast<const LoadProbe*>(p.probe.get());
+    const std::string schedule = load ? fmt::format("{:g} requests/s", load->spec().rate_per_s)
+                                      : fmt::format("every {}", format_duration(p.interval));
+    std::cout << fmt::format("  {:<14} {:<8} {}, timeout {}: {}\n", p.name, p.type, schedule,
                              format_duration(p.timeout), p.probe->describe().dump());
+  }
   std::cout << "timeline:\n";
   for (const auto& s : ex.setup)
     std::cout << fmt::format("  setup      {}{}\n", fmt::join(s.argv, " "), s.background ? "  (background)" : "");

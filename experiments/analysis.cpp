@@ -22,6 +22,7 @@ static PhaseStats stats_of(const std::vector<const Sample*>& samples) {
     s.samples += x->weight();
     s.failures += x->failed();
     any_requests = any_requests || x->requests;
+    if (x->requests) s.requests += x->requests->count;
   }
   s.error_ratio = s.samples ? static_cast<double>(s.failures) / static_cast<double>(s.samples) : 0;
   if (any_requests) {
@@ -50,6 +51,11 @@ static std::vector<const Sample*> in_range(const ProbeSeries& series, double fro
   for (const auto& s : series.samples)
     if (s.t_ms >= from && s.t_ms < to) out.push_back(&s);
   return out;
+}
+
+const char* counted(const PhaseStats& s) {
+  if (s.requests == 0) return "samples";
+  return s.requests == s.samples ? "requests" : "samples and requests";
 }
 
 PhaseStats phase_stats(const SeriesSet& series, double from, double to) {
@@ -93,9 +99,9 @@ SteadyStateCheck check_steady_state(const SeriesSet& series, const Tolerance& to
             last_reason = (*it)->reason;
             break;
           }
-        problems.push_back(fmt::format("success {:.1f}% < {:.1f}% ({} of {} samples failed, last: {})", success * 100,
+        problems.push_back(fmt::format("success {:.1f}% < {:.1f}% ({} of {} {} failed, last: {})", success * 100,
                                        tolerance.min_success_ratio * 100, pc.stats.failures, pc.stats.samples,
-                                       last_reason));
+                                       counted(pc.stats), last_reason));
       }
       auto bound = [&](const char* name, const std::optional<double>& value, const std::optional<double>& limit) {
         if (limit && value && *value > *limit)

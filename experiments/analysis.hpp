@@ -25,8 +25,10 @@ struct Sample {
   double end_ms = 0;  // when its answer (or its timeout) came
   bool ok = false;
   double latency_ms = 0;
-  std::string reason;
-  std::shared_ptr<const RequestCounts> requests;
+  std::string reason{};
+  // Every member has a default initializer, so `{t, end, ok, latency, "reason"}` needs no more (and does not
+  // warn with -Wmissing-field-initializers).
+  std::shared_ptr<const RequestCounts> requests{};
 
   // How many samples this record stands for, and how many of them failed.
   size_t weight() const { return requests ? requests->count : 1; }
@@ -34,10 +36,10 @@ struct Sample {
 };
 
 struct ProbeSeries {
-  std::string name;
-  std::vector<Sample> samples;  // in start order
+  std::string name{};
+  std::vector<Sample> samples{};  // in start order
   // A load probe's failed requests, one by one: the first ones up to a cap, and how many more there were.
-  std::vector<Sample> failed_requests;
+  std::vector<Sample> failed_requests{};
   size_t failed_requests_dropped = 0;
 };
 using SeriesSet = std::vector<const ProbeSeries*>;
@@ -49,7 +51,12 @@ struct PhaseStats {
   // Latency over every sample in the phase (what a client would have waited), nearest rank; when a load probe
   // is among them, from a histogram of every request (probes/latency_histogram.hpp: within 0.4%).
   std::optional<double> p50, p95, p99;
+  size_t requests = 0;  // how many of `samples` are a load probe's requests
 };
+
+// What a PhaseStats' `samples` counts, for messages: "samples", "requests" (all a load probe's) or "samples and
+// requests".
+const char* counted(const PhaseStats& s);
 
 // Nearest-rank percentile (p in 0..100); nullopt for no values.
 std::optional<double> percentile(std::vector<double> values, double p);

@@ -120,6 +120,14 @@ ProbeSeries Sampler::snapshot() const {
   return series_;
 }
 
+ProbeSeries Sampler::take() {
+  std::lock_guard lock(mutex_);
+  ProbeSeries out = std::move(series_);
+  series_ = ProbeSeries{};
+  series_.name = decl_.name;
+  return out;
+}
+
 ProbeSeries Sampler::snapshot_since(double from_ms) const {
   // A sample lasts at most its timeout (plus scheduling slack), so earlier starts cannot reach from_ms.
   const double earliest = from_ms - decl_.timeout.count() - 1000;

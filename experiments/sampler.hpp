@@ -38,6 +38,8 @@ class Sampler {
   const std::string& name() const { return decl_.name; }
   const ProbeDecl& decl() const { return decl_; }
   ProbeSeries snapshot() const;
+  // The series itself, moved out once the sampler has stopped (the runner's result); it is empty afterwards.
+  ProbeSeries take();
   // Only the samples that may matter from `from_ms` on (those that could still have been in flight then).
   ProbeSeries snapshot_since(double from_ms) const;
   size_t failures() const;  // failed samples (a load probe's: failed requests)

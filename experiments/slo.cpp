@@ -59,8 +59,8 @@ std::vector<Criterion> evaluate_slo(const SloSpec& slo, const RunMetrics& m, boo
   if (slo.max_error_ratio && faults_applied && stats) {
     Criterion c{"max_error_ratio", stats->error_ratio, *slo.max_error_ratio, "ratio", false, ""};
     c.passed = stats->error_ratio <= c.limit + 1e-12;
-    c.detail = fmt::format("{} of {} samples failed from the first fault to recovery ({:.2f}%); limit {:.2f}%",
-                           stats->failures, stats->samples, stats->error_ratio * 100, c.limit * 100);
+    c.detail = fmt::format("{} of {} {} failed from the first fault to recovery ({:.2f}%); limit {:.2f}%",
+                           stats->failures, stats->samples, counted(*stats), stats->error_ratio * 100, c.limit * 100);
     out.push_back(c);
   }
   auto latency = [&](const char* name, const std::optional<Millis>& limit, const std::optional<double>& value) {

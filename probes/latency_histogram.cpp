@@ -32,20 +32,28 @@ double midpoint_ms(uint32_t index) {
 
 }  // namespace latency_bins
 
-SparseHistogram SparseHistogram::from_bins(std::vector<uint32_t> bins) {
+SparseHistogram SparseHistogram::from_bins(std::span<uint32_t> bins) {
   std::sort(bins.begin(), bins.end());
+  // Twice over the sorted bins: first to count the entries, then to fill exactly that many (one allocation).
+  auto each_entry = [&bins](auto&& f) {
+    for (size_t i = 0; i < bins.size();) {
+      const uint32_t bin = bins[i];
+      size_t run = 0;
+      for (; i < bins.size() && bins[i] == bin && run < UINT16_MAX; ++i) ++run;
+      f(Bin{static_cast<uint16_t>(std::min(bin, latency_bins::kCount - 1)), static_cast<uint16_t>(run)});
+    }
+  };
+  size_t n = 0;
+  each_entry([&n](Bin) { ++n; });
   SparseHistogram h;
-  for (uint32_t b : bins) {
-    if (!h.bins_.empty() && h.bins_.back().first == b) ++h.bins_.back().second;
-    else h.bins_.emplace_back(b, 1);
-  }
-  h.bins_.shrink_to_fit();
+  h.bins_.reserve(n);
+  each_entry([&h](Bin b) { h.bins_.push_back(b); });
   return h;
 }
 
 uint64_t SparseHistogram::total() const {
   uint64_t n = 0;
-  for (const auto& [bin, count] : bins_) n += count;
+  for (const auto& b : bins_) n += b.count;
   return n;
 }
 
@@ -54,11 +62,11 @@ std::optional<double> SparseHistogram::percentile(double p) const {
   if (n == 0) return std::nullopt;
   const uint64_t rank = std::clamp<uint64_t>(static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(n))), 1, n);
   uint64_t seen = 0;
-  for (const auto& [bin, count] : bins_) {
-    seen += count;
-    if (seen >= rank) return latency_bins::midpoint_ms(bin);
+  for (const auto& b : bins_) {
+    seen += b.count;
+    if (seen >= rank) return latency_bins::midpoint_ms(b.bin);
   }
-  return latency_bins::midpoint_ms(bins_.back().first);
+  return latency_bins::midpoint_ms(bins_.back().bin);
 }
 
 void LatencyHistogram::add(double latency_ms, uint64_t count) {
@@ -67,9 +75,9 @@ void LatencyHistogram::add(double latency_ms, uint64_t count) {
 }
 
 void LatencyHistogram::add(const SparseHistogram& h) {
-  for (const auto& [bin, count] : h.bins()) {
-    counts_[bin] += count;
-    total_ += count;
+  for (const auto& b : h.bins()) {
+    counts_[b.bin] += b.count;
+    total_ += b.count;
   }
 }
 

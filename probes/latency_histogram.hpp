@@ -5,7 +5,7 @@
 // counted in the last bin.
 #include <cstdint>
 #include <optional>
-#include <utility>
+#include <span>
 #include <vector>
 
 namespace rebound {
@@ -17,19 +17,24 @@ uint32_t index_of(double latency_ms);
 double midpoint_ms(uint32_t index);  // the value a bin stands for
 }  // namespace latency_bins
 
-// The few bins one 10 ms bucket of requests fills: (bin, count) sorted by bin. Small: a bucket of 20 requests with
-// similar latencies holds a handful of pairs.
+// The few bins one 10 ms bucket of requests fills: (bin, count) sorted by bin, 4 bytes a bin, in one allocation of
+// exactly its size (a ten-minute run keeps 60,000 of them: 20 requests in 18 bins are 72 bytes).
 class SparseHistogram {
  public:
-  // From the bin indexes of the values, in any order.
-  static SparseHistogram from_bins(std::vector<uint32_t> bins);
-  const std::vector<std::pair<uint32_t, uint32_t>>& bins() const { return bins_; }
+  struct Bin {
+    uint16_t bin = 0;    // < latency_bins::kCount
+    uint16_t count = 0;  // a bin with more values is repeated
+  };
+  static_assert(sizeof(Bin) == 4);
+  // From the bin indexes of the values, in any order; sorts `bins` in place.
+  static SparseHistogram from_bins(std::span<uint32_t> bins);
+  const std::vector<Bin>& bins() const { return bins_; }
   uint64_t total() const;
   // Nearest rank (p in 0..100) as the bin's midpoint; nullopt when empty.
   std::optional<double> percentile(double p) const;
 
  private:
-  std::vector<std::pair<uint32_t, uint32_t>> bins_;
+  std::vector<Bin> bins_;
 };
 
 // Every bin, for merging buckets over a phase and reading percentiles.

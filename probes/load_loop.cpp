@@ -44,9 +44,11 @@ class BucketBook {
       Open& o = open_.front();
       if (o.b.count > 0) {
         o.b.end_ms = o.b.failures ? o.fail_end : o.last_end;
-        o.b.latency = SparseHistogram::from_bins(std::move(o.bins));
+        o.b.latency = SparseHistogram::from_bins(o.bins);
         sink.bucket(std::move(o.b));
       }
+      o.bins.clear();
+      spare_.push_back(std::move(o.bins));
       open_.pop_front();
       ++first_;
     }
@@ -62,10 +64,19 @@ class BucketBook {
   static int64_t index_of(double t_ms) { return static_cast<int64_t>(std::floor(t_ms / kBucketMs)); }
   Open& at(int64_t index) {
     if (open_.empty()) first_ = index;
-    while (first_ + static_cast<int64_t>(open_.size()) <= index) open_.emplace_back();
+    while (first_ + static_cast<int64_t>(open_.size()) <= index) {
+      open_.emplace_back();
+      if (!spare_.empty()) {
+        open_.back().bins = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
     return open_[static_cast<size_t>(index - first_)];
   }
   std::deque<Open> open_;
+  // The bins vectors of flushed buckets, kept for the next ones: nothing allocated and freed per bucket, which
+  // would fragment the heap between the buckets' histograms that stay for the whole run.
+  std::vector<std::vector<uint32_t>> spare_;
   int64_t first_ = 0;
 };
 
@@ -182,6 +193,22 @@ class Loop {
       book_.ended(t->scheduled_ms, end, latency, true, failure);
       if (!failure.empty()) sink_.failed({t->scheduled_ms, end, latency, std::move(failure)});
     }
+    trim_idle();
+  }
+
+  // Frees idle handles beyond twice the pool: after a burst in flight (a frozen backend: up to max_in_flight) the
+  // rest of the run must not keep each handle's buffers (about 20 KiB) for nothing.
+  void trim_idle() {
+    const size_t keep = static_cast<size_t>(std::max<long>(spec_.pool_size, 16)) * 2;
+    if (idle_.size() <= keep) return;
+    std::vector<Transfer*> freed(idle_.begin() + static_cast<std::ptrdiff_t>(keep), idle_.end());
+    idle_.resize(keep);
+    std::sort(freed.begin(), freed.end());
+    std::erase_if(transfers_, [&freed](const std::unique_ptr<Transfer>& t) {
+      if (!std::binary_search(freed.begin(), freed.end(), t.get())) return false;
+      curl_easy_cleanup(t->easy);
+      return true;
+    });
   }
 
   // At the end, requests still in flight past their timeout (should curl not have ended them) count as failed.

@@ -126,7 +126,7 @@ std::string heal_text(const json& m) {
                      num(m, "under_fault_ms").value_or(0) / 1000);
 }
 
-std::string html_timeline(const json& j) {
+std::string html_timeline(const json& j, const std::vector<ProbeSeries>* live) {
   std::string out;
   const auto& m = j["metrics"];
   out += fmt::format("<h2>Timeline</h2>\n<p class=\"meta\">first fault at {} · end of impact at {} · time to impact {} · "
@@ -144,7 +144,7 @@ std::string html_timeline(const json& j) {
          "<span><i class=\"swatch\" style=\"background:#ddf4ff\"></i>baseline</span>"
          "<span><i class=\"swatch\" style=\"background:#fbefff\"></i>recovery</span>"
          "<span><i class=\"swatch\" style=\"background:#dafbe1\"></i>after</span></p>\n";
-  out += timeline_svg(j);
+  out += timeline_svg(j, live);
   return out;
 }
 
@@ -195,10 +195,10 @@ std::string html_steps_and_guards(const json& j) {
 
 }  // namespace
 
-std::string make_html(const nlohmann::json& j) {
+std::string make_html(const nlohmann::json& j, const std::vector<ProbeSeries>* live) {
   std::string out = html_header(j);
   out += html_criteria(j);
-  out += html_timeline(j);
+  out += html_timeline(j, live);
   out += html_phases(j);
   out += html_steps_and_guards(j);
   out += fmt::format("<footer>rebound {} · journal schema {}</footer>\n</body>\n</html>\n",

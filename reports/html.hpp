@@ -4,10 +4,15 @@
 // output is escaped.
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "experiments/analysis.hpp"
 
 namespace rebound {
 
-std::string make_html(const nlohmann::json& journal);
+// `live`: the run's series, in the journal's probe order, for what make_journal leaves to them (a load probe's
+// bucket rows); nullptr for a journal read back from its file.
+std::string make_html(const nlohmann::json& journal, const std::vector<ProbeSeries>* live = nullptr);
 std::string html_escape(const std::string& text);
 
 }  // namespace rebound

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "reports/html.hpp"
+#include "reports/journal_buckets.hpp"
 
 namespace rebound {
 
@@ -21,26 +22,20 @@ struct Column {
   double p99 = 0;                      // the highest bucket p99
 };
 
-std::vector<Column> columns_of(const nlohmann::json& probe, const std::function<double(double)>& x) {
+std::vector<Column> columns_of(const nlohmann::json& probe, const ProbeSeries* live,
+                               const std::function<double(double)>& x) {
   std::map<long, Column> by_pixel;
-  // Rows of the journal's bucket_columns: t_ms, end_ms, requests, failed, max_latency_ms, p50_ms, p99_ms, ...
-  auto number = [](const nlohmann::json& row, size_t i) {
-    return row.is_array() && row.size() > i && row[i].is_number() ? std::optional<double>(row[i].get<double>())
-                                                                  : std::nullopt;
-  };
-  for (const auto& row : probe["buckets"]) {
-    const double t = number(row, 0).value_or(0);
-    Column& c = by_pixel[static_cast<long>(x(t) / 2)];
-    if (c.buckets++ == 0) c.t = t;
-    const double n = number(row, 2).value_or(0);
-    c.requests += n;
-    c.failed += number(row, 3).value_or(0);
-    if (auto p50 = number(row, 5)) {
-      c.p50_sum += *p50 * n;
-      c.p50_weight += n;
+  for_each_bucket_row(probe, live, [&](const BucketRow& row) {
+    Column& c = by_pixel[static_cast<long>(x(row.t_ms) / 2)];
+    if (c.buckets++ == 0) c.t = row.t_ms;
+    c.requests += row.requests;
+    c.failed += row.failed;
+    if (row.p50_ms) {
+      c.p50_sum += *row.p50_ms * row.requests;
+      c.p50_weight += row.requests;
     }
-    if (auto p99 = number(row, 6)) c.p99 = std::max(c.p99, *p99);
-  }
+    if (row.p99_ms) c.p99 = std::max(c.p99, *row.p99_ms);
+  });
   std::vector<Column> out;
   for (auto& [pixel, c] : by_pixel) out.push_back(c);
   return out;
@@ -49,12 +44,14 @@ std::vector<Column> columns_of(const nlohmann::json& probe, const std::function<
 }  // namespace
 
 bool is_load_lane(const nlohmann::json& probe) {
-  return probe.is_object() && probe.contains("buckets") && probe["buckets"].is_array() && !probe["buckets"].empty();
+  if (!probe.is_object()) return false;
+  if (probe.contains("bucket_columns")) return true;  // rows in "buckets", or left to the run's series
+  return probe.contains("buckets") && probe["buckets"].is_array() && !probe["buckets"].empty();
 }
 
-std::string load_lane_svg(const nlohmann::json& probe, const std::function<double(double)>& x, double lane_top,
-                          double lane_bottom) {
-  const auto columns = columns_of(probe, x);
+std::string load_lane_svg(const nlohmann::json& probe, const ProbeSeries* live,
+                          const std::function<double(double)>& x, double lane_top, double lane_bottom) {
+  const auto columns = columns_of(probe, live, x);
   std::vector<double> p99s;
   double max_rate = 1;
   for (const auto& c : columns) {
@@ -79,9 +76,11 @@ std::string load_lane_svg(const nlohmann::json& probe, const std::function<doubl
                          px, lane_bottom - c.failed / c.requests * h, c.failed / c.requests * h, c.t, c.failed,
                          c.requests);
   }
-  std::string out = fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"lane-scale\">p50–p99, 0–{:.1f} ms; "
-                                "requests/10 ms (grey), error ratio (red)</text>\n",
-                                lane_top + 30, scale);
+  // Three short lines left of the plot (it starts at x = 150): one long line ran over the plot.
+  std::string out = fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"lane-scale\">p50–p99, 0–{:.1f} ms</text>\n"
+                                "<text x=\"8\" y=\"{:.1f}\" class=\"lane-scale\">requests/10 ms (grey)</text>\n"
+                                "<text x=\"8\" y=\"{:.1f}\" class=\"lane-scale\">error ratio (red)</text>\n",
+                                lane_top + 30, scale, lane_top + 44, lane_top + 58);
   out += fmt::format("<polygon class=\"latency-band\" fill=\"#0969da\" fill-opacity=\"0.18\" points=\"{}{}\"/>\n",
                      band_top, band_bottom);
   out += fmt::format("<polyline class=\"latency-p50\" fill=\"none\" stroke=\"#0969da\" stroke-width=\"1.2\" "

@@ -166,7 +166,7 @@ std::string lane_samples(const json& p, const Frame& f, double lane_bottom, cons
 }
 
 // One lane per probe: its name, its latency scale and its samples.
-std::string probe_lane(const json& p, size_t i, const Frame& f) {
+std::string probe_lane(const json& p, size_t i, const Frame& f, const ProbeSeries* live) {
   double lane_top = f.top + f.lane_height * static_cast<double>(i) + 8;
   double lane_bottom = lane_top + f.lane_height - 20;
   std::vector<double> latencies;
@@ -181,7 +181,7 @@ std::string probe_lane(const json& p, size_t i, const Frame& f) {
                        html_escape(str(p, "name")));
     svg += fmt::format("<line x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#d0d7de\"/>\n", f.left,
                        f.width - f.right, lane_bottom, lane_bottom);
-    svg += load_lane_svg(p, [&f](double t) { return f.x(t); }, lane_top, lane_bottom);
+    svg += load_lane_svg(p, live, [&f](double t) { return f.x(t); }, lane_top, lane_bottom);
     return svg + "</g>\n";
   }
   svg += fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"lane-name\">{}</text><text x=\"8\" y=\"{:.1f}\" "
@@ -208,7 +208,7 @@ std::string time_axis(const Frame& f) {
 
 // The timeline: one lane per probe (latency as a line, failed samples as red ticks), fault windows shaded,
 // phases marked, the moment of recovery and the recover_within deadline drawn.
-std::string timeline_svg(const json& j) {
+std::string timeline_svg(const json& j, const std::vector<ProbeSeries>* live) {
   const Frame f(j);
   std::string svg = fmt::format(
       "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" role=\"img\" "
@@ -219,7 +219,8 @@ std::string timeline_svg(const json& j) {
   svg += timeline_heal(j, f);
   svg += timeline_recovery(j, f);
   const auto& probes = j["probes"];
-  for (size_t i = 0; i < probes.size(); ++i) svg += probe_lane(probes[i], i, f);
+  for (size_t i = 0; i < probes.size(); ++i)
+    svg += probe_lane(probes[i], i, f, live && i < live->size() ? &(*live)[i] : nullptr);
   svg += time_axis(f);
   svg += "</svg>\n";
   return svg;

@@ -4,6 +4,7 @@
 
 #include "config/build_info.hpp"
 #include "config/templates.hpp"
+#include "reports/journal_buckets.hpp"
 
 namespace rebound {
 
@@ -173,30 +174,21 @@ nlohmann::json criteria_json(const RunResult& r) {
   return slo;
 }
 
-// A load probe's 10 ms bucket as one row of kLoadBucketColumns (compact: a ten-minute run has 60,000 of them).
-nlohmann::json load_bucket_row(const Sample& s) {
-  auto opt = [](std::optional<double> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  return nlohmann::json::array({s.t_ms, s.end_ms, s.requests->count, s.requests->failures, s.latency_ms,
-                                opt(s.requests->latency.percentile(50)), opt(s.requests->latency.percentile(99)),
-                                s.requests->failures ? s.reason : ""});
-}
-
 nlohmann::json probes_json(const RunResult& r) {
   nlohmann::json probes = nlohmann::json::array();
   for (const auto& p : r.probes) {
     nlohmann::json samples = nlohmann::json::array();
-    nlohmann::json buckets = nlohmann::json::array();
+    bool buckets = false;
     for (const auto& s : p.samples) {
-      if (s.requests) buckets.push_back(load_bucket_row(s));
+      if (s.requests) buckets = true;
       else
         samples.push_back({{"t_ms", s.t_ms}, {"end_ms", s.end_ms}, {"ok", s.ok}, {"latency_ms", s.latency_ms},
                            {"reason", s.reason}});
     }
     probes.push_back({{"name", p.name}, {"samples", samples}});
-    if (!buckets.empty()) {
-      probes.back()["bucket_columns"] = {"t_ms", "end_ms", "requests", "failed", "max_latency_ms", "p50_ms", "p99_ms",
-                                         "first_failure"};
-      probes.back()["buckets"] = std::move(buckets);
+    if (buckets) {  // the rows stay in the series: write_journal streams them, make_html reads them there
+      probes.back()["bucket_columns"] = bucket_columns();
+      probes.back()["buckets"] = nullptr;
     }
     if (!p.failed_requests.empty() || p.failed_requests_dropped) {
       nlohmann::json failed = nlohmann::json::array();

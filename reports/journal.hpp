@@ -13,6 +13,9 @@ namespace rebound {
 constexpr int kJournalSchemaVersion = 2;
 
 nlohmann::json experiment_to_json(const Experiment& experiment);
+// The journal as a tree, but for a load probe's bucket rows (60,000 in ten minutes): its "buckets" is null here,
+// write_journal (reports/journal_writer.hpp) streams the rows from `result` into the file, and make_html reads
+// them from `result` too. A journal read back from its file has them all.
 nlohmann::json make_journal(const Experiment& experiment, const RunResult& result);
 // A step's detail in one line for the reports ("connections 35, toxic_connections 17, ..."): its numbers,
 // flags and short strings; long values (paths) and nested ones are left to the journal.

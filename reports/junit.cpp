@@ -36,9 +36,9 @@ static std::string limit_text(const Criterion& c) {
 
 namespace {
 
-// A phase of the analysis in one line: "12 samples, 5 failed (41.67%), p99 30.1 ms".
+// A phase of the analysis in one line: "12 samples, 5 failed (41.67%), p99 30.1 ms" ("requests" for a load probe's).
 std::string phase_text(const PhaseStats& s) {
-  return fmt::format("{} samples, {} failed ({:.2f}%), p99 {}", s.samples, s.failures, s.error_ratio * 100,
+  return fmt::format("{} {}, {} failed ({:.2f}%), p99 {}", s.samples, counted(s), s.failures, s.error_ratio * 100,
                      s.p99 ? fmt::format("{:.1f} ms", *s.p99) : "-");
 }
 
@@ -55,7 +55,7 @@ std::string heal_properties(const RunResult& r) {
     property("healed_under_fault", m.time_to_heal_ms ? "yes" : "no");
   for (const char* name : {"degraded", "healed"})
     if (auto it = m.phases.find(name); it != m.phases.end()) property(std::string("phase.") + name, phase_text(it->second));
-  // A load probe's requests per phase: "load.users.impact" = "3012 samples, 131 failed (4.35%), p99 401.2 ms".
+  // A load probe's requests per phase: "load.users.impact" = "3012 requests, 131 failed (4.35%), p99 401.2 ms".
   for (const auto& [probe, phases] : m.load_phases)
     for (const auto& [name, stats] : phases)
       property(fmt::format("load.{}.{}", probe, name),

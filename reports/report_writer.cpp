@@ -6,6 +6,7 @@
 
 #include "config/templates.hpp"
 #include "reports/html.hpp"
+#include "reports/journal_writer.hpp"
 #include "reports/markdown.hpp"
 
 namespace rebound {
@@ -20,8 +21,8 @@ Result<void> write_text_file(const std::string& path, const std::string& text) {
 
 Result<void> write_experiment_reports(const Experiment& ex, const RunResult& result, const nlohmann::json& journal,
                                       const std::string& dir) {
-  if (auto w = write_text_file(dir + "/journal.json", journal.dump(2) + "\n"); !w) return w;
-  if (auto w = write_text_file(dir + "/report.html", make_html(journal)); !w) return w;
+  if (auto w = write_journal(dir + "/journal.json", journal, result, ex.secrets); !w) return w;
+  if (auto w = write_text_file(dir + "/report.html", make_html(journal, &result.probes)); !w) return w;
   return write_text_file(dir + "/summary.md", mask_secrets(make_markdown(ex, result), ex.secrets));
 }
 
