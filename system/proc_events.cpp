@@ -19,8 +19,17 @@ Result<ProcEvents> ProcEvents::open() {
   address.nl_groups = CN_IDX_PROC;
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
     return fail_errno("cannot bind to the proc connector");
-  // PROC_CN_MCAST_LISTEN: one netlink message holding a connector message holding the operation.
-  const proc_cn_mcast_op op = PROC_CN_MCAST_LISTEN;
+  if (!send_op(fd.get(), PROC_CN_MCAST_LISTEN)) return fail_errno("cannot listen to the proc connector");
+  return ProcEvents(std::move(fd));
+}
+
+ProcEvents::~ProcEvents() {
+  if (fd_) (void)send_op(fd_.get(), PROC_CN_MCAST_IGNORE);
+}
+
+// One netlink message holding a connector message holding the operation.
+bool ProcEvents::send_op(int fd, int op_value) {
+  const auto op = static_cast<proc_cn_mcast_op>(op_value);
   alignas(nlmsghdr) char buffer[NLMSG_SPACE(sizeof(cn_msg) + sizeof op)] = {};
   auto* header = reinterpret_cast<nlmsghdr*>(buffer);
   header->nlmsg_len = NLMSG_LENGTH(sizeof(cn_msg) + sizeof op);
@@ -30,8 +39,7 @@ Result<ProcEvents> ProcEvents::open() {
   message->id.val = CN_VAL_PROC;
   message->len = sizeof op;
   std::memcpy(reinterpret_cast<char*>(message) + sizeof(cn_msg), &op, sizeof op);
-  if (send(fd.get(), buffer, header->nlmsg_len, 0) < 0) return fail_errno("cannot listen to the proc connector");
-  return ProcEvents(std::move(fd));
+  return send(fd, buffer, header->nlmsg_len, 0) >= 0;
 }
 
 bool ProcEvents::drain() {

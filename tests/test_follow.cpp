@@ -206,6 +206,40 @@ TEST_CASE("follow: a supervised service restarted during a network.partition of 
   CHECK(fault.records() == 0);
 }
 
+namespace {
+// The cgroup v2 path of a process.
+std::string cgroup_of(pid_t pid) {
+  auto text = test::read_text("/proc/" + std::to_string(pid) + "/cgroup");
+  auto at = text.find("0::");
+  if (at == std::string::npos) return "";
+  return test::cgroup2_root() + text.substr(at + 3, text.find('\n', at) - at - 3);
+}
+}  // namespace
+
+TEST_CASE("follow: after a SIGKILL of rebound and its guardian, rebound recover brings a followed process out of the "
+          "cgroup made for it",
+          "[root][network][follow]") {
+  if (!test::privileged()) return;
+  Sleepers s;
+  auto first = s.start();
+  test::TestCgroup home;  // the newcomer lives elsewhere: the fault makes a cgroup for it there, while it lasts
+  test::RunningFault fault(s.target("max_targets = 4\n"),
+                           "type = \"network.loss\"\ntarget = \"sleepers\"\nprobability = 1.0");
+  test::Child second({"/bin/sh", "-c", "echo $$ > " + home.path() + "/cgroup.procs && exec " + s.path + " 120"});
+  REQUIRE(test::wait_for([&] { return cgroup_of(second.pid()).starts_with(home.path() + "/rebound-"); }, 3000));
+  const std::string made = cgroup_of(second.pid());
+  test::kill_guardian(fault.rebound->pid());
+  CHECK(fault.stop(SIGKILL) == -SIGKILL);
+  CHECK(cgroup_of(second.pid()) == made);  // nothing but the record knows about it now
+  auto r = test::run_rebound({"recover", "--state-dir", fault.state});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(cgroup_of(second.pid()) == home.path());
+  CHECK_FALSE(fs::exists(made));
+  CHECK(cgroup_of(first->pid()).find("/rebound-") == std::string::npos);
+  CHECK(fault.records() == 0);
+}
+
 // Validation: each message of the follow keys, with its file, line and column.
 namespace {
 std::string follow_step(const std::string& target, const std::string& keys) {
