@@ -76,6 +76,7 @@ TEST_CASE("follow: process.stop freezes a matching process that appears during t
   CHECK(step["detail"]["followed_processes"] == 1);
   CHECK(step["detail"]["followed"][0]["pid"] == second->pid());
   CHECK(step["detail"]["resumed"].size() == 2);
+  CHECK(test::read_text(fault.reports + "/net/summary.md").find("followed\\_processes 1") != std::string::npos);
   CHECK(test::read_text(fault.log).find("followed target sleepers to pid " + std::to_string(second->pid())) !=
         std::string::npos);
 }
