@@ -81,6 +81,24 @@ TEST_CASE("follow: process.stop freezes a matching process that appears during t
         std::string::npos);
 }
 
+TEST_CASE("follow: without the proc connector (rebound in a network namespace of its own) polling finds the new process",
+          "[root][follow]") {
+  if (!test::privileged()) return;
+  Sleepers s;
+  auto first = s.start();
+  // The kernel's proc connector only speaks to the first network namespace: here rebound polls every 200 ms.
+  test::RunningFault fault(s.target("max_targets = 4\n"), "type = \"process.stop\"\ntarget = \"sleepers\"", "",
+                           {"/usr/bin/unshare", "-n"});
+  REQUIRE(test::wait_for([&] { return stopped(first->pid()); }, 3000));
+  CHECK(test::read_text(fault.log).find("follows target sleepers: every 200ms\n") != std::string::npos);
+  auto second = s.start();
+  CHECK(test::wait_for([&] { return stopped(second->pid()); }, 3000));
+  WARN("polling: the new process was frozen " << age_ms(second->pid()) << " ms after it started (follow_interval 200ms)");
+  CHECK(age_ms(second->pid()) < 1000);  // 200 ms and a look at /proc; generous on a loaded machine
+  fault.stop();
+  CHECK(test::wait_for([&] { return running(second->pid()); }, 3000));
+}
+
 TEST_CASE("follow: follow = false leaves a new matching process alone", "[integration][follow]") {
   Sleepers s;
   auto first = s.start();
