@@ -222,6 +222,7 @@ TEST_CASE("follow: a supervised service restarted during a network.partition of 
   INFO(step.dump());
   CHECK(step["detail"]["followed_processes"] == 1);
   CHECK(step["detail"]["followed"][0]["pid"] == new_pid);
+  WARN("rebound reached the restarted service " << step["detail"]["followed"][0]["age_ms"] << " ms after it started");
   CHECK(fault.records() == 0);
 }
 
