@@ -1,6 +1,7 @@
 #include "injectors/process_stop.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fmt/format.h>
@@ -102,8 +103,9 @@ std::string ProcessStop::stop_all(StepContext& context, const std::vector<Proces
           !held)
         return held.error().message;
     stopped_.push_back({p, holds[i]});  // before the signal: a failed SIGSTOP still releases its hold
-    if (kill(p.pid, SIGSTOP) != 0) return fmt::format("cannot send SIGSTOP to pid {}: {}", p.pid, std::strerror(errno));
-    signalled.push_back(p);
+    if (kill(p.pid, SIGSTOP) == 0) signalled.push_back(p);
+    else if (errno != ESRCH)  // one that exited meanwhile needs nothing
+      return fmt::format("cannot send SIGSTOP to pid {}: {}", p.pid, std::strerror(errno));
   }
   return "";
 }
