@@ -8,7 +8,10 @@
 #include <cmath>
 #include <ctime>
 #include <fmt/format.h>
+#include <fstream>
+#include <iterator>
 #include <set>
+#include <sstream>
 #include <unistd.h>
 
 #include "experiments/runner_impl.hpp"
@@ -31,6 +34,19 @@ int64_t age_ms(const ProcessInfo& p) {
   clock_gettime(CLOCK_BOOTTIME, &now);
   const int64_t now_ms = int64_t{now.tv_sec} * 1000 + now.tv_nsec / 1'000'000;
   return now_ms - static_cast<int64_t>(p.start_time * 1000 / static_cast<uint64_t>(sysconf(_SC_CLK_TCK)));
+}
+
+// The parent's pid from /proc/PID/stat (the field after the state letter), or 0.
+pid_t parent_of(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 1));
+  char state = 0;
+  pid_t parent = 0;
+  fields >> state >> parent;
+  return parent;
 }
 
 }  // namespace
@@ -87,9 +103,13 @@ void Runner::follow_tick(const StepDecl& decl, StepRecord& rec, StepContext& con
                                    state.last_error = matched.error().message));
     return;
   }
+  // A child of a process in the fault (a shell's subshell, a worker forked by a frozen or cut-off master) is
+  // not new: it is in the fault's cgroup from its birth, and a frozen process forks nothing.
+  std::set<pid_t> inside;
+  for (const auto& p : state.covered) inside.insert(p.pid);
   std::vector<ProcessInfo> newcomers;
   for (const auto& p : *matched)
-    if (state.seen.insert({p.pid, p.start_time}).second) newcomers.push_back(p);
+    if (state.seen.insert({p.pid, p.start_time}).second && !inside.count(parent_of(p.pid))) newcomers.push_back(p);
   if (newcomers.empty()) return;
   const auto live = static_cast<size_t>(std::count_if(state.covered.begin(), state.covered.end(), [](const auto& p) {
     return process_is(p.pid, p.start_time);
