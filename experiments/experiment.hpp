@@ -53,6 +53,10 @@ struct StepDecl {
   Millis start{0};
   std::optional<Millis> duration;
   bool allow_no_effect = false;  // a fault that reached nothing does not make the run inconclusive
+  // A lasting fault on a process target extends itself to the target's new processes while it lasts
+  // (experiments/runner_follow.cpp): on by default wherever the step type and the target allow it.
+  bool follow = false;
+  Millis follow_interval{200};  // how often the target is resolved again while following
   std::shared_ptr<StepAction> action;
 };
 

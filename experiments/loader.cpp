@@ -8,6 +8,7 @@
 
 #include "config/templates.hpp"
 #include "experiments/loader_captures.hpp"
+#include "experiments/loader_follow.hpp"
 #include "experiments/loader_slo.hpp"
 #include "experiments/loader_targets.hpp"
 #include "probes/registry.hpp"
@@ -272,6 +273,7 @@ void Loader::parse_step(TableReader& r, size_t index, Experiment& ex) {
     r.error("duration", fmt::format("missing required key: {} needs a duration, e.g. duration = \"5s\"", s.type->name));
   StepFactoryContext context{vars_, target ? ex.find_target(*target) : nullptr};
   s.action = s.type->parse(r, context);
+  parse_follow(r, s, context.target);
   r.finish();
   if (s.action) ex.method.push_back(std::move(s));
 }

@@ -64,6 +64,11 @@ class Runner {
   bool target_changed(const StepDecl& decl, StepContext& context);
   bool apply_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool prepared);
   bool revert_step(const StepDecl& decl, StepRecord& rec, StepContext& context, bool aborted);
+  // A lasting fault's wait until `deadline_ms`; a step that follows its target extends itself meanwhile
+  // (runner_follow.cpp). True when the experiment was aborted.
+  bool wait_lasting(const StepDecl& decl, StepRecord& rec, StepContext& context, double deadline_ms);
+  struct FollowState;
+  void follow_tick(const StepDecl& decl, StepRecord& rec, StepContext& context, FollowState& state);
   void set_deadline(const StepDecl& decl, StepContext& context);
   bool ended_by_guardian(const StepDecl& decl, StepRecord& rec, StepContext& context);
   void step_failed(const StepDecl& decl, StepRecord& rec, const std::string& what, const std::string& error);

@@ -63,6 +63,9 @@ bool Runner::resolve_step_target(const StepDecl& decl, StepRecord& rec, StepCont
     return false;
   }
   context.processes = *processes;
+  context.matched = *processes;
+  if (draw.drawn && decl.follow)  // the matches it did not draw are not new either
+    if (auto all = match_target(*ex_.find_target(decl.target))) context.matched = *all;
   if (draw.drawn) {
     context.detail["target_draw"] = draw.to_json();  // the blast radius as drawn, in the journal
     log_at(now_ms(), fmt::format("step {}: target {}: {} -> pids {}", decl.name, decl.target, draw.how,
@@ -132,6 +135,7 @@ bool Runner::target_changed(const StepDecl& decl, StepContext& context) {
   context.detail = nlohmann::json::object();
   context.effect.reset();
   context.processes = *now;
+  context.matched = *now;
   return true;
 }
 
@@ -250,7 +254,7 @@ void Runner::run_step(size_t index, double method_start_ms) {
     // Woken a little early, then on time to the microsecond: a prepared step's end is one store, and a
     // sleeping thread wakes tens of microseconds late.
     const double end = *rec.applied_ms + decl.duration->count();
-    aborted = wait_abort_until(end - 1.0);
+    aborted = wait_lasting(decl, rec, context, end - 1.0);
     while (!aborted && now_ms() < end) aborted = abort_.load();
   }
   if ((decl.type->kind == StepKind::lasting_fault || prepared) && !revert_step(decl, rec, context, aborted)) return;

@@ -1,5 +1,7 @@
 #include "injectors/process_stop.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fmt/format.h>
@@ -47,74 +49,110 @@ void resume(pid_t pid, uint64_t start_time, const std::string& hold, Outcome& ou
   else out.resumed.push_back(std::to_string(pid));
 }
 
-// Waits briefly for each signalled process to reach the stopped state (SIGSTOP is delivered asynchronously) and
-// states the step's effect: a process that did not stop (a zombie, an uninterruptible sleep) reached nothing.
-void check_stopped(const std::vector<ProcessInfo>& signalled, StepContext& context) {
+// Waits briefly for the signalled process to reach the stopped state (SIGSTOP is delivered asynchronously);
+// its state letter, 0 if it is gone.
+char wait_stopped(const ProcessInfo& p, std::chrono::steady_clock::time_point deadline) {
+  char state = process_state(p.pid);
+  while (state != 'T' && state != 't' && state != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    state = process_state(p.pid);
+  }
+  return state;
+}
+
+// Notes in the step's detail which signalled processes stopped ("stopped", "not_stopped", appended to), and
+// returns those that did not, one line each.
+std::vector<std::string> note_stopped(const std::vector<ProcessInfo>& signalled, StepContext& context,
+                                      size_t& stopped_count) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-  nlohmann::json stopped = nlohmann::json::array(), not_stopped = nlohmann::json::array();
   std::vector<std::string> missed;
   for (const auto& p : signalled) {
-    char state = process_state(p.pid);
-    while (state != 'T' && state != 't' && state != 0 && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-      state = process_state(p.pid);
-    }
+    const char state = wait_stopped(p, deadline);
     std::string letter = state ? std::string(1, state) : "gone";
-    if (state == 'T' || state == 't') {
-      stopped.push_back({{"pid", p.pid}, {"comm", p.comm}, {"state", letter}});
-    } else {
-      not_stopped.push_back({{"pid", p.pid}, {"comm", p.comm}, {"state", letter}});
-      missed.push_back(fmt::format("pid {} did not stop (state {})", p.pid, letter));
-    }
+    const bool stopped = state == 'T' || state == 't';
+    context.detail[stopped ? "stopped" : "not_stopped"].push_back({{"pid", p.pid}, {"comm", p.comm}, {"state", letter}});
+    if (stopped) ++stopped_count;
+    else missed.push_back(fmt::format("pid {} did not stop (state {})", p.pid, letter));
   }
-  context.detail["stopped"] = stopped;
-  if (!not_stopped.empty()) context.detail["not_stopped"] = not_stopped;
-  std::string summary = fmt::format("stopped {} of {} processes", stopped.size(), signalled.size());
-  if (!stopped.empty()) summary += " (state T)";
-  if (!missed.empty()) summary += fmt::format("{} {}", stopped.empty() ? ":" : ";", fmt::join(missed, ", "));
+  return missed;
+}
+
+// States the step's effect: a process that did not stop (a zombie, an uninterruptible sleep) reached nothing.
+void check_stopped(const std::vector<ProcessInfo>& signalled, StepContext& context) {
+  context.detail["stopped"] = nlohmann::json::array();
+  size_t stopped = 0;
+  auto missed = note_stopped(signalled, context, stopped);
+  std::string summary = fmt::format("stopped {} of {} processes", stopped, signalled.size());
+  if (stopped > 0) summary += " (state T)";
+  if (!missed.empty()) summary += fmt::format("{} {}", stopped == 0 ? ":" : ";", fmt::join(missed, ", "));
   if (signalled.empty()) summary += ": every matched process exited before the signal";
-  context.effect = StepEffect{!stopped.empty(), summary};
+  context.effect = StepEffect{stopped > 0, summary};
 }
 
 }  // namespace
 
+std::string ProcessStop::stop_all(StepContext& context, const std::vector<ProcessInfo>& chosen,
+                                  const std::vector<std::string>& holds, std::vector<ProcessInfo>& signalled) {
+  auto lock = lock_state(state_dir_);
+  if (lock && !*lock) return lock->error().message;
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    const auto& p = chosen[i];
+    if (!process_is(p.pid, p.start_time)) continue;
+    if (!holds[i].empty())
+      if (auto held = add_hold(state_dir_, holds[i], {{"experiment", context.experiment}, {"step", context.step}});
+          !held)
+        return held.error().message;
+    stopped_.push_back({p, holds[i]});  // before the signal: a failed SIGSTOP still releases its hold
+    if (kill(p.pid, SIGSTOP) == 0) signalled.push_back(p);
+    else if (errno != ESRCH)  // one that exited meanwhile needs nothing
+      return fmt::format("cannot send SIGSTOP to pid {}: {}", p.pid, std::strerror(errno));
+  }
+  return "";
+}
+
+// Each process's hold, noted in the undo for SIGCONT.
+static std::vector<std::string> note_holds(const std::string& state_dir, const std::vector<ProcessInfo>& chosen,
+                                           nlohmann::json& undo) {
+  std::vector<std::string> holds;
+  for (const auto& p : chosen) {
+    holds.push_back(state_dir.empty() ? "" : make_hold_path(state_dir, p));
+    undo["sigcont"].push_back({{"pid", p.pid}, {"start_time", p.start_time}, {"hold", holds.back()}});
+  }
+  return holds;
+}
+
 Result<void> ProcessStop::apply(StepContext& context) {
   const std::vector<ProcessInfo> chosen = first_processes(context.processes, count_);
   state_dir_ = context.recorder ? context.recorder->dir() : "";
-  std::vector<std::string> holds;
-  nlohmann::json undo = {{"state_dir", state_dir_}, {"sigcont", nlohmann::json::array()}};
-  for (const auto& p : chosen) {
-    holds.push_back(state_dir_.empty() ? "" : make_hold_path(state_dir_, p));
-    undo["sigcont"].push_back({{"pid", p.pid}, {"start_time", p.start_time}, {"hold", holds.back()}});
-  }
+  undo_ = {{"state_dir", state_dir_}, {"sigcont", nlohmann::json::array()}};
+  const auto holds = note_holds(state_dir_, chosen, undo_);
   // The record comes first: if rebound dies right after SIGSTOP, its guardian or `rebound recover` still knows.
-  if (auto r = context.record(undo); !r) return r;
-  std::string error;
+  if (auto r = context.record(undo_); !r) return r;
   std::vector<ProcessInfo> signalled;
-  {
-    auto lock = lock_state(state_dir_);
-    if (lock && !*lock) return lock->error();
-    for (size_t i = 0; i < chosen.size() && error.empty(); ++i) {
-      const auto& p = chosen[i];
-      if (!process_is(p.pid, p.start_time)) continue;
-      if (!holds[i].empty()) {
-        if (auto held = add_hold(state_dir_, holds[i], {{"experiment", context.experiment}, {"step", context.step}});
-            !held) {
-          error = held.error().message;
-          break;
-        }
-      }
-      stopped_.push_back({p, holds[i]});  // before the signal: a failed SIGSTOP still releases its hold
-      if (kill(p.pid, SIGSTOP) != 0) error = fmt::format("cannot send SIGSTOP to pid {}: {}", p.pid, std::strerror(errno));
-      else signalled.push_back(p);
-    }
-  }
-  if (!error.empty()) {
+  if (auto error = stop_all(context, chosen, holds, signalled); !error.empty()) {
     (void)revert(context);  // the error that matters is the one that stopped the apply
     return fail(error);
   }
   check_stopped(signalled, context);
   return {};
+}
+
+Result<std::vector<ProcessInfo>> ProcessStop::extend(StepContext& context, const std::vector<ProcessInfo>& newcomers) {
+  auto live = static_cast<int64_t>(std::count_if(stopped_.begin(), stopped_.end(), [](const Stopped& s) {
+    return process_is(s.process.pid, s.process.start_time);
+  }));
+  std::vector<ProcessInfo> chosen;
+  for (const auto& p : newcomers)
+    if (!count_ || live + static_cast<int64_t>(chosen.size()) < *count_) chosen.push_back(p);
+  if (chosen.empty()) return chosen;
+  const auto holds = note_holds(state_dir_, chosen, undo_);
+  if (auto r = context.update_record(undo_); !r) return r.error();  // recorded before the signal, as in apply
+  std::vector<ProcessInfo> signalled;
+  auto error = stop_all(context, chosen, holds, signalled);  // what it stopped is resumed at revert
+  size_t stopped = 0;
+  (void)note_stopped(signalled, context, stopped);
+  if (!error.empty()) return fail(error);
+  return signalled;
 }
 
 Result<void> ProcessStop::revert(StepContext& context) {

@@ -13,6 +13,9 @@ class ProcessStop : public StepAction {
   static Result<std::string> recover(const nlohmann::json& undo);
   Result<void> apply(StepContext& context) override;
   Result<void> revert(StepContext& context) override;
+  bool follows() const override { return true; }
+  // Freezes the newcomers too (within count), each recorded for SIGCONT before its SIGSTOP.
+  Result<std::vector<ProcessInfo>> extend(StepContext& context, const std::vector<ProcessInfo>& newcomers) override;
   nlohmann::json describe() const override;
 
  private:
@@ -20,7 +23,11 @@ class ProcessStop : public StepAction {
     ProcessInfo process;
     std::string hold;  // its hold file; empty without a state directory
   };
+  // Records each process's hold and sends SIGSTOP; "" or the error that stopped it.
+  std::string stop_all(StepContext& context, const std::vector<ProcessInfo>& chosen,
+                       const std::vector<std::string>& holds, std::vector<ProcessInfo>& signalled);
   std::optional<int64_t> count_;
+  nlohmann::json undo_;  // the record's undo: every process to send SIGCONT
   std::string state_dir_;
   std::vector<Stopped> stopped_;
 };

@@ -27,6 +27,9 @@ struct StepContext {
   std::string step;
   std::string type;
   std::vector<ProcessInfo> processes;     // the step's target, resolved when the step starts
+  // Every process the target matched then (more than `processes` when a target draws some of them): a step that
+  // follows its target (`follow`) treats only processes not in here as new.
+  std::vector<ProcessInfo> matched;
   FaultRecorder* recorder = nullptr;
   std::function<bool()> aborted = [] { return false; };
   nlohmann::json detail = nlohmann::json::object();  // what the step did, for the journal
@@ -43,6 +46,12 @@ struct StepContext {
     if (!path) return path.error();
     record_path = *path;
     return {};
+  }
+  // Replaces the undo of the record written by record() (a fault extended to more processes), keeping the rest
+  // of it (its hard deadline): written before the fault reaches the new processes.
+  Result<void> update_record(const nlohmann::json& undo) {
+    if (!recorder || record_path.empty()) return {};
+    return recorder->update_undo(record_path, undo);
   }
 };
 
@@ -65,6 +74,16 @@ class StepAction {
   // Called once when the experiment ends (after its teardown), whether or not the step ran: releases what a
   // step keeps on purpose after its revert (the proxy's connections) so that nothing outlives the experiment.
   virtual void finish() {}
+  // A lasting fault that can reach processes of its target that appear while it lasts (`follow`, see
+  // experiments/runner_follow.cpp): the runner offers it each new match through extend.
+  virtual bool follows() const { return false; }
+  // While applied: extends the fault to `newcomers` (processes its target matches now that it did not match
+  // before), noting them in the fault's record first (context.update_record) so that the guardian and `rebound
+  // recover` undo them too. Returns the ones it reached (a newcomer that exited meanwhile is left out). After an
+  // error, what it did reach is still undone by revert.
+  [[nodiscard]] virtual Result<std::vector<ProcessInfo>> extend(StepContext&, const std::vector<ProcessInfo>&) {
+    return std::vector<ProcessInfo>{};
+  }
   // Checks, without changing anything, that the step can be applied here (e.g. loads BPF programs
   // through the verifier). Runs for every step before anything is injected, and in dry runs.
   virtual Result<void> preflight() { return {}; }

@@ -107,13 +107,24 @@ Result<void> FaultRecorder::update_run(const std::string& path, nlohmann::json r
   return write_state_file(path, run.dump(2));
 }
 
-Result<void> FaultRecorder::set_deadline(const std::string& record_path, int64_t deadline_unix_ms) {
+namespace {
+// Rewrites one key of a record written by FaultRecorder::record.
+Result<void> update_record(const std::string& record_path, const char* key, const nlohmann::json& value) {
   auto text = read_trusted_file(record_path);
   if (!text) return text.error();
   auto record = nlohmann::json::parse(*text, nullptr, false);
   if (!record.is_object()) return fail(fmt::format("{}: unreadable record", record_path));
-  record["deadline_unix_ms"] = deadline_unix_ms;
+  record[key] = value;
   return write_state_file(record_path, record.dump(2));
+}
+}  // namespace
+
+Result<void> FaultRecorder::set_deadline(const std::string& record_path, int64_t deadline_unix_ms) {
+  return update_record(record_path, "deadline_unix_ms", deadline_unix_ms);
+}
+
+Result<void> FaultRecorder::update_undo(const std::string& record_path, const nlohmann::json& undo) {
+  return update_record(record_path, "undo", undo);
 }
 
 std::string expired_record_path(const std::string& record_path) {

@@ -44,6 +44,8 @@ class FaultRecorder {
   // The hard deadline of an applied lasting fault (duration + margin, on the wall clock): written into its record,
   // so that the guardian ends the fault then even if rebound's main loop hangs (system/guardian.hpp).
   [[nodiscard]] Result<void> set_deadline(const std::string& record_path, int64_t deadline_unix_ms);
+  // Replaces the undo of a record (a fault that followed its target to new processes); the rest stays.
+  [[nodiscard]] Result<void> update_undo(const std::string& record_path, const nlohmann::json& undo);
 
   // REBOUND_STATE_DIR, else /run/rebound as root, else $XDG_RUNTIME_DIR/rebound or /tmp/rebound-UID.
   static std::string default_dir();

@@ -31,6 +31,23 @@ Result<void> CgroupAttachment::apply(StepContext& context, const TargetSpec& tar
   return {};
 }
 
+Result<std::vector<ProcessInfo>> CgroupAttachment::extend(StepContext& context,
+                                                          const std::vector<ProcessInfo>& newcomers, netfault_bpf& skel,
+                                                          unsigned programs) {
+  if (!scope_) return fail("the fault is not scoped to a process target's cgroups");
+  auto fresh = scope_->extend(newcomers, [&](const nlohmann::json& undo) { return context.update_record(undo); });
+  if (!fresh) return fresh.error();
+  for (const auto& path : *fresh) {
+    if (auto r = attach(path, skel, programs); !r) return r.error();
+    cgroups_.push_back(path);
+  }
+  if (!fresh->empty()) context.detail["cgroups"] = cgroups_;
+  std::vector<ProcessInfo> reached;
+  for (const auto& p : newcomers)
+    if (process_is(p.pid, p.start_time)) reached.push_back(p);
+  return reached;
+}
+
 Result<void> CgroupAttachment::attach(const std::string& path, netfault_bpf& skel, unsigned programs) {
   Fd cgroup(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!cgroup) return fail_errno(fmt::format("cannot open cgroup {}", path));

@@ -23,6 +23,10 @@ class CgroupAttachment {
   // Attaches skel's programs in `programs` to the target's cgroups; notes them in the step's detail.
   [[nodiscard]] Result<void> apply(StepContext& context, const TargetSpec& target, netfault_bpf& skel,
                                    unsigned programs);
+  // A process target's new processes (a step that follows it): moved into the step's cgroups, the programs
+  // attached to any new one; the record's undo rewritten first. Returns the processes now in the fault.
+  [[nodiscard]] Result<std::vector<ProcessInfo>> extend(StepContext& context, const std::vector<ProcessInfo>& newcomers,
+                                                        netfault_bpf& skel, unsigned programs);
   // Detaches every link, then moves the processes back and removes rebound's cgroups. Safe to call again.
   [[nodiscard]] Result<void> revert();
   // The cgroups the programs are attached to (while applied).

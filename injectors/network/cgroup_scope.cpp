@@ -165,38 +165,63 @@ Result<std::unique_ptr<CgroupScope>> CgroupScope::enter(
   std::unique_ptr<CgroupScope> scope(new CgroupScope);
   scope->state_dir_ = state_dir;
   scope->moved_ = nlohmann::json::array();
+  if (auto added = scope->add(processes, record, false); !added) {
+    if (auto left = scope->leave(); !left) spdlog::error("{}", left.error().message);
+    return added.error();
+  }
+  return scope;
+}
+
+Result<std::vector<std::string>> CgroupScope::extend(const std::vector<ProcessInfo>& processes,
+                                                     const std::function<Result<void>(const nlohmann::json&)>& record) {
+  if (left_) return fail("the step's cgroups are gone already");
+  return add(processes, record, true);
+}
+
+bool CgroupScope::inside(const std::string& cgroup) const {
+  return std::any_of(created_.begin(), created_.end(),
+                     [&](const std::string& c) { return cgroup == c || cgroup.starts_with(c + "/"); });
+}
+
+// Plans a cgroup for each process (reusing the scope's cgroup for its parent, if there is one), records the whole
+// undo, notes the holds in the ledger, makes the new cgroups and moves the processes. Returns the new cgroups.
+Result<std::vector<std::string>> CgroupScope::add(const std::vector<ProcessInfo>& processes,
+                                                  const std::function<Result<void>(const nlohmann::json&)>& record,
+                                                  bool skip_gone) {
+  std::vector<std::string> fresh;
+  nlohmann::json added = nlohmann::json::array();
   Result<void> done;
   {
-    auto ledger = CgroupLedger::open(state_dir);
+    auto ledger = CgroupLedger::open(state_dir_);
     if (!ledger) return ledger.error();
     ledger->prune();
     static std::atomic<int> sequence{0};
-    std::map<std::string, std::string> by_parent;  // parent -> the cgroup made in it
     for (const auto& p : processes) {
       auto current = process_cgroup(p.pid);
+      if (!current && skip_gone && !process_is(p.pid, p.start_time)) continue;
       if (!current) return current.error();
+      if (inside(*current)) continue;  // forked by a process in the fault: it is in it already
       auto placement = place_cgroup(p.pid, *current);
-      if (!placement.warning.empty()) scope->warnings_.push_back(placement.warning);
-      const std::string& parent = placement.parent;
-      auto& cgroup = by_parent[parent];
-      while (cgroup.empty() || fs::exists(cgroup))
-        cgroup = fmt::format("{}/rebound-{}-{}", parent, getpid(), sequence++);
-      if (std::find(scope->created_.begin(), scope->created_.end(), cgroup) == scope->created_.end())
-        scope->created_.push_back(cgroup);
+      if (!placement.warning.empty()) warnings_.push_back(placement.warning);
+      auto& cgroup = by_parent_[placement.parent];
+      if (cgroup.empty()) {
+        while (cgroup.empty() || fs::exists(cgroup))
+          cgroup = fmt::format("{}/rebound-{}-{}", placement.parent, getpid(), sequence++);
+        created_.push_back(cgroup);
+        fresh.push_back(cgroup);
+      }
       // The true original: the ledger's, when another step already moved the process (its current cgroup
       // is then that step's); otherwise where it is now.
       const HeldProcess* held = ledger->find(p.pid, p.start_time);
       std::string original = held ? held->original : *current;
-      scope->moved_.push_back(
-          {{"pid", p.pid}, {"start_time", p.start_time}, {"original", original}, {"cgroup", cgroup}});
+      added.push_back({{"pid", p.pid}, {"start_time", p.start_time}, {"original", original}, {"cgroup", cgroup}});
+      moved_.push_back(added.back());
     }
-    nlohmann::json undo{{"scope", "cgroup"},
-                        {"state_dir", state_dir},
-                        {"created_cgroups", scope->created_},
-                        {"moved", scope->moved_}};
+    if (added.empty()) return fresh;
+    nlohmann::json undo{{"scope", "cgroup"}, {"state_dir", state_dir_}, {"created_cgroups", created_}, {"moved", moved_}};
     if (auto r = record(undo); !r) return r.error();
     auto self = read_process(getpid());
-    for (const auto& m : scope->moved_) {
+    for (const auto& m : added) {
       pid_t pid = m["pid"];
       uint64_t start_time = m["start_time"];
       HeldProcess* held = ledger->find(pid, start_time);
@@ -204,19 +229,15 @@ Result<std::unique_ptr<CgroupScope>> CgroupScope::enter(
       held->holds.push_back({m["cgroup"].get<std::string>(), getpid(), self ? self->start_time : 0});
     }
     done = ledger->save();
-    for (const auto& cgroup : scope->created_) {
+    for (const auto& cgroup : fresh) {
       if (!done) break;
-      if (mkdir(cgroup.c_str(), 0755) != 0)
-        done = fail_errno(fmt::format("cannot create cgroup {}", cgroup));
+      if (mkdir(cgroup.c_str(), 0755) != 0) done = fail_errno(fmt::format("cannot create cgroup {}", cgroup));
     }
-    for (const auto& m : scope->moved_)
+    for (const auto& m : added)
       if (done) done = move_to_cgroup(m["pid"].get<pid_t>(), m["cgroup"].get<std::string>());
   }  // unlocked here: leave() locks again
-  if (!done) {
-    if (auto left = scope->leave(); !left) spdlog::error("{}", left.error().message);
-    return done.error();
-  }
-  return scope;
+  if (!done) return done.error();
+  return fresh;
 }
 
 Result<void> CgroupScope::leave() {

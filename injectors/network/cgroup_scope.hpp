@@ -15,6 +15,7 @@
 // left, or to its original once no live rebound holds it. A cgroup that still contains a held cgroup is
 // left to the holder of that one, who removes it on its way out.
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -40,6 +41,11 @@ class CgroupScope {
   const std::vector<std::string>& cgroups() const { return created_; }
   // One line per process that had to leave its own cgroup for the fault (see cgroup_placement.hpp).
   const std::vector<std::string>& warnings() const { return warnings_; }
+  // Moves more processes in (a step that follows its target): into the scope's cgroup for their parent, or into
+  // a new one (returned: the step's programs must be attached to it too). `record` rewrites the undo (all of it)
+  // before anything moves. A process that exited meanwhile, or that is in the scope already, is left out.
+  [[nodiscard]] Result<std::vector<std::string>> extend(
+      const std::vector<ProcessInfo>& processes, const std::function<Result<void>(const nlohmann::json& undo)>& record);
   // Moves every process (children forked meanwhile too) where it belongs now, and removes the cgroups.
   [[nodiscard]] Result<void> leave();
 
@@ -50,8 +56,13 @@ class CgroupScope {
  private:
   CgroupScope() = default;
   static Result<std::string> recover_record(const nlohmann::json& undo);
+  Result<std::vector<std::string>> add(const std::vector<ProcessInfo>& processes,
+                                       const std::function<Result<void>(const nlohmann::json&)>& record,
+                                       bool skip_gone);
+  bool inside(const std::string& cgroup) const;  // in or below one of the scope's cgroups
   std::string state_dir_;
   std::vector<std::string> created_;
+  std::map<std::string, std::string> by_parent_;  // parent -> the scope's cgroup made in it
   std::vector<std::string> warnings_;
   nlohmann::json moved_;  // [{pid, start_time, original, cgroup}]
   bool left_ = false;

@@ -4,7 +4,6 @@
 #include <bpf/bpf.h>
 #include <filesystem>
 #include <fmt/format.h>
-#include <map>
 #include <sys/stat.h>
 
 #include "system/socket_table.hpp"
@@ -45,37 +44,36 @@ std::string cgroup_path_of_id(uint64_t id, const std::vector<std::string>& hints
   return "";
 }
 
-Result<void> ExistingSockets::apply(StepContext& context, netfault_bpf& skel, unsigned programs,
-                                    const std::vector<std::string>& covered) {
+Result<ExistingSockets::Found> ExistingSockets::cover(const std::vector<ProcessInfo>& processes, netfault_bpf& skel,
+                                                      unsigned programs, const std::vector<std::string>& covered) {
   std::vector<pid_t> pids;
   std::vector<std::string> hints;
-  for (const auto& p : context.processes) {
+  for (const auto& p : processes) {
     pids.push_back(p.pid);
     if (auto c = process_cgroup(p.pid)) hints.push_back(*c);
   }
   auto sockets = sockets_of(pids);
   if (!sockets) return fail(fmt::format("cannot list the target's existing sockets: {}", sockets.error().message));
-  std::map<std::string, size_t> by_cgroup;  // the cgroups to attach to, and how many sockets each has
-  size_t listed = 0, unknown = 0;
-  nlohmann::json described = nlohmann::json::array();
+  Found found;
   int map_fd = bpf_map__fd(skel.maps.target_sockets);
   for (const auto& s : *sockets) {
     std::string cgroup = cgroup_path_of_id(s.cgroup_id, hints);
     if (cgroup.empty()) {
-      ++unknown;
+      ++found.unknown;
       continue;
     }
     if (at_or_below(cgroup, covered)) continue;  // the step's own programs see this one
     uint8_t one = 1;
     if (bpf_map_update_elem(map_fd, &s.cookie, &one, BPF_ANY) != 0)
       return fail_errno(fmt::format("cannot note the target's socket {} for the fault", s.describe()));
-    ++by_cgroup[cgroup];
-    ++listed;
-    if (described.size() < kListed) described.push_back(s.describe());
+    found.cgroups.insert(cgroup);
+    ++found.listed;
+    if (found.described.size() < kListed) found.described.push_back(s.describe());
   }
   const std::pair<bpf_program*, unsigned> candidates[] = {{skel.progs.netfault_sockets_ingress, kSocketsIngress},
                                                           {skel.progs.netfault_sockets_egress, kSocketsEgress}};
-  for (const auto& [cgroup, count] : by_cgroup) {
+  for (const auto& cgroup : found.cgroups) {
+    if (!attached_.insert(cgroup).second) continue;  // attached for earlier sockets
     Fd fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd) return fail_errno(fmt::format("cannot open cgroup {} (where the target's existing sockets are)", cgroup));
     for (auto [prog, bit] : candidates) {
@@ -85,16 +83,27 @@ Result<void> ExistingSockets::apply(StepContext& context, netfault_bpf& skel, un
       links_.emplace_back(link);
     }
   }
-  context.detail["existing_sockets"] = listed;
-  if (!described.empty()) context.detail["existing_socket_list"] = described;
-  if (!by_cgroup.empty()) {
-    std::vector<std::string> where;
-    for (const auto& [cgroup, count] : by_cgroup) where.push_back(cgroup);
-    context.detail["existing_socket_cgroups"] = where;
-  }
-  if (unknown > 0)
+  return found;
+}
+
+Result<void> ExistingSockets::apply(StepContext& context, netfault_bpf& skel, unsigned programs,
+                                    const std::vector<std::string>& covered) {
+  auto found = cover(context.processes, skel, programs, covered);
+  if (!found) return found.error();
+  context.detail["existing_sockets"] = found->listed;
+  if (!found->described.empty()) context.detail["existing_socket_list"] = found->described;
+  if (!found->cgroups.empty()) context.detail["existing_socket_cgroups"] = found->cgroups;
+  if (found->unknown > 0)
     context.detail["existing_sockets_unreached"] =
-        fmt::format("{} socket(s) whose cgroup could not be found are not affected", unknown);
+        fmt::format("{} socket(s) whose cgroup could not be found are not affected", found->unknown);
+  return {};
+}
+
+Result<void> ExistingSockets::extend(StepContext& context, const std::vector<ProcessInfo>& newcomers,
+                                     netfault_bpf& skel, unsigned programs, const std::vector<std::string>& covered) {
+  auto found = cover(newcomers, skel, programs, covered);
+  if (!found) return found.error();
+  context.detail["existing_sockets"] = context.detail.value("existing_sockets", size_t{0}) + found->listed;
   return {};
 }
 
@@ -103,6 +112,7 @@ Result<void> ExistingSockets::revert() {
   for (auto& l : links_)
     if (auto r = l.destroy(); !r) errors.push_back(r.error().message);
   links_.clear();
+  attached_.clear();
   if (!errors.empty()) return fail(fmt::format("{}", fmt::join(errors, "; ")));
   return {};
 }

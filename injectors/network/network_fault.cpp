@@ -76,6 +76,16 @@ Result<void> NetworkFault::apply(StepContext& context) {
   return {};
 }
 
+Result<std::vector<ProcessInfo>> NetworkFault::extend(StepContext& context, const std::vector<ProcessInfo>& newcomers) {
+  if (!skel_ || on_interface()) return fail("the fault is not applied on a process target");
+  auto reached = cgroups_.extend(context, newcomers, *skel_, programs());
+  if (!reached) return reached;
+  // Listed once they are in the step's cgroups: a socket made before the move is listed, one made after is
+  // the cgroup's.
+  if (auto r = existing_.extend(context, *reached, *skel_, programs(), cgroups_.cgroups()); !r) return r.error();
+  return reached;
+}
+
 namespace {
 
 // The step's effect from the counters report_netfault_counters left in its detail.

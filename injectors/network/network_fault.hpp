@@ -32,6 +32,10 @@ class NetworkFault final : public StepAction {
   }
   Result<void> revert(StepContext& context) override;
   Result<void> preflight() override;
+  // On a process target's cgroups (not on an interface): new processes move into the step's cgroups, and the
+  // sockets they opened before that are reached too.
+  bool follows() const override { return !on_interface(); }
+  Result<std::vector<ProcessInfo>> extend(StepContext& context, const std::vector<ProcessInfo>& newcomers) override;
   nlohmann::json describe() const override;
   // `rebound recover` for any network fault's record.
   static Result<std::string> recover(const nlohmann::json& undo);
