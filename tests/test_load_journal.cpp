@@ -78,7 +78,11 @@ TEST_CASE("load journal: ten minutes of buckets are written row by row, in a few
   const long grown = status_kib("VmHWM:") - before;
   WARN("writing journal.json, report.html and summary.md for 60,000 buckets raised the peak RSS by " << grown
                                                                                                       << " KiB");
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine and pads every allocation: RSS says nothing here.
+#else
   CHECK(grown < 8 * 1024);  // the journal as one tree and one string took over 25 MiB
+#endif
 
   auto j = test::read_json(dir.path() + "/journal.json");
   const auto& p = j["probes"][0];
