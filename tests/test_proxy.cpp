@@ -59,7 +59,7 @@ TEST_CASE("jitter spreads the added latency uniformly over latency ± jitter", "
   // Uniform over [60, 140]: nothing outside it (plus scheduling slack), and a wide spread inside it
   // (the 10th and 90th percentiles of 40 draws fall outside [85, 115] with probability above 99.9%).
   CHECK(first.front() >= 60.0);
-  CHECK(first.back() <= 150.0);
+  CHECK(first.back() <= 165.0);  // 140 plus scheduling slack (151 ms seen under ASan on a loaded machine)
   CHECK(quantile(first, 0.1) < 85.0);
   CHECK(quantile(first, 0.9) > 115.0);
   fault.stop();
