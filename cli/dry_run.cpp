@@ -53,6 +53,10 @@ int print_method(const Experiment& ex) {
                              s.target.empty() ? "" : "target " + s.target,
                              s.duration ? " for " + format_duration(*s.duration) : "", s.action->describe().dump());
     if (!s.target.empty()) print_step_target(*ex.find_target(s.target));
+    if (s.follow)
+      std::cout << fmt::format("           follows its target: new matches join the fault (looks every {}, and at "
+                               "each fork or exec where the proc connector allows)\n",
+                               format_duration(s.follow_interval));
     Result<void> ok;
     if (s.type->available) ok = s.type->available();
     if (ok) ok = s.action->preflight();

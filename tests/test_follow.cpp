@@ -315,3 +315,25 @@ TEST_CASE("message: follow_interval below 10ms", "[unit][validation][messages][f
                                            "follow_interval = \"10ms\"\n"))
             .empty());
 }
+
+TEST_CASE("follow: --dry-run says which steps follow their target, and how often they look", "[integration][follow]") {
+  Sleepers s;
+  auto first = s.start();
+  test::TempDir dir;
+  const std::string probe = "[[probes]]\nname = \"ok\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n";
+  auto follows = dir.write("a.toml", "name = \"a\"\n" + s.target() + probe +
+                                         "[[method]]\ntype = \"process.stop\"\ntarget = \"sleepers\"\nduration = \"1s\"\n"
+                                         "follow_interval = \"50ms\"\n");
+  auto r = test::run_rebound({"run", "--dry-run", follows});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("follows its target: new matches join the fault (looks every 50ms") != std::string::npos);
+  auto still = dir.write("b.toml", "name = \"b\"\n" + s.target() + probe +
+                                       "[[method]]\ntype = \"process.stop\"\ntarget = \"sleepers\"\nduration = \"1s\"\n"
+                                       "follow = false\n");
+  auto r2 = test::run_rebound({"run", "--dry-run", still});
+  INFO(r2.out << r2.err);
+  CHECK(r2.exit_code == 0);
+  CHECK(r2.out.find("follows its target") == std::string::npos);
+  CHECK(running(first->pid()));  // a dry run injects nothing
+}
