@@ -11,23 +11,17 @@ void Progress::clear() {
   drawn_lines_ = 0;
 }
 
-void Progress::event(const std::string& line) {
+void Progress::emit(spdlog::level::level_enum level, const std::string& line) {
   if (!live_) {
-    spdlog::info("{}", line);
+    spdlog::log(level, "{}", line);
     return;
   }
   clear();
-  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fprintf(stderr, "%s%s\n", level >= spdlog::level::warn ? "warning: " : "", line.c_str());
 }
 
-void Progress::warning(const std::string& line) {
-  if (!live_) {
-    spdlog::warn("{}", line);
-    return;
-  }
-  clear();
-  std::fprintf(stderr, "warning: %s\n", line.c_str());
-}
+void Progress::event(const std::string& line) { emit(spdlog::level::info, line); }
+void Progress::warning(const std::string& line) { emit(spdlog::level::warn, line); }
 
 void Progress::update(const ProgressState& s) {
   if (!live_) return;

@@ -1,5 +1,6 @@
 #pragma once
 // Live progress on a terminal (a block redrawn in place), plain log lines otherwise.
+#include <spdlog/common.h>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,7 @@ class Progress {
 
  private:
   void clear();
+  void emit(spdlog::level::level_enum level, const std::string& line);  // the log when not live, else stderr
   bool live_;
   int drawn_lines_ = 0;
 };

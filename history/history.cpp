@@ -122,24 +122,21 @@ Result<std::unique_ptr<History>> History::open(const std::string& path) {
       "CREATE TABLE IF NOT EXISTS schedule_state (suite TEXT PRIMARY KEY, last_due INTEGER NOT NULL);";
   // In one immediate transaction: rebounds of one user share the history, and two that create or upgrade it at
   // once would otherwise both hold a read lock and want the write lock (SQLITE_BUSY at once, no busy wait).
-  char* error = nullptr;
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, &error) != SQLITE_OK ||
-      sqlite3_exec(db, schema, nullptr, nullptr, &error) != SQLITE_OK) {
+  auto exec = [db](const char* sql) -> Result<void> {
+    char* error = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &error) == SQLITE_OK) return {};
     std::string message = error ? error : "?";
     sqlite3_free(error);
-    sqlite3_close(db);  // an open transaction is rolled back
-    return fail(fmt::format("cannot prepare the history database {}: {}", path, message));
-  }
+    return fail(message);
+  };
   // A database made before time to heal was measured gains its column; its old rows have none.
-  if (auto added = add_missing_column(db, "time_to_heal_ms REAL"); !added) {
-    sqlite3_close(db);
-    return fail(fmt::format("cannot prepare the history database {}: {}", path, added.error().message));
-  }
-  if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "?";
-    sqlite3_free(error);
-    sqlite3_close(db);
-    return fail(fmt::format("cannot prepare the history database {}: {}", path, message));
+  Result<void> prepared = exec("BEGIN IMMEDIATE");
+  if (prepared) prepared = exec(schema);
+  if (prepared) prepared = add_missing_column(db, "time_to_heal_ms REAL");
+  if (prepared) prepared = exec("COMMIT");
+  if (!prepared) {
+    sqlite3_close(db);  // an open transaction is rolled back
+    return fail(fmt::format("cannot prepare the history database {}: {}", path, prepared.error().message));
   }
   return std::unique_ptr<History>(new History(db));
 }
