@@ -17,6 +17,7 @@ if [ "${1:-}" = "--test" ]; then
     help2man dpkg-dev bash-completion   # the package: man pages, Depends, completion test
     nginx-light wrk                     # bench/load_bench.sh
     universal-ctags                     # scripts/code-size.sh
+    tmux                                # the live display test (a real terminal)
     clang-14 libfuzzer-14-dev libclang-rt-14-dev  # scripts/fuzz.sh
   )
 elif [ -n "${1:-}" ]; then

@@ -7,4 +7,9 @@ void install_interrupt_handlers();
 int interrupt_signal();
 void clear_interrupt();
 
+// SIGWINCH only sets a flag too: the live display reads the terminal's new width at its next redraw.
+void install_resize_handler();
+// True once after each resize of the terminal.
+bool take_resize();
+
 }  // namespace rebound
