@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "injectors/command_step.hpp"
+#include "injectors/host/disk_fill.hpp"
 #include "injectors/network/network_fault.hpp"
 #include "injectors/network/proxy_fault.hpp"
 #include "injectors/process_kill.hpp"
@@ -59,6 +60,10 @@ const std::vector<StepType>& step_registry() {
               kSteerPrograms, {ProxyFault::delay_params(), ProxyFault::parse_delay}),
       network("tcp.toxic", ProxyFault::toxic_summary(), kSteerPrograms,
               {ProxyFault::toxic_params(), ProxyFault::parse_toxics}),
+      {"disk.fill", "Fills the file system that holds a folder until only `free` is left (or it is `used` full); "
+       "the fill file is removed at the end",
+       StepKind::lasting_fault, DurationRule::required, TargetRule::forbidden, DiskFill::params(), DiskFill::parse,
+       DiskFill::recover},
       network("dns.fail", "DNS queries for matching names get NXDOMAIN, SERVFAIL or no answer", kPacketPrograms,
               dns_fail()),
   };
