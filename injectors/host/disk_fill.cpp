@@ -58,8 +58,8 @@ bool is_fill_file(const std::string& path) {
 std::vector<ParamDoc> DiskFill::params() {
   return {{"path", "string", "", "a folder on the file system to fill (it must exist before the run); the fill file "
                                  "goes there"},
-          {"free", "string", "", "fill until this much is left, e.g. \"100MiB\" (give free or used)"},
-          {"used", "string", "", "fill until the file system is this full, e.g. \"98%\" (as df counts it)"},
+          {"free", "string", "(free or used)", "fill until this much is left, e.g. \"100MiB\" (give free or used)"},
+          {"used", "string", "(free or used)", "fill until the file system is this full, e.g. \"98%\" (as df counts it)"},
           {"allow_root_fs", "boolean", "false", "allow filling the root file system"}};
 }
 
@@ -180,8 +180,8 @@ Result<std::string> DiskFill::recover(const nlohmann::json& undo) {
 
 nlohmann::json DiskFill::describe() const {
   nlohmann::json d = {{"path", path_}};
-  if (free_) d["free"] = *free_;
-  if (used_percent_) d["used_percent"] = *used_percent_;
+  if (free_) d["free"] = format_bytes(*free_);
+  if (used_percent_) d["used"] = fmt::format("{}%", *used_percent_);
   if (allow_root_fs_) d["allow_root_fs"] = true;
   return d;
 }
