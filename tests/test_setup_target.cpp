@@ -93,18 +93,22 @@ stable_for = "500ms"
 
 TEST_CASE("a setup target matches the descendants of the setup step's process", "[integration]") {
   test::TempDir dir;
-  auto file = dir.write("tree.toml", std::string(R"(
+  auto file = dir.write("tree.toml", R"(
 name = "kill-tree"
 [[targets]]
 name = "tree"
 setup = "spawner"
 max_targets = 2
-)") + kProbe + R"(
+[[probes]]
+name = "ok"
+type = "command"
+argv = ["true"]
+interval = "50ms"
 [steady_state]
 window = "200ms"
 [[setup]]
 name = "spawner"
-shell = "sleep 1000 & wait"
+argv = ["sh", "-c", "sleep 1000 & wait"]
 background = true
 [[method]]
 name = "kill"
@@ -209,7 +213,7 @@ TEST_CASE("a cmdline that matches nothing shows the closest command lines and th
                                  sleeper.pid())) != std::string::npos);
 }
 
-TEST_CASE("a cmdline hint lists at most three near command lines, nearest first, long ones cut", "[unit]") {
+TEST_CASE("a cmdline hint lists the three nearest command lines and cuts long ones", "[unit]") {
   TargetSpec spec{.name = "api", .kind = TargetKind::cmdline, .value = "^api-server --port 80$", .max_targets = 1};
   std::vector<SeenProcess> seen;
   const std::vector<std::string> lines{"/usr/sbin/sshd -D", "api-server --port 8080", "api-server --port 81", "bash",
