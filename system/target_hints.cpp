@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <set>
+#include <sstream>
+#include <tuple>
 #include <unistd.h>
 
 #include "config/diagnostics.hpp"
@@ -34,6 +36,13 @@ std::string in_quotes(const std::string& text) {
   return text.size() <= kQuoted ? fmt::format("\"{}\"", text) : fmt::format("\"{}...\"", text.substr(0, kQuoted));
 }
 
+// The command line with its first word reduced to its basename: "/usr/bin/python3 -m x" -> "python3 -m x".
+std::string short_first_word(const std::string& cmdline) {
+  const size_t end = cmdline.find(' ');
+  const size_t slash = cmdline.rfind('/', end == std::string::npos ? std::string::npos : end);
+  return slash == std::string::npos ? cmdline : cmdline.substr(slash + 1);
+}
+
 // The `kShown` entries of `texts` nearest to `wanted` by edit distance, each once.
 std::vector<std::string> nearest(const std::string& wanted, std::vector<std::string> texts) {
   std::sort(texts.begin(), texts.end());
@@ -48,11 +57,36 @@ std::vector<std::string> nearest(const std::string& wanted, std::vector<std::str
   return out;
 }
 
-// The command line with its first word reduced to its basename: "/usr/bin/python3 -m x" -> "python3 -m x".
-std::string short_first_word(const std::string& cmdline) {
-  const size_t end = cmdline.find(' ');
-  const size_t slash = cmdline.rfind('/', end == std::string::npos ? std::string::npos : end);
-  return slash == std::string::npos ? cmdline : cmdline.substr(slash + 1);
+
+std::vector<std::string> words(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// The `kShown` command lines nearest to a pattern's text: those sharing the most of its words (the program by
+// its name, not its path), then the fewest edits from the pattern to as much of the line as it is long (a
+// pattern matches anywhere, so what follows does not count). Lines sharing no word are not shown.
+std::vector<std::string> nearest_lines(const std::string& wanted, std::vector<std::string> lines) {
+  std::sort(lines.begin(), lines.end());
+  lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
+  const auto wanted_words = words(wanted);
+  const std::string key = wanted.substr(0, kCompared);
+  std::vector<std::tuple<long, size_t, std::string>> scored;
+  for (auto& line : lines) {
+    const std::string shorter = short_first_word(line);
+    const auto line_words = words(shorter);
+    long shared = 0;
+    for (const auto& w : wanted_words)
+      if (std::find(line_words.begin(), line_words.end(), w) != line_words.end()) ++shared;
+    if (shared == 0) continue;
+    scored.emplace_back(-shared, edit_distance(key, std::string_view(shorter).substr(0, key.size())), std::move(line));
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  for (size_t i = 0; i < scored.size() && i < kShown; ++i) out.push_back(in_quotes(std::get<2>(scored[i])));
+  return out;
 }
 
 // "python3" for "/usr/bin/python3 -m x".
@@ -73,7 +107,7 @@ std::string cmdline_hint(const TargetSpec& spec, const std::vector<SeenProcess>&
     if (!by_path && shorter != p.info.cmdline && pattern->search(shorter)) by_path = &p;
   }
   std::string out;
-  auto near = nearest(literal_text(spec.value), lines);
+  auto near = nearest_lines(literal_text(spec.value), lines);
   if (!near.empty()) out += fmt::format("; closest command lines: {}", fmt::join(near, ", "));
   if (by_path) {
     const std::string allow_path =
