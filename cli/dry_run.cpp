@@ -19,6 +19,10 @@ int print_targets(const Experiment& ex) {
   int status = 0;
   std::cout << "targets:\n";
   for (const auto& t : ex.targets) {
+    if (auto pending = not_started_yet(t); !pending.empty()) {
+      std::cout << fmt::format("  {:<14} {} \"{}\" -> {}\n", t.name, to_string(t.kind), t.value, pending);
+      continue;
+    }
     auto r = resolve_target(t);
     if (r) {
       std::cout << fmt::format("  {:<14} {} \"{}\" -> {}\n", t.name, to_string(t.kind), t.value, describe_processes(*r));
@@ -35,6 +39,10 @@ int print_targets(const Experiment& ex) {
 
 // What a step's target resolves to now: each step resolves it again when it starts.
 void print_step_target(const TargetSpec& target) {
+  if (auto pending = not_started_yet(target); !pending.empty()) {
+    std::cout << fmt::format("           target {} -> {}\n", target.name, pending);
+    return;
+  }
   TargetDraw draw;
   auto r = resolve_target(target, &draw);
   if (!r) {

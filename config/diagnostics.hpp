@@ -35,6 +35,9 @@ class Diagnostics {
 // ("aaaa… (50000000 characters)") never floods the terminal.
 std::string clip(std::string_view text, size_t max = 60);
 
+// Levenshtein distance: insertions, deletions and substitutions of one byte each.
+size_t edit_distance(std::string_view a, std::string_view b);
+
 // The closest candidate within a small edit distance, or "" when nothing is close.
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 

@@ -116,6 +116,7 @@ class Loader {
   Variables vars_;
   const LoadOptions& options_;
   std::set<std::string> target_names_, probe_names_, step_names_, guard_names_;
+  SetupTargetRefs setup_refs_;  // checked once the [[setup]] steps are read
 };
 
 template <class Parse>
@@ -158,7 +159,8 @@ void Loader::parse_target(TableReader& r, Experiment& ex) {
     }
   }
   for (auto [key, kind] : {std::pair{"pidfile", TargetKind::pidfile}, {"exe", TargetKind::exe},
-                           {"cmdline", TargetKind::cmdline}, {"cgroup", TargetKind::cgroup}}) {
+                           {"cmdline", TargetKind::cmdline}, {"cgroup", TargetKind::cgroup},
+                           {"setup", TargetKind::setup}}) {
     if (!r.has(key)) continue;
     ++kinds;
     t.kind = kind;
@@ -167,8 +169,9 @@ void Loader::parse_target(TableReader& r, Experiment& ex) {
     }
   }
   if (kinds == 0)
-    r.error("name", "a target needs one of pid, pidfile, exe, cmdline or cgroup (e.g. exe = \"nginx\")");
-  if (kinds > 1) r.error("name", "a target takes exactly one of pid, pidfile, exe, cmdline or cgroup");
+    r.error("name", "a target needs one of pid, pidfile, exe, cmdline, cgroup or setup (e.g. exe = \"nginx\")");
+  if (kinds > 1) r.error("name", "a target takes exactly one of pid, pidfile, exe, cmdline, cgroup or setup");
+  if (kinds == 1 && t.kind == TargetKind::setup) setup_refs_.add(r, ex.targets.size(), t);
   if (t.kind == TargetKind::cmdline && !t.value.empty()) {
     if (auto re = UserRegex::compile(t.value); !re) r.error("cmdline", re.error().message);
   }
@@ -257,11 +260,8 @@ void Loader::parse_step(TableReader& r, size_t index, Experiment& ex) {
   } else if (s.type->target == TargetRule::forbidden && target) {
     r.error("target", fmt::format("step type {} takes no target; remove it", s.type->name));
   } else if (target) {
-    if (!ex.find_target(*target)) {
-      std::vector<std::string> names;
-      for (const auto& t : ex.targets) names.push_back(t.name);
-      r.error("target", fmt::format("no target named '{}'{}", *target, did_you_mean(*target, names)));
-    }
+    if (!ex.find_target(*target))
+      r.error("target", fmt::format("no target named '{}'{}", *target, target_name_hint(*target, ex.targets)));
     s.target = *target;
   }
   if (s.allow_no_effect && !is_fault(*s.type))
@@ -342,6 +342,7 @@ std::optional<Experiment> Loader::load(const toml::table& root, const std::strin
     vars_.set_visible_captures(captures.for_setup(i));
     if (auto c = parse_phase_command(r, ex, true)) ex.setup.push_back(std::move(*c));
   });
+  setup_refs_.check(d_, ex.targets, ex.setup);
   each_table(top, "method", [&](TableReader& r, size_t i) {
     vars_.set_visible_captures(captures.for_method(i));
     parse_step(r, i, ex);

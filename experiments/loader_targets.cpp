@@ -1,6 +1,9 @@
 // The blast-radius keys of a [[targets]] entry (kept apart from the loader, which reads everything else).
 #include "experiments/loader_targets.hpp"
 
+#include <algorithm>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <random>
 
 namespace rebound {
@@ -31,6 +34,53 @@ void parse_blast_radius(TableReader& r, TargetSpec& t) {
     // One seed for the whole run, so that every step draws the same processes; the journal records it.
     t.seed = std::random_device{}() & 0x7fffffff;
   }
+}
+
+void SetupTargetRefs::add(TableReader& r, size_t index, TargetSpec& t) {
+  t.setup_process = std::make_shared<SetupProcessSlot>();
+  const toml::node* n = r.node("setup");
+  if (!n || t.value.empty()) return;  // its own error is reported already
+  const auto& where = n->source().begin;
+  refs_.push_back({index, static_cast<int>(where.line), static_cast<int>(where.column), r.diagnostics().file(),
+                   r.key_path("setup")});
+}
+
+namespace {
+
+// What follows "no background [[setup]] step named 'X'": a near name, the names there are, or what to add.
+std::string background_steps_hint(const std::string& name, const std::vector<CommandSpec>& setup) {
+  std::vector<std::string> background;
+  for (const auto& s : setup)
+    if (s.background && !s.name.empty()) background.push_back(s.name);
+  const std::string suggestion = did_you_mean(name, background);
+  if (!suggestion.empty()) return suggestion;
+  if (background.empty())
+    return "; add a [[setup]] step with that name and background = true, which starts the process";
+  return fmt::format(" (background setup steps: {})", fmt::join(background, ", "));
+}
+
+}  // namespace
+
+void SetupTargetRefs::check(Diagnostics& d, const std::vector<TargetSpec>& targets,
+                            const std::vector<CommandSpec>& setup) const {
+  const std::string own_file = d.file();
+  for (const auto& ref : refs_) {
+    if (ref.index >= targets.size()) continue;
+    const std::string& name = targets[ref.index].value;
+    auto step = std::find_if(setup.begin(), setup.end(), [&](const CommandSpec& s) { return s.name == name; });
+    if (step != setup.end() && step->background) continue;
+    d.set_file(ref.file);
+    if (step != setup.end())
+      d.error(ref.line, ref.column, ref.key_path,
+              fmt::format("setup step '{}' runs in the foreground, so its process has ended before the method "
+                          "starts; add background = true to it (and a ready_probe), or find the process by exe or "
+                          "cmdline",
+                          name));
+    else
+      d.error(ref.line, ref.column, ref.key_path,
+              fmt::format("no background [[setup]] step named '{}'{}", name, background_steps_hint(name, setup)));
+  }
+  d.set_file(own_file);
 }
 
 }  // namespace rebound

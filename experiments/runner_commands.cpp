@@ -52,6 +52,11 @@ void Runner::start_background(const CommandSpec& spec, size_t index, CommandReco
     return;
   }
   rec.pid = (*started)->pid();
+  // Targets `setup = "NAME"` resolve to this process and its descendants from now on; its start time tells it
+  // apart from a later process given the same pid (0 when it has exited already: it then matches nothing).
+  for (const auto& t : ex_.targets)
+    if (t.kind == TargetKind::setup && t.value == spec.name && t.setup_process)
+      t.setup_process->set({*rec.pid, process_start_time(*rec.pid).value_or(0)});
   BackgroundProcess& process = **started;
   background_.push_back(std::move(*started));
   rec.ok = true;

@@ -17,13 +17,11 @@ std::unique_ptr<Probe> ProcessProbe::parse(TableReader& reader, const ProbeFacto
   auto probe = std::make_unique<ProcessProbe>();
   auto target = reader.string("target", true);
   if (!target) return nullptr;
-  std::vector<std::string> names;
-  for (const auto& t : context.targets) {
-    names.push_back(t.name);
+  for (const auto& t : context.targets)
     if (t.name == *target) probe->target_ = t;
-  }
   if (probe->target_.name.empty()) {
-    reader.error("target", fmt::format("no target named '{}'{}", *target, did_you_mean(*target, names)));
+    reader.error("target",
+                 fmt::format("no target named '{}'{}", *target, target_name_hint(*target, context.targets)));
     return nullptr;
   }
   probe->min_count_ = reader.integer("min_count").value_or(1);

@@ -6,11 +6,13 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <unistd.h>
 
 #include "system/target_guard.hpp"
+#include "system/target_hints.hpp"
 #include "config/user_regex.hpp"
 
 namespace fs = std::filesystem;
@@ -24,12 +26,16 @@ const char* to_string(TargetKind kind) {
     case TargetKind::exe: return "exe";
     case TargetKind::cmdline: return "cmdline";
     case TargetKind::cgroup: return "cgroup";
+    case TargetKind::setup: return "setup";
   }
   return "?";
 }
 
 nlohmann::json to_json(const TargetSpec& spec) {
   nlohmann::json j{{"name", spec.name}, {to_string(spec.kind), spec.value}, {"max_targets", spec.max_targets}};
+  j["kind"] = to_string(spec.kind);
+  if (spec.kind == TargetKind::setup && spec.setup_process)
+    if (auto root = spec.setup_process->get()) j["setup_pid"] = root->pid;
   if (spec.allow_init) j["allow_init"] = true;
   if (spec.count) j["count"] = *spec.count;
   if (spec.percent) j["percent"] = *spec.percent;
@@ -55,9 +61,25 @@ static std::string read_file(const std::string& path) {
   return s.str();
 }
 
+void SetupProcessSlot::set(Root root) {
+  std::lock_guard lock(mutex_);
+  root_ = root;
+}
+
+std::optional<SetupProcessSlot::Root> SetupProcessSlot::get() const {
+  std::lock_guard lock(mutex_);
+  return root_;
+}
+
+std::string not_started_yet(const TargetSpec& spec) {
+  if (spec.kind != TargetKind::setup || (spec.setup_process && spec.setup_process->get())) return "";
+  return fmt::format("the process setup step '{}' starts (and its descendants)", spec.value);
+}
+
 struct StatFields {
   char state = 0;
   pid_t ppid = 0;
+  pid_t pgid = 0;
   uint64_t start_time = 0;
 };
 
@@ -69,11 +91,17 @@ static std::optional<StatFields> read_stat(pid_t pid) {
   std::istringstream rest(stat.substr(close + 2));
   StatFields f;
   std::string skip;
-  rest >> f.state >> f.ppid;
-  for (int field = 5; field < 22; ++field) rest >> skip;
+  rest >> f.state >> f.ppid >> f.pgid;
+  for (int field = 6; field < 22; ++field) rest >> skip;
   rest >> f.start_time;
   if (!rest) return std::nullopt;
   return f;
+}
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+  auto f = read_stat(pid);
+  if (!f) return std::nullopt;
+  return f->start_time;
 }
 
 char process_state(pid_t pid) {
@@ -133,6 +161,46 @@ static Result<std::vector<pid_t>> cgroup_tree_pids(const std::string& root) {
   return pids;
 }
 
+static std::vector<pid_t> all_pids() {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+// The process a setup step started, if it is still the same process, and every live descendant: children by
+// ppid (each started no earlier than its parent, so a reused pid never joins), and the members of its process
+// group started after it (what a killed shell left behind). A reused root pid matches nothing.
+static Result<std::vector<pid_t>> setup_tree_pids(const TargetSpec& spec) {
+  auto root = spec.setup_process ? spec.setup_process->get() : std::nullopt;
+  if (!root)
+    return fail(fmt::format("setup step '{}' has not started its process yet (setup targets resolve once it runs)",
+                            spec.value));
+  std::map<pid_t, StatFields> stats;
+  for (pid_t pid : all_pids())
+    if (auto f = read_stat(pid)) stats[pid] = *f;
+  auto found = stats.find(root->pid);
+  const bool root_alive = found != stats.end() && root->start_time != 0 && found->second.start_time == root->start_time;
+  if (found != stats.end() && !root_alive) return std::vector<pid_t>{};  // the pid now belongs to another process
+  std::set<pid_t> tree;
+  if (root_alive) tree.insert(root->pid);
+  for (bool grew = root_alive; grew;) {  // breadth by rounds: a handful of levels in practice
+    grew = false;
+    for (const auto& [pid, f] : stats)
+      if (!tree.count(pid) && tree.count(f.ppid) && f.start_time >= stats.at(f.ppid).start_time) {
+        tree.insert(pid);
+        grew = true;
+      }
+  }
+  if (root->start_time != 0)
+    for (const auto& [pid, f] : stats)
+      if (f.pgid == root->pid && f.start_time >= root->start_time) tree.insert(pid);
+  return std::vector<pid_t>(tree.begin(), tree.end());
+}
+
 static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
   std::vector<pid_t> pids;
   switch (spec.kind) {
@@ -155,13 +223,11 @@ static Result<std::vector<pid_t>> candidate_pids(const TargetSpec& spec) {
     }
     case TargetKind::cgroup:
       return cgroup_tree_pids(spec.value);
+    case TargetKind::setup:
+      return setup_tree_pids(spec);
     case TargetKind::exe:
     case TargetKind::cmdline:
-      for (const auto& entry : fs::directory_iterator("/proc")) {
-        const std::string name = entry.path().filename().string();
-        if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) pids.push_back(std::stoi(name));
-      }
-      return pids;
+      return all_pids();
   }
   return pids;
 }
@@ -249,8 +315,8 @@ Result<std::vector<ProcessInfo>> resolve_target(const TargetSpec& spec, TargetDr
   auto matched = match_target(spec);
   if (!matched) return fail(fmt::format("target '{}': {}", spec.name, matched.error().message));
   if (matched->empty())
-    return fail(fmt::format("target '{}' ({} = \"{}\") matches no running process", spec.name, to_string(spec.kind),
-                            spec.value));
+    return fail(fmt::format("target '{}' ({} = \"{}\") matches no running process{}", spec.name, to_string(spec.kind),
+                            spec.value, no_match_hint(spec)));
   if (spec.count || spec.percent) return draw_target(spec, std::move(*matched), draw);
   if (static_cast<int64_t>(matched->size()) > spec.max_targets) {
     std::vector<std::string> pids;

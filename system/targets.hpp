@@ -1,6 +1,8 @@
 #pragma once
 // Targets: named things to act on, resolved to live processes through /proc.
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -11,7 +13,23 @@
 
 namespace rebound {
 
-enum class TargetKind { pid, pidfile, exe, cmdline, cgroup };
+enum class TargetKind { pid, pidfile, exe, cmdline, cgroup, setup };
+
+// The process a background [[setup]] step started: the runner records it when it starts the step, and a target
+// `setup = "NAME"` resolves to it and its live descendants. Shared by every copy of the target's spec.
+class SetupProcessSlot {
+ public:
+  struct Root {
+    pid_t pid = 0;
+    uint64_t start_time = 0;  // 0: it had exited before its start time could be read
+  };
+  void set(Root root);
+  std::optional<Root> get() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::optional<Root> root_;
+};
 
 // The blast radius: which of the matching processes a target selects.
 enum class TargetPick { random, lowest_pids };
@@ -19,7 +37,7 @@ enum class TargetPick { random, lowest_pids };
 struct TargetSpec {
   std::string name;
   TargetKind kind = TargetKind::pid;
-  std::string value;  // pid as text, pidfile path, executable name, cmdline regex or cgroup path
+  std::string value;  // pid as text, pidfile path, executable name, cmdline regex, cgroup path or setup step name
   int64_t max_targets = 1;
   bool allow_init = false;  // may resolve to pid 1 or rebound's session leader
   int line = 0, column = 0;
@@ -31,6 +49,7 @@ struct TargetSpec {
   TargetPick pick = TargetPick::random;
   uint64_t seed = 0;  // the random draw's seed: from the file (`seed`), else drawn once when the file is loaded
   bool seed_given = false;
+  std::shared_ptr<SetupProcessSlot> setup_process{};  // kind setup: where the runner records the step's process
 };
 
 struct ProcessInfo {
@@ -41,6 +60,9 @@ struct ProcessInfo {
 };
 
 const char* to_string(TargetKind kind);
+// What follows "no target named 'web'": "; did you mean 'webs'?", the names there are when none is close, or
+// what to add when there is none.
+std::string target_name_hint(const std::string& name, const std::vector<TargetSpec>& targets);
 nlohmann::json to_json(const TargetSpec& spec);
 nlohmann::json to_json(const ProcessInfo& info);
 
@@ -63,6 +85,12 @@ std::vector<ProcessInfo> draw_processes(const std::vector<ProcessInfo>& matched,
                                         uint64_t seed);
 // Like resolve_target, without the count checks.
 Result<std::vector<ProcessInfo>> match_target(const TargetSpec& spec);
+
+// "the process setup step 'X' starts (and its descendants)" for a setup target whose step has not run yet
+// (--dry-run, or before setup), else "".
+std::string not_started_yet(const TargetSpec& spec);
+// The start time of a live process (/proc/PID/stat field 22), for SetupProcessSlot.
+std::optional<uint64_t> process_start_time(pid_t pid);
 
 std::optional<ProcessInfo> read_process(pid_t pid);
 // True while the pid is alive and is still the same process (same start time), zombies excluded.

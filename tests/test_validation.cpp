@@ -145,13 +145,14 @@ TEST_CASE("validation: bad process count", "[unit][validation]") {
 
 TEST_CASE("validation: a target needs a way to find it", "[unit][validation]") {
   CHECK(only_error(std::string("name = \"t\"\n[[targets]]\nname = \"svc\"\n") + kProbe) ==
-        "exp.toml:3:8: error: targets[0].name: a target needs one of pid, pidfile, exe, cmdline or cgroup (e.g. exe = "
-        "\"nginx\")");
+        "exp.toml:3:8: error: targets[0].name: a target needs one of pid, pidfile, exe, cmdline, cgroup or setup (e.g. "
+        "exe = \"nginx\")");
 }
 
 TEST_CASE("validation: a target with two ways to find it", "[unit][validation]") {
   CHECK(only_error(std::string("name = \"t\"\n[[targets]]\nname = \"svc\"\npid = 3\nexe = \"x\"\n") + kProbe) ==
-        "exp.toml:3:8: error: targets[0].name: a target takes exactly one of pid, pidfile, exe, cmdline or cgroup");
+        "exp.toml:3:8: error: targets[0].name: a target takes exactly one of pid, pidfile, exe, cmdline, cgroup or "
+        "setup");
 }
 
 TEST_CASE("validation: a command-line pattern that is not a regular expression", "[unit][validation]") {
