@@ -198,9 +198,14 @@ std::string probe_lane(const json& p, size_t i, const Frame& f, const ProbeSerie
 // Ticks as offsets from the start ("+2s") and, below them, as wall-clock times (UTC, like started_at).
 std::string time_axis(const Frame& f, const std::string& started_at) {
   std::string svg;
-  double step = std::pow(10, std::floor(std::log10(f.end_ms / 5)));
-  if (f.end_ms / step > 10) step *= 2;
   const bool clock = !wall_clock(started_at, 0).empty();
+  // 1, 2 or 5 times a power of ten, at most 8 ticks: room for a wall-clock time under each.
+  double step = std::pow(10, std::floor(std::log10(f.end_ms / 8)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (f.end_ms / (step * m) <= 8) {
+      step *= m;
+      break;
+    }
   if (clock)
     svg += fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"axis-name\">since start</text><text x=\"8\" y=\"{:.1f}\" "
                        "class=\"axis-name\">wall clock (UTC)</text>\n",

@@ -29,7 +29,10 @@ double tick_step(double top) {
   return step * 10;
 }
 
-std::string ms_text(double v) { return v >= 100 ? fmt::format("{:.0f} ms", v) : fmt::format("{:.1f} ms", v); }
+std::string ms_text(double v) {
+  if (v == 0) return "0 ms";
+  return v >= 100 ? fmt::format("{:.0f} ms", v) : fmt::format("{:.1f} ms", v);
+}
 
 }  // namespace
 

@@ -28,8 +28,7 @@ std::string interval(const TrialStats& s) {
   std::string range = fmt::format("{:.1f} to {} ms", *s.median_low,
                                   s.median_high ? fmt::format("{:.1f}", *s.median_high) : "unbounded");
   if (s.median_coverage + 1e-9 >= 0.95) return fmt::format("{}, {:.0f}% confidence", range, s.median_coverage * 100);
-  return fmt::format("{}, only {:.0f}% confidence ({} trials; 95% needs at least 6)", range, s.median_coverage * 100,
-                     s.measured);
+  return fmt::format("{}, only {:.0f}% confidence (95% needs 6 trials)", range, s.median_coverage * 100);
 }
 
 constexpr const char* kIntervalHead = "true median lies in (confidence)";
@@ -52,7 +51,11 @@ std::string suite_when_and_where(const SuiteOutcome& o) {
   std::tm local{};
   localtime_r(&secs, &local);
   char text[80];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S %Z (UTC%z)", &local);
+  // The zone's name, and its offset unless the zone is UTC itself: "CET (UTC+0100)", "UTC".
+  const std::string zone = local.tm_gmtoff == 0 && std::string(local.tm_zone ? local.tm_zone : "") == "UTC"
+                               ? "%Y-%m-%d %H:%M:%S %Z"
+                               : "%Y-%m-%d %H:%M:%S %Z (UTC%z)";
+  std::strftime(text, sizeof text, zone.c_str(), &local);
   return fmt::format("ran on {} · started {} · took {}", o.host.empty() ? "an unnamed host" : o.host, text,
                      duration_text(o.duration_ms));
 }
@@ -116,7 +119,7 @@ std::string suite_html_experiments(const SuiteOutcome& o) {
          "</th><th>p95</th><th>max</th><th>why</th></tr>\n";
   for (const auto& e : o.entries)
     out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}/{}</td><td class=\"num\">"
-                       "{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+                       "{}</td><td class=\"interval\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
                        html_escape(e.experiment), html_escape(e.group), to_string(e.verdict), e.stats.passed,
                        e.stats.trials, stat(e.stats.median, e.stats), interval(e.stats), stat(e.stats.p95, e.stats),
                        stat(e.stats.max, e.stats),

@@ -319,7 +319,7 @@ TEST_CASE("a heal-time regression against the baseline run fails its criterion",
   auto c = heal_regression_criterion(1500, 1000, 7, 0.2);
   CHECK(c.name == "regression.time_to_heal");
   CHECK_FALSE(c.passed);
-  CHECK(c.detail == "healed in 1500 ms; baseline run 7 healed in 1000 ms, limit ≤ 1200 ms (+20%)");
+  CHECK(c.detail == "healed in 1500 ms; baseline run 7 healed in 1000 ms; limit ≤ 1200 ms (+20%)");
   CHECK(heal_regression_criterion(1100, 1000, 7, 0.2).passed);
 }
 

@@ -23,7 +23,7 @@ Experiment experiment(const std::string& extra = "") {
   auto loaded = load_experiment_text("name = \"x\"\n[[probes]]\nname = \"web\"\ntype = \"tcp\"\nhost = \"h\"\nport = 1\n"
                                      "interval = \"500ms\"\n[slo]\nrecover_within = \"2s\"\n" + extra,
                                      "x.toml", LoadOptions{"/"});
-  INFO(loaded.diagnostics.format());
+  INFO(loaded.diagnostics.format_all());
   REQUIRE(loaded.experiment);
   return *loaded.experiment;
 }
