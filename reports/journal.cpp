@@ -278,8 +278,8 @@ std::string step_detail_line(const nlohmann::json& detail) {
 
 namespace {
 
-// process.stop's detail in words: "stopped 2 processes (demo-service 4242, demo-service 4243) for 5.0 s, resumed
-// them"; "" when it stopped none (its effect line says why).
+// process.stop's detail in words, after its effect line: "held 5.0 s, then resumed them (demo-service 4242,
+// demo-service 4243)"; "" when it stopped none (the effect line says why).
 std::string stopped_text(const nlohmann::json& detail, std::optional<double> held_ms) {
   if (!detail.is_object() || !detail.contains("stopped") || !detail["stopped"].is_array() || detail["stopped"].empty())
     return "";
@@ -287,13 +287,11 @@ std::string stopped_text(const nlohmann::json& detail, std::optional<double> hel
   std::vector<std::string> names;
   for (const auto& p : stopped)
     if (p.is_object()) names.push_back(fmt::format("{} {}", p.value("comm", "?"), p.value("pid", 0)));
-  std::string out = fmt::format("stopped {} process{} ({})", stopped.size(), stopped.size() == 1 ? "" : "es",
-                                fmt::join(names, ", "));
-  if (held_ms) out += fmt::format(" for {:.1f} s", *held_ms / 1000);
-  if (!detail.contains("resumed") || !detail["resumed"].is_array()) return out + ", not resumed yet";
-  const size_t resumed = detail["resumed"].size();
-  if (resumed >= stopped.size()) out += stopped.size() == 1 ? ", resumed it" : ", resumed them";
-  else out += fmt::format(", resumed {} of them", resumed);
+  std::string out = held_ms ? fmt::format("held {:.1f} s, then ", *held_ms / 1000) : "then ";
+  if (!detail.contains("resumed") || !detail["resumed"].is_array()) out += "not resumed yet";
+  else if (detail["resumed"].size() >= stopped.size()) out += stopped.size() == 1 ? "resumed it" : "resumed them";
+  else out += fmt::format("resumed {} of them", detail["resumed"].size());
+  out += fmt::format(" ({})", fmt::join(names, ", "));
   if (detail.contains("kept_frozen") && detail["kept_frozen"].is_array())
     for (const auto& k : detail["kept_frozen"])
       if (k.is_string()) out += "; " + k.get<std::string>();
@@ -304,11 +302,10 @@ std::string stopped_text(const nlohmann::json& detail, std::optional<double> hel
 
 std::string step_what_it_did(const std::string& effect, const nlohmann::json& detail, std::optional<double> held_ms) {
   std::string line = step_detail_line(detail);
-  if (std::string stopped = stopped_text(detail, held_ms); !stopped.empty()) {
-    // The effect line repeats the count; it is kept only when some process did not stop.
-    const bool missed = detail.contains("not_stopped") && !detail["not_stopped"].empty();
-    if (missed && !effect.empty()) stopped += "; " + effect;
-    return line.empty() ? stopped : stopped + "; " + line;
+  if (std::string held = stopped_text(detail, held_ms); !held.empty()) {
+    const size_t n = detail["stopped"].size();
+    std::string out = (effect.empty() ? fmt::format("stopped {} process{}", n, n == 1 ? "" : "es") : effect) + "; " + held;
+    return line.empty() ? out : out + "; " + line;
   }
   if (effect.empty()) return line;
   return line.empty() ? effect : effect + "; " + line;

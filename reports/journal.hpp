@@ -21,8 +21,8 @@ nlohmann::json make_journal(const Experiment& experiment, const RunResult& resul
 // flags and short strings; long values (paths) and nested ones are left to the journal.
 std::string step_detail_line(const nlohmann::json& detail);
 // A step's "what it did" column: its effect line (journal "effect"), then its detail line. A step that stopped
-// processes (process.stop: "stopped" and "resumed" in its detail) says so in words, with how long it held them
-// (`held_ms`: applied to reverted).
+// processes (process.stop: "stopped" and "resumed" in its detail) adds how long it held them and whom it resumed
+// ("...; held 5.0 s, then resumed them (web 4242, web 4243)"); `held_ms` is applied to reverted.
 std::string step_what_it_did(const std::string& effect, const nlohmann::json& detail,
                              std::optional<double> held_ms = std::nullopt);
 // A criterion's measured value and limit as the reports for people show them ("354.6 ms", "51.52%",

@@ -123,17 +123,19 @@ TEST_CASE("a phase without samples says why instead of showing an empty row", "[
                   "</td></tr>") != std::string::npos);
 }
 
-TEST_CASE("process.stop says what it did: how many it stopped, for how long, and that it resumed them",
+TEST_CASE("process.stop says what it did: what it stopped, for how long, and that it resumed them",
           "[unit][reports]") {
   auto ex = experiment();
   auto r = passed_run();
   r.steps.push_back(stop_step());
-  const std::string did = "stopped 2 processes (demo-service 4242, demo-service 4243) for 5.0 s, resumed them";
+  const std::string did =
+      "stopped 2 of 2 processes (state T); held 5.0 s, then resumed them (demo-service 4242, demo-service 4243)";
   CHECK(make_markdown(ex, r).find("| " + did + " |") != std::string::npos);
   CHECK(html_of(ex, r).find("<td class=\"detail\">" + did + "</td>") != std::string::npos);
   // One that was not resumed says so.
   r.steps[0].detail["resumed"] = {4242};
-  CHECK(make_markdown(ex, r).find("for 5.0 s, resumed 1 of them") != std::string::npos);
+  CHECK(make_markdown(ex, r).find("; held 5.0 s, then resumed 1 of them (demo-service 4242, demo-service 4243) |") !=
+        std::string::npos);
 }
 
 TEST_CASE("the phases of a load probe count requests and say so", "[unit][reports]") {
@@ -243,7 +245,8 @@ TEST_CASE("after SIGINT, criteria the run could not measure say 'not measured', 
   auto html = test::read_text(s.dir.path() + "/r/freeze/report.html");
   CHECK(html.find("<td class=\"unmeasured\">not measured</td>") != std::string::npos);
   // process.stop's column says what it did, though it was cut short.
-  CHECK(summary.find("stopped 1 process (rebound-demo-se " + std::to_string(s.service.pid()) + ") for ") !=
+  CHECK(summary.find("stopped 1 of 1 processes (state T); held ") != std::string::npos);
+  CHECK(summary.find(" s, then resumed it (rebound-demo-se " + std::to_string(s.service.pid()) + ") |") !=
         std::string::npos);
 }
 
