@@ -70,11 +70,14 @@ std::string stopped_text(const RunResult& result, const RunTroubles& troubles) {
                      at / 1000);
 }
 
-// A run stopped early leaves what it had not yet seen unmeasured: neither a pass nor a FAIL.
+// A run stopped early leaves what it had not yet seen unmeasured: neither a pass nor a FAIL. What was measured
+// over an impact the stop cut short (error ratio, percentiles before recovery) says it is partial.
 void mark_unmeasured(RunResult& result, const RunTroubles& troubles) {
   if (!troubles.interrupted_by && !troubles.guard_tripped) return;
   const std::string why = stopped_text(result, troubles);
   for (auto& c : result.criteria) {
+    const bool over_impact = c.name == "max_error_ratio" || c.name.starts_with("max_p");
+    if (c.value && over_impact && !result.metrics.recovered_at_ms) c.detail += fmt::format(" (partial: {})", why);
     if (c.value || c.passed) continue;
     c.measured = false;
     c.detail = c.name == "steady_state.after" ? fmt::format("not measured ({}): stopped before the after window", why)

@@ -223,7 +223,7 @@ struct FrozenService {
 }  // namespace
 
 TEST_CASE("after SIGINT, criteria the run could not measure say 'not measured', not FAIL", "[integration][signals]") {
-  FrozenService s(18937, "20s", "recover_within = \"2s\"\nstable_for = \"200ms\"\n");
+  FrozenService s(18937, "20s", "recover_within = \"2s\"\nstable_for = \"200ms\"\nmax_error_ratio = 0.5\n");
   test::Child rebound(s.args(), s.dir.path() + "/rebound.log");
   REQUIRE(test::wait_for([&] { return process_state(s.service.pid()) == 'T'; }, 10'000));  // mid-fault
   rebound.signal(SIGINT);
@@ -234,6 +234,9 @@ TEST_CASE("after SIGINT, criteria the run could not measure say 'not measured', 
   CHECK(*code == 3);  // aborted, as before
   CHECK(out.find("FAIL recover_within") == std::string::npos);
   CHECK(out.find("-    recover_within         not measured (run interrupted after ") != std::string::npos);
+  // The error ratio up to the interrupt is a measurement, but of a cut-short impact: it says so.
+  CHECK(out.find(" max_error_ratio        ") != std::string::npos);
+  CHECK(out.find("(partial: run interrupted after ") != std::string::npos);
   auto summary = test::read_text(s.dir.path() + "/r/freeze/summary.md");
   CHECK(summary.find("| recover_within | not measured (run interrupted after ") != std::string::npos);
   CHECK(summary.find("| ≤ 2000 ms | – |") != std::string::npos);
