@@ -138,7 +138,8 @@ std::string html_timeline(const json& j, const std::vector<ProbeSeries>* live) {
                      ms(num(m, "first_fault_ms")), ms(num(m, "end_of_impact_ms")), ms(num(m, "time_to_impact_ms")),
                      heal_text(m),
                      num(m, "time_to_recover_ms") ? ms(num(m, "time_to_recover_ms"))
-                                                  : (num(m, "end_of_impact_ms") ? "did not recover" : "–"));
+                                                  : (num(m, "end_of_impact_ms") ? not_recovered_text(str(j, "status"))
+                                                                                : "–"));
   out += "<p class=\"legend\"><span><i class=\"swatch\" style=\"background:#0969da\"></i>latency of ok samples</span>"
          "<span><i class=\"swatch\" style=\"background:#cf222e\"></i>failed sample / fault</span>"
          "<span><i class=\"swatch\" style=\"background:#1a7f37\"></i>recovered</span>"

@@ -161,7 +161,7 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
   out += fmt::format("- first fault at {}, end of impact at {}\n", ms(m.first_fault_ms), ms(m.end_of_impact_ms));
   out += fmt::format("- time to impact: {}\n- time to recover: {}\n", ms(m.time_to_impact_ms),
                      m.time_to_recover_ms ? ms(m.time_to_recover_ms)
-                                          : (m.end_of_impact_ms ? std::string("did not recover") : "–"));
+                                          : (m.end_of_impact_ms ? not_recovered_text(r.status) : "–"));
   out += heal_lines(m);
   if (!m.phases.empty()) out += phase_table(ex, m);
   out += load_phase_tables(m);

@@ -47,6 +47,10 @@ std::string empty_phase_text(double lasted_ms, double interval_ms) {
   return fmt::format("no sample fell in this phase (it lasted {:.0f} ms)", lasted_ms);
 }
 
+std::string not_recovered_text(const std::string& status) {
+  return status == "interrupted" ? "not measured (run interrupted)" : "did not recover";
+}
+
 const char* phase_count_head(bool all_requests) { return all_requests ? "requests" : "samples"; }
 
 }  // namespace rebound

@@ -21,6 +21,10 @@ std::string guard_condition_text(double max_failure_ratio, double window_ms, siz
 // interval 500 ms" (`interval_ms` 0: unknown).
 std::string empty_phase_text(double lasted_ms, double interval_ms);
 
+// A time to recover that is missing: "did not recover", or "not measured (run interrupted)" when the run was
+// interrupted before recovery could be watched.
+std::string not_recovered_text(const std::string& status);
+
 // The column head that counts a phase's samples: "requests" when every one counted is a load probe's request.
 const char* phase_count_head(bool all_requests);
 

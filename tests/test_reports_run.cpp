@@ -241,6 +241,7 @@ TEST_CASE("after SIGINT, criteria the run could not measure say 'not measured', 
   CHECK(summary.find("| recover_within | not measured (run interrupted after ") != std::string::npos);
   CHECK(summary.find("| ≤ 2000 ms | – |") != std::string::npos);
   CHECK(summary.find("watched") == std::string::npos);
+  CHECK(summary.find("- time to recover: not measured (run interrupted)\n") != std::string::npos);
   auto j = test::read_json(s.dir.path() + "/r/freeze/journal.json");
   CHECK(j["verdict"] == "aborted");
   auto junit = test::read_text(s.dir.path() + "/r/junit.xml");
