@@ -16,12 +16,14 @@ namespace {
 std::string ms(const std::optional<double>& v) { return v ? fmt::format("{:.1f}", *v) : std::string("-"); }
 
 void print_table(const std::vector<HistoryRow>& rows) {
-  std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>10} {:>12} {:>8} {:>9}  {}\n", "run", "started",
-                           "experiment", "verdict", "heal ms", "recover ms", "errors", "p99 ms", "host");
+  // The error ratio and p99 are the impact phase's (first fault to recovery), as max_error_ratio judges them.
+  std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>10} {:>12} {:>15} {:>14}  {}\n", "run", "started",
+                           "experiment", "verdict", "heal ms", "recover ms", "impact error %", "impact p99 ms", "host");
   for (const auto& r : rows)
-    std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>10} {:>12} {:>7.2f}% {:>9}  {}\n", r.id, r.started_at,
+    std::cout << fmt::format("{:>5}  {:<24}  {:<28} {:<12} {:>10} {:>12} {:>15} {:>14}  {}\n", r.id, r.started_at,
                              r.experiment, r.verdict, ms(r.time_to_heal_ms), ms(r.time_to_recover_ms),
-                             r.error_ratio.value_or(0) * 100, ms(r.p99_ms), r.host);
+                             r.error_ratio ? fmt::format("{:.2f}%", *r.error_ratio * 100) : std::string("-"),
+                             ms(r.p99_ms), r.host);
 }
 
 // One metric over runs, oldest first, one bar per run.

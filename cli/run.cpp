@@ -1,4 +1,5 @@
 // rebound run: runs experiments one after the other and writes their reports, the JUnit file and the history.
+#include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
@@ -34,8 +35,15 @@ struct RunSession {
 void print_result(const Experiment& ex, const RunResult& r, const std::string& dir) {
   std::cout << fmt::format("\n{}: {} (exit {})\n", ex.name, to_string(r.verdict), exit_code(r.verdict));
   for (const auto& c : r.criteria)
-    std::cout << fmt::format("  {} {:<22} {}\n", c.passed ? "pass" : "FAIL", c.name, mask_secrets(c.detail, ex.secrets));
-  for (const auto& reason : r.reasons) std::cout << fmt::format("  why: {}\n", mask_secrets(reason, ex.secrets));
+    std::cout << fmt::format("  {} {:<22} {}\n", c.passed ? "pass" : c.measured ? "FAIL" : "-   ", c.name,
+                             mask_secrets(c.detail, ex.secrets));
+  // A failed criterion is its own reason ("name: detail"): printed once, on its FAIL line above.
+  for (const auto& reason : r.reasons) {
+    const bool repeats = std::any_of(r.criteria.begin(), r.criteria.end(), [&](const Criterion& c) {
+      return !c.passed && reason == fmt::format("{}: {}", c.name, c.detail);
+    });
+    if (!repeats) std::cout << fmt::format("  why: {}\n", mask_secrets(reason, ex.secrets));
+  }
   const auto& m = r.metrics;
   if (m.time_to_heal_ms)
     std::cout << fmt::format("  time to heal: {:.1f} ms{}\n", *m.time_to_heal_ms,

@@ -128,6 +128,9 @@ struct Criterion {
   std::string unit;              // "ms", "ratio"
   bool passed = false;
   std::string detail;            // a sentence for people
+  // false: the run stopped (an interrupt, a guard) before the criterion could be measured; it is neither a pass
+  // nor a FAIL, and its detail says "not measured (run interrupted after 1.2 s)".
+  bool measured = true;
 };
 
 }  // namespace rebound

@@ -34,6 +34,9 @@ struct RunMetrics {
   std::map<std::string, std::map<std::string, PhaseStats>> load_phases;
 };
 
+// A limit as every report writes it: "≤ 3000 ms", "≤ 250.5 ms", "≤ 1.00%"; "holds" for a steady-state check.
+std::string limit_text(double limit, const std::string& unit);
+
 // The SLO criteria for measured metrics.
 std::vector<Criterion> evaluate_slo(const SloSpec& slo, const RunMetrics& metrics, bool faults_applied);
 

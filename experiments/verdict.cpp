@@ -61,6 +61,30 @@ void measure_run(RunResult& result, const Experiment& ex, const RunTimes& t) {
 
 namespace {
 
+// When the run stopped early: "interrupted after 1.2 s" (by the start of teardown, where stopping began).
+std::string stopped_text(const RunResult& result, const RunTroubles& troubles) {
+  double at = result.phases.empty() ? 0 : result.phases.back().end_ms;
+  for (const auto& p : result.phases)
+    if (p.name == "teardown") at = p.start_ms;
+  return fmt::format("run {} after {:.1f} s", troubles.interrupted_by ? "interrupted" : "stopped by a guard",
+                     at / 1000);
+}
+
+// A run stopped early leaves what it had not yet seen unmeasured: neither a pass nor a FAIL. What was measured
+// over an impact the stop cut short (error ratio, percentiles before recovery) says it is partial.
+void mark_unmeasured(RunResult& result, const RunTroubles& troubles) {
+  if (!troubles.interrupted_by && !troubles.guard_tripped) return;
+  const std::string why = stopped_text(result, troubles);
+  for (auto& c : result.criteria) {
+    const bool over_impact = c.name == "max_error_ratio" || c.name.starts_with("max_p");
+    if (c.value && over_impact && !result.metrics.recovered_at_ms) c.detail += fmt::format(" (partial: {})", why);
+    if (c.value || c.passed) continue;
+    c.measured = false;
+    c.detail = c.name == "steady_state.after" ? fmt::format("not measured ({}): stopped before the after window", why)
+                                              : fmt::format("not measured ({})", why);
+  }
+}
+
 void add_criteria(RunResult& result, const Experiment& ex, const RunTroubles& troubles) {
   if (result.baseline) {
     result.criteria.push_back({"steady_state.baseline", result.baseline->passed ? 1.0 : 0.0, 1, "pass",
@@ -75,6 +99,7 @@ void add_criteria(RunResult& result, const Experiment& ex, const RunTroubles& tr
   else if (troubles.interrupted_by || troubles.guard_tripped)
     result.criteria.push_back({"steady_state.after", std::nullopt, 1, "pass", false,
                                "not checked: the experiment was stopped before the after window"});
+  mark_unmeasured(result, troubles);
 }
 
 // The faults that ran to their end and reached nothing, unless they allow it: "step cut-db affected 0 of 0 ...".

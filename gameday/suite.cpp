@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unistd.h>
 
 #include "system/signals.hpp"
 #include "config/table_reader.hpp"
@@ -224,9 +225,22 @@ EntryOutcome judge_entry(const std::string& experiment, const std::string& group
   return e;
 }
 
+namespace {
+// An outcome that knows when (UTC) and on which host the suite started, for the report's header.
+SuiteOutcome started_outcome() {
+  SuiteOutcome out;
+  out.started_unix_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) out.host = host;
+  return out;
+}
+}  // namespace
+
 SuiteOutcome run_suite(const Suite& suite, const RunOptions& base, const std::string& report_dir,
                        const std::function<void(const Experiment&, TrialRecord&)>& on_trial) {
-  SuiteOutcome out;
+  SuiteOutcome out = started_outcome();
+  const auto start = std::chrono::steady_clock::now();
   std::mutex mutex;
   auto sleep_unless_interrupted = [](Millis d) {
     auto until = std::chrono::steady_clock::now() + to_clock_duration<std::chrono::steady_clock::duration>(d);
@@ -279,6 +293,7 @@ SuiteOutcome run_suite(const Suite& suite, const RunOptions& base, const std::st
       out.verdict = worst(out.verdict, out.entries.back().verdict);
     }
   if (interrupt_signal()) out.verdict = worst(out.verdict, Verdict::aborted);
+  out.duration_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return out;
 }
 

@@ -77,6 +77,11 @@ struct SuiteOutcome {
   std::vector<EntryOutcome> entries;
   Verdict verdict = Verdict::passed;
   bool stopped_early = false;
+  // When and where it ran, for the report's header: the start (UTC milliseconds since the epoch), how long
+  // the whole suite took, and the host's name.
+  int64_t started_unix_ms = 0;
+  double duration_ms = 0;
+  std::string host;
 };
 
 // Runs the suite; each trial's reports go to DIR/<experiment>/trial-N (written by `on_trial`).

@@ -3,6 +3,7 @@
 
 #include "reports/html_timeline.hpp"
 #include "reports/journal.hpp"
+#include "reports/report_text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -56,7 +57,8 @@ table { border-collapse: collapse; width: 100%; } th, td { text-align: left; pad
        border-bottom: 1px solid #d8dee4; vertical-align: top; } th { background: #f6f8fa; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.detail { font-size: 12px; color: #555; }
-.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 600; }
+.pass { color: #1a7f37; font-weight: 600; } .fail { color: #cf222e; font-weight: 600; } .unmeasured { color: #57606a; }
+td.empty-phase { color: #57606a; font-style: italic; }
 ul.reasons li { margin: 2px 0; }
 svg { width: 100%; height: auto; border: 1px solid #d0d7de; border-radius: 6px; background: #fff; }
 svg text { font: 11px sans-serif; fill: #57606a; } svg .lane-name { font-weight: 600; fill: #1f2328; font-size: 12px; }
@@ -102,14 +104,16 @@ std::string html_criteria(const json& j) {
   out += "<h2>Criteria</h2>\n<table id=\"criteria\">\n<tr><th>criterion</th><th>measured</th><th>limit</th><th>result</th>"
          "<th>detail</th></tr>\n";
   for (const auto& c : j["slo"]) {
-    bool passed = c.value("passed", false);
+    bool passed = c.value("passed", false), measured = c.value("measured", true);
     auto value = num(c, "value");
     std::string unit = str(c, "unit");
+    const std::string result = criterion_result_text(passed, measured);
     out += fmt::format("<tr class=\"criterion\" data-passed=\"{}\"><td><code>{}</code></td><td class=\"num\">{}</td><td "
                        "class=\"num\">{}</td><td class=\"{}\">{}</td><td>{}</td></tr>\n",
-                       passed, html_escape(str(c, "criterion")), criterion_value_text(value, unit, value.value_or(0) >= 1),
-                       criterion_limit_text(num(c, "limit").value_or(0), unit), passed ? "pass" : "fail",
-                       passed ? "pass" : "FAIL", html_escape(str(c, "detail")));
+                       passed, html_escape(str(c, "criterion")),
+                       measured ? criterion_value_text(value, unit, value.value_or(0) >= 1, str(c, "criterion")) : "–",
+                       criterion_limit_text(num(c, "limit").value_or(0), unit),
+                       passed ? "pass" : measured ? "fail" : "unmeasured", result, html_escape(str(c, "detail")));
   }
   out += "</table>\n";
   return out;
@@ -134,7 +138,8 @@ std::string html_timeline(const json& j, const std::vector<ProbeSeries>* live) {
                      ms(num(m, "first_fault_ms")), ms(num(m, "end_of_impact_ms")), ms(num(m, "time_to_impact_ms")),
                      heal_text(m),
                      num(m, "time_to_recover_ms") ? ms(num(m, "time_to_recover_ms"))
-                                                  : (num(m, "end_of_impact_ms") ? "did not recover" : "–"));
+                                                  : (num(m, "end_of_impact_ms") ? not_recovered_text(str(j, "status"))
+                                                                                : "–"));
   out += "<p class=\"legend\"><span><i class=\"swatch\" style=\"background:#0969da\"></i>latency of ok samples</span>"
          "<span><i class=\"swatch\" style=\"background:#cf222e\"></i>failed sample / fault</span>"
          "<span><i class=\"swatch\" style=\"background:#1a7f37\"></i>recovered</span>"
@@ -148,15 +153,49 @@ std::string html_timeline(const json& j, const std::vector<ProbeSeries>* live) {
   return out;
 }
 
-// The samples, failures and percentiles of each phase of the analysis.
+// The shortest interval among the probes the steady state watches, from the journal's experiment.
+double steady_interval_ms(const json& ex) {
+  double out = 0;
+  if (!ex.contains("probes") || !ex["probes"].is_array()) return 0;
+  const json steady = ex.contains("steady_state") ? ex["steady_state"].value("probes", json::array()) : json::array();
+  for (const auto& p : ex["probes"]) {
+    bool watched = steady.empty();
+    for (const auto& name : steady) watched = watched || (name.is_string() && name.get<std::string>() == str(p, "name"));
+    auto interval = num(p, "interval_ms");
+    if (watched && interval && (out == 0 || *interval < out)) out = *interval;
+  }
+  return out;
+}
+
+// The column head: "requests" when every counted sample of every phase is a load probe's request.
+bool phases_count_requests(const json& phases) {
+  bool any = false;
+  for (const auto& [name, s] : phases.items()) {
+    const double samples = s.value("samples", 0.0), requests = s.value("requests", 0.0);
+    if (samples > 0 && requests < samples) return false;
+    any = any || samples > 0;
+  }
+  return any;
+}
+
+// The samples, failures and percentiles of each phase of the analysis; an empty phase says why it is empty.
 std::string html_phases(const json& j) {
   const auto& m = j["metrics"];
   std::string out;
-  out += "<h2>Phases</h2>\n<table id=\"phases\">\n<tr><th>phase</th><th>samples</th><th>failed</th><th>error ratio</th>"
-         "<th>p50</th><th>p95</th><th>p99</th></tr>\n";
+  if (!m.contains("phases") || !m["phases"].is_object()) return out;
+  const auto& phases = m["phases"];
+  out += fmt::format("<h2>Phases</h2>\n<table id=\"phases\">\n<tr><th>phase</th><th>{}</th><th>failed</th>"
+                     "<th>error ratio</th><th>p50</th><th>p95</th><th>p99</th></tr>\n",
+                     phase_count_head(phases_count_requests(phases)));
   for (const char* name : {"baseline", "fault", "degraded", "healed", "recovery", "after", "impact"}) {
-    if (!m.contains("phases") || !m["phases"].contains(name)) continue;
-    const auto& s = m["phases"][name];
+    if (!phases.contains(name)) continue;
+    const auto& s = phases[name];
+    auto from = num(s, "from_ms"), to = num(s, "to_ms");
+    if (s.value("samples", 0) == 0 && from && to) {
+      out += fmt::format("<tr class=\"empty-phase\"><td>{}</td><td class=\"empty-phase\" colspan=\"6\">{}</td></tr>\n",
+                         name, html_escape(empty_phase_text(*to - *from, steady_interval_ms(j["experiment"]))));
+      continue;
+    }
     out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2f}%</td>"
                        "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
                        name, s.value("samples", 0), s.value("failures", 0), s.value("error_ratio", 0.0) * 100,
@@ -166,30 +205,57 @@ std::string html_phases(const json& j) {
   return out;
 }
 
-std::string html_steps_and_guards(const json& j) {
+std::string html_steps(const json& j) {
   std::string out;
-  if (!j["steps"].empty()) {
-    out += "<h2>Steps</h2>\n<table id=\"steps\">\n<tr><th>step</th><th>type</th><th>target</th><th>applied</th>"
-           "<th>ended</th><th>status</th><th>what it did</th></tr>\n";
-    for (const auto& s : j["steps"])
-      out += fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td "
-                         "class=\"num\">{}</td><td>{}{}</td><td class=\"detail\">{}</td></tr>\n",
-                         html_escape(str(s, "name")), html_escape(str(s, "type")), html_escape(str(s, "target")),
-                         ms(num(s, "applied_ms")), ms(num(s, "ended_ms")), html_escape(str(s, "status")),
-                         str(s, "error").empty() ? "" : ": " + html_escape(str(s, "error")),
-                         html_escape(step_what_it_did(s.value("effect", nlohmann::json()).is_string()
-                                                          ? s["effect"].get<std::string>() : "",
-                                                      s.value("detail", nlohmann::json::object()))));
-    out += "</table>\n";
+  if (j["steps"].empty()) return out;
+  const std::string started = str(j, "started_at");
+  out += "<h2>Steps</h2>\n<table id=\"steps\">\n<tr><th>step</th><th>type</th><th>target</th><th>applied</th>"
+         "<th>ended</th><th>status</th><th>what it did</th></tr>\n";
+  for (const auto& s : j["steps"]) {
+    auto applied = num(s, "applied_ms"), reverted = num(s, "reverted_ms");
+    std::optional<double> held;
+    if (applied && reverted) held = *reverted - *applied;
+    const std::string effect = s.contains("effect") && s["effect"].is_string() ? s["effect"].get<std::string>() : "";
+    out += fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td "
+                       "class=\"num\">{}</td><td>{}{}</td><td class=\"detail\">{}</td></tr>\n",
+                       html_escape(str(s, "name")), html_escape(str(s, "type")), html_escape(str(s, "target")),
+                       offset_and_clock(started, applied), offset_and_clock(started, num(s, "ended_ms")),
+                       html_escape(str(s, "status")), str(s, "error").empty() ? "" : ": " + html_escape(str(s, "error")),
+                       html_escape(step_what_it_did(effect, s.value("detail", json::object()), held)));
   }
-  if (!j["guard_events"].empty()) {
-    out += "<h2>Guard events</h2>\n<ul>\n";
-    for (const auto& g : j["guard_events"])
-      out += fmt::format("<li><code>{}</code> tripped at {:.1f} ms: probe <code>{}</code> failed {:.0f}% of samples</li>\n",
-                         html_escape(str(g, "guard")), num(g, "t_ms").value_or(0), html_escape(str(g, "probe")),
-                         num(g, "failure_ratio").value_or(0) * 100);
-    out += "</ul>\n";
+  out += "</table>\n";
+  return out;
+}
+
+// The guards as declared, whether each tripped, and the trips; "No guard tripped." when none did.
+std::string html_guards(const json& j) {
+  const json guards = j["experiment"].value("guards", json::array());
+  const json events = j.value("guard_events", json::array());
+  const std::string started = str(j, "started_at");
+  std::string out = "<h2>Guards</h2>\n";
+  if (guards.empty() && events.empty())
+    return out + "<p id=\"no-guards\">No guards declared: nothing could stop the run early.</p>\n";
+  out += "<table id=\"guards\">\n<tr><th>guard</th><th>probe</th><th>trips when</th><th>tripped</th></tr>\n";
+  for (const auto& g : guards) {
+    std::string tripped = "no";
+    for (const auto& e : events)
+      if (str(e, "guard") == str(g, "name"))
+        tripped = fmt::format("<b class=\"fail\">yes</b>, at {} ({:.0f}% failed)",
+                              offset_and_clock(started, num(e, "t_ms")), num(e, "failure_ratio").value_or(0) * 100);
+    out += fmt::format("<tr class=\"guard\"><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+                       html_escape(str(g, "name")), html_escape(str(g, "probe")),
+                       guard_condition_text(num(g, "max_failure_ratio").value_or(0), num(g, "window_ms").value_or(0),
+                                            static_cast<size_t>(num(g, "min_samples").value_or(0))),
+                       tripped);
   }
+  out += "</table>\n";
+  if (events.empty()) return out + "<p id=\"no-guard-tripped\">No guard tripped.</p>\n";
+  out += "<ul id=\"guard-events\">\n";
+  for (const auto& g : events)
+    out += fmt::format("<li><code>{}</code> tripped at {}: probe <code>{}</code> failed {:.0f}% of samples</li>\n",
+                       html_escape(str(g, "guard")), offset_and_clock(started, num(g, "t_ms")),
+                       html_escape(str(g, "probe")), num(g, "failure_ratio").value_or(0) * 100);
+  out += "</ul>\n";
   return out;
 }
 
@@ -200,7 +266,8 @@ std::string make_html(const nlohmann::json& j, const std::vector<ProbeSeries>* l
   out += html_criteria(j);
   out += html_timeline(j, live);
   out += html_phases(j);
-  out += html_steps_and_guards(j);
+  out += html_steps(j);
+  out += html_guards(j);
   out += fmt::format("<footer>rebound {} · journal schema {}</footer>\n</body>\n</html>\n",
                      html_escape(str(j, "rebound_version")), j.value("schema_version", 0));
   return out;

@@ -9,6 +9,7 @@
 
 #include "reports/html.hpp"
 #include "reports/html_load_lane.hpp"
+#include "reports/report_text.hpp"
 
 namespace rebound {
 
@@ -26,8 +27,8 @@ struct Frame {
   explicit Frame(const json& j) {
     end_ms = std::max(1.0, num(j, "duration_ms").value_or(1));
     plot_w = width - left - right;
-    height = top + lane_height * std::max<size_t>(1, j["probes"].size()) + 56;
-    plot_bottom = height - 56;  // below: fault, recovery and healing labels, then the time axis
+    height = top + lane_height * std::max<size_t>(1, j["probes"].size()) + 70;
+    plot_bottom = height - 70;  // below: fault, recovery and healing labels, then the time axis (two rows)
   }
   double x(double t) const { return left + std::clamp(t / end_ms, 0.0, 1.0) * plot_w; }
 };
@@ -194,13 +195,28 @@ std::string probe_lane(const json& p, size_t i, const Frame& f, const ProbeSerie
   return svg;
 }
 
-std::string time_axis(const Frame& f) {
+// Ticks as offsets from the start ("+2s") and, below them, as wall-clock times (UTC, like started_at).
+std::string time_axis(const Frame& f, const std::string& started_at) {
   std::string svg;
-  double step = std::pow(10, std::floor(std::log10(f.end_ms / 5)));
-  if (f.end_ms / step > 10) step *= 2;
-  for (double t = 0; t <= f.end_ms; t += step)
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{:g}s</text>\n", f.x(t),
-                       f.height - 4, t / 1000);
+  const bool clock = !wall_clock(started_at, 0).empty();
+  // 1, 2 or 5 times a power of ten, at most 8 ticks: room for a wall-clock time under each.
+  double step = std::pow(10, std::floor(std::log10(f.end_ms / 8)));
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (f.end_ms / (step * m) <= 8) {
+      step *= m;
+      break;
+    }
+  if (clock)
+    svg += fmt::format("<text x=\"8\" y=\"{:.1f}\" class=\"axis-name\">since start</text><text x=\"8\" y=\"{:.1f}\" "
+                       "class=\"axis-name\">wall clock (UTC)</text>\n",
+                       f.height - 18, f.height - 4);
+  for (double t = 0; t <= f.end_ms; t += step) {
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis\" text-anchor=\"middle\">{}{:g}s</text>\n", f.x(t),
+                       clock ? f.height - 18 : f.height - 4, t > 0 ? "+" : "", t / 1000);
+    if (clock)
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" class=\"axis-clock\" text-anchor=\"middle\">{}</text>\n",
+                         f.x(t), f.height - 4, wall_clock(started_at, t));
+  }
   return svg;
 }
 
@@ -221,7 +237,7 @@ std::string timeline_svg(const json& j, const std::vector<ProbeSeries>* live) {
   const auto& probes = j["probes"];
   for (size_t i = 0; i < probes.size(); ++i)
     svg += probe_lane(probes[i], i, f, live && i < live->size() ? &(*live)[i] : nullptr);
-  svg += time_axis(f);
+  svg += time_axis(f, str(j, "started_at"));
   svg += "</svg>\n";
   return svg;
 }

@@ -14,7 +14,7 @@ nlohmann::json opt(const std::optional<double>& v) { return v ? nlohmann::json(*
 
 nlohmann::json stats_json(const PhaseStats& s) {
   return {{"samples", s.samples}, {"failures", s.failures}, {"error_ratio", s.error_ratio},
-          {"p50_ms", opt(s.p50)},  {"p95_ms", opt(s.p95)},    {"p99_ms", opt(s.p99)}};
+          {"p50_ms", opt(s.p50)},  {"p95_ms", opt(s.p95)},    {"p99_ms", opt(s.p99)}, {"requests", s.requests}};
 }
 
 nlohmann::json check_json(const SteadyStateCheck& c) {
@@ -134,7 +134,13 @@ nlohmann::json commands_json(const RunResult& r) {
 
 nlohmann::json metrics_json(const RunMetrics& m) {
   nlohmann::json phases = nlohmann::json::object();
-  for (const auto& [name, stats] : m.phases) phases[name] = stats_json(stats);
+  for (const auto& [name, stats] : m.phases) {
+    phases[name] = stats_json(stats);
+    if (auto span = m.phase_spans.find(name); span != m.phase_spans.end()) {  // an empty phase is explained by it
+      phases[name]["from_ms"] = span->second.first;
+      phases[name]["to_ms"] = span->second.second;
+    }
+  }
   nlohmann::json load_phases = nlohmann::json::object();
   for (const auto& [probe, by_phase] : m.load_phases)
     for (const auto& [name, stats] : by_phase) load_phases[probe][name] = stats_json(stats);
@@ -170,6 +176,7 @@ nlohmann::json criteria_json(const RunResult& r) {
                    {"limit", c.limit},
                    {"unit", c.unit},
                    {"passed", c.passed},
+                   {"measured", c.measured},
                    {"detail", c.detail}});
   return slo;
 }
@@ -269,23 +276,53 @@ std::string step_detail_line(const nlohmann::json& detail) {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
-std::string step_what_it_did(const std::string& effect, const nlohmann::json& detail) {
+namespace {
+
+// process.stop's detail in words, after its effect line: "held 5.0 s, then resumed them (demo-service 4242,
+// demo-service 4243)"; "" when it stopped none (the effect line says why).
+std::string stopped_text(const nlohmann::json& detail, std::optional<double> held_ms) {
+  if (!detail.is_object() || !detail.contains("stopped") || !detail["stopped"].is_array() || detail["stopped"].empty())
+    return "";
+  const auto& stopped = detail["stopped"];
+  std::vector<std::string> names;
+  for (const auto& p : stopped)
+    if (p.is_object()) names.push_back(fmt::format("{} {}", p.value("comm", "?"), p.value("pid", 0)));
+  std::string out = held_ms ? fmt::format("held {:.1f} s, then ", *held_ms / 1000) : "then ";
+  if (!detail.contains("resumed") || !detail["resumed"].is_array()) out += "not resumed yet";
+  else if (detail["resumed"].size() >= stopped.size()) out += stopped.size() == 1 ? "resumed it" : "resumed them";
+  else out += fmt::format("resumed {} of them", detail["resumed"].size());
+  out += fmt::format(" ({})", fmt::join(names, ", "));
+  if (detail.contains("kept_frozen") && detail["kept_frozen"].is_array())
+    for (const auto& k : detail["kept_frozen"])
+      if (k.is_string()) out += "; " + k.get<std::string>();
+  return out;
+}
+
+}  // namespace
+
+std::string step_what_it_did(const std::string& effect, const nlohmann::json& detail, std::optional<double> held_ms) {
   std::string line = step_detail_line(detail);
+  if (std::string held = stopped_text(detail, held_ms); !held.empty()) {
+    const size_t n = detail["stopped"].size();
+    std::string out = (effect.empty() ? fmt::format("stopped {} process{}", n, n == 1 ? "" : "es") : effect) + "; " + held;
+    return line.empty() ? out : out + "; " + line;
+  }
   if (effect.empty()) return line;
   return line.empty() ? effect : effect + "; " + line;
 }
 
-std::string criterion_value_text(const std::optional<double>& value, const std::string& unit, bool holds) {
-  if (!value) return "not measured";
+std::string criterion_value_text(const std::optional<double>& value, const std::string& unit, bool holds,
+                                 const std::string& name) {
+  if (!value) return name == "recover_within" ? "did not recover" : name == "heal_within" ? "did not heal" : "none";
   if (unit == "ms") return fmt::format("{:.1f} ms", *value);
   if (unit == "ratio") return fmt::format("{:.2f}%", *value * 100);
   return holds ? "holds" : "does not hold";
 }
 
-std::string criterion_limit_text(double limit, const std::string& unit) {
-  if (unit == "ms") return fmt::format("≤ {:.1f} ms", limit);
-  if (unit == "ratio") return fmt::format("≤ {:.2f}%", limit * 100);
-  return "holds";
+std::string criterion_limit_text(double limit, const std::string& unit) { return limit_text(limit, unit); }
+
+std::string criterion_result_text(bool passed, bool measured) {
+  return passed ? "pass" : measured ? "FAIL" : "not measured";
 }
 
 }  // namespace rebound

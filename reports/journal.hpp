@@ -20,11 +20,19 @@ nlohmann::json make_journal(const Experiment& experiment, const RunResult& resul
 // A step's detail in one line for the reports ("connections 35, toxic_connections 17, ..."): its numbers,
 // flags and short strings; long values (paths) and nested ones are left to the journal.
 std::string step_detail_line(const nlohmann::json& detail);
-// A step's "what it did" column: its effect line (journal "effect"), then its detail line.
-std::string step_what_it_did(const std::string& effect, const nlohmann::json& detail);
+// A step's "what it did" column: its effect line (journal "effect"), then its detail line. A step that stopped
+// processes (process.stop: "stopped" and "resumed" in its detail) adds how long it held them and whom it resumed
+// ("...; held 5.0 s, then resumed them (web 4242, web 4243)"); `held_ms` is applied to reverted.
+std::string step_what_it_did(const std::string& effect, const nlohmann::json& detail,
+                             std::optional<double> held_ms = std::nullopt);
 // A criterion's measured value and limit as the reports for people show them ("354.6 ms", "51.52%",
 // "holds"); `holds` is the verdict of a criterion without a unit (a steady-state check).
-std::string criterion_value_text(const std::optional<double>& value, const std::string& unit, bool holds);
+// A missing value of a criterion that was measured says what did not happen: "did not recover" (recover_within),
+// "did not heal" (heal_within), else "none".
+std::string criterion_value_text(const std::optional<double>& value, const std::string& unit, bool holds,
+                                 const std::string& name = "");
 std::string criterion_limit_text(double limit, const std::string& unit);
+// "pass", "FAIL", or "not measured" for a criterion the run stopped before measuring.
+std::string criterion_result_text(bool passed, bool measured);
 
 }  // namespace rebound

@@ -28,11 +28,7 @@ static std::string value_text(const Criterion& c) {
   return *c.value >= 1 ? "pass" : "fail";
 }
 
-static std::string limit_text(const Criterion& c) {
-  if (c.unit == "ms") return fmt::format("{:.1f} ms", c.limit);
-  if (c.unit == "ratio") return fmt::format("{:.4f}", c.limit);
-  return "pass";
-}
+static std::string limit_text(const Criterion& c) { return rebound::limit_text(c.limit, c.unit); }
 
 namespace {
 
@@ -93,7 +89,9 @@ std::string run_cases(const RunResult& r, const std::string& classname, double s
   for (const auto& c : r.criteria) {
     ++n.tests;
     cases += fmt::format("    <testcase classname=\"{}\" name=\"{}\" time=\"0\">\n", classname, xml_escape(c.name));
-    if (!c.passed) {
+    if (!c.measured) {
+      cases += fmt::format("      <skipped message=\"{}\"/>\n", xml_escape(c.detail));
+    } else if (!c.passed) {
       ++n.failures;
       cases += fmt::format("      <failure type=\"{}\" message=\"{}\">measured: {}\nlimit: {}\n{}</failure>\n",
                            xml_escape(c.name), xml_escape(fmt::format("measured {}, limit {}", value_text(c), limit_text(c))),

@@ -1,6 +1,8 @@
 #include "reports/markdown.hpp"
 
+#include "experiments/verdict.hpp"
 #include "reports/journal.hpp"
+#include "reports/report_text.hpp"
 
 #include <fmt/format.h>
 
@@ -53,6 +55,58 @@ const char* icon(Verdict v) {
   return "";
 }
 
+// The shortest interval among the probes the steady state watches (what a phase needs to hold a sample).
+double steady_interval_ms(const Experiment& ex) {
+  double out = 0;
+  for (const auto& p : ex.probes)
+    if (is_steady(ex, p.name) && (out == 0 || static_cast<double>(p.interval.count()) < out))
+      out = static_cast<double>(p.interval.count());
+  return out;
+}
+
+std::string phase_table_rows(const Experiment& ex, const RunMetrics& m, bool all_requests) {
+  std::string out = fmt::format("\n## Phases\n\n| phase | {} | failed | error ratio | p50 | p95 | p99 |\n"
+                                "|---|---|---|---|---|---|---|\n",
+                                phase_count_head(all_requests));
+  for (const char* name : {"baseline", "fault", "degraded", "healed", "recovery", "after", "impact"}) {
+    auto it = m.phases.find(name);
+    if (it == m.phases.end()) continue;
+    const auto& s = it->second;
+    auto span = m.phase_spans.find(name);
+    if (s.samples == 0 && span != m.phase_spans.end())
+      out += fmt::format("| {} | 0: {} | – | – | – | – | – |\n", name,
+                         empty_phase_text(span->second.second - span->second.first, steady_interval_ms(ex)));
+    else
+      out += fmt::format("| {} | {} | {} | {:.2f}% | {} | {} | {} |\n", name, s.samples, s.failures,
+                         s.error_ratio * 100, ms(s.p50), ms(s.p95), ms(s.p99));
+  }
+  return out;
+}
+
+// The guards as declared, whether each tripped, and when.
+std::string guard_section(const Experiment& ex, const RunResult& r) {
+  std::string out = "\n## Guards\n\n";
+  if (ex.guards.empty()) return out + "No guards declared: nothing could stop the run early.\n";
+  out += "| guard | probe | trips when | tripped |\n|---|---|---|---|\n";
+  for (const auto& g : ex.guards) {
+    std::string tripped = "no";
+    for (const auto& e : r.guard_events)
+      if (e.guard == g.name)
+        tripped = fmt::format("**yes**, at {} ({:.0f}% failed)", offset_and_clock(r.started_at, e.t_ms),
+                              e.failure_ratio * 100);
+    out += fmt::format("| {} | {} | {} | {} |\n", md(g.name), md(g.probe),
+                       guard_condition_text(g.rule.max_failure_ratio, g.rule.window_ms, g.rule.min_samples), tripped);
+  }
+  if (r.guard_events.empty()) out += "\nNo guard tripped.\n";
+  return out;
+}
+
+// How long a lasting step held its fault (applied to reverted).
+std::optional<double> held_ms(const StepRecord& s) {
+  if (s.applied_ms && s.reverted_ms) return *s.reverted_ms - *s.applied_ms;
+  return std::nullopt;
+}
+
 // Time to heal, for the experiment and each lasting step.
 std::string heal_lines(const RunMetrics& m) {
   if (!m.first_fault_ms) return "";
@@ -73,6 +127,16 @@ std::string heal_lines(const RunMetrics& m) {
   return out;
 }
 
+// The phases of the analysis over the steady probes; one with no sample says why instead of showing zeros.
+std::string phase_table(const Experiment& ex, const RunMetrics& m) {
+  bool all_requests = false;
+  for (const auto& [name, s] : m.phases) {
+    if (s.samples > 0 && s.requests < s.samples) return phase_table_rows(ex, m, false);
+    if (s.samples > 0) all_requests = true;
+  }
+  return phase_table_rows(ex, m, all_requests);
+}
+
 }  // namespace
 
 std::string make_markdown(const Experiment& ex, const RunResult& r) {
@@ -87,40 +151,35 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
   if (!r.criteria.empty()) {
     out += "\n## Criteria\n\n| criterion | measured | limit | result |\n|---|---|---|---|\n";
     for (const auto& c : r.criteria)
-      out += fmt::format("| {} | {} | {} | {} |\n", c.name, criterion_value_text(c.value, c.unit, c.passed),
-                         criterion_limit_text(c.limit, c.unit), c.passed ? "pass" : "**FAIL**");
+      out += fmt::format("| {} | {} | {} | {} |\n", c.name,
+                         c.measured ? criterion_value_text(c.value, c.unit, c.passed, c.name) : md(c.detail),
+                         criterion_limit_text(c.limit, c.unit),
+                         c.passed ? "pass" : c.measured ? "**FAIL**" : "–");
   }
   const auto& m = r.metrics;
   out += "\n## Recovery\n\n";
   out += fmt::format("- first fault at {}, end of impact at {}\n", ms(m.first_fault_ms), ms(m.end_of_impact_ms));
   out += fmt::format("- time to impact: {}\n- time to recover: {}\n", ms(m.time_to_impact_ms),
                      m.time_to_recover_ms ? ms(m.time_to_recover_ms)
-                                          : (m.end_of_impact_ms ? std::string("did not recover") : "–"));
+                                          : (m.end_of_impact_ms ? not_recovered_text(r.status) : "–"));
   out += heal_lines(m);
-  if (!m.phases.empty()) {
-    out += "\n## Phases\n\n| phase | samples | failed | error ratio | p50 | p95 | p99 |\n|---|---|---|---|---|---|---|\n";
-    for (const char* name : {"baseline", "fault", "degraded", "healed", "recovery", "after", "impact"}) {
-      auto it = m.phases.find(name);
-      if (it == m.phases.end()) continue;
-      const auto& s = it->second;
-      out += fmt::format("| {} | {} | {} | {:.2f}% | {} | {} | {} |\n", name, s.samples, s.failures,
-                         s.error_ratio * 100, ms(s.p50), ms(s.p95), ms(s.p99));
-    }
-  }
+  if (!m.phases.empty()) out += phase_table(ex, m);
   out += load_phase_tables(m);
   if (!r.steps.empty()) {
     out += "\n## Steps\n\n| step | type | target | applied at | ended at | status | what it did |\n"
            "|---|---|---|---|---|---|---|\n";
     for (const auto& s : r.steps)
-      out += fmt::format("| {} | {} | {} | {} | {} | {}{} | {} |\n", md(s.name), s.type, md(s.target), ms(s.applied_ms),
-                         ms(s.ended_ms), to_string(s.status), s.error.empty() ? "" : ": " + md(s.error),
-                         md(step_what_it_did(s.effect ? s.effect->summary : "", s.detail)));
+      out += fmt::format("| {} | {} | {} | {} | {} | {}{} | {} |\n", md(s.name), s.type, md(s.target),
+                         offset_and_clock(r.started_at, s.applied_ms), offset_and_clock(r.started_at, s.ended_ms),
+                         to_string(s.status), s.error.empty() ? "" : ": " + md(s.error),
+                         md(step_what_it_did(s.effect ? s.effect->summary : "", s.detail, held_ms(s))));
   }
+  out += guard_section(ex, r);
   if (!r.guard_events.empty()) {
-    out += "\n## Guard events\n\n";
+    out += "\n### Guard events\n\n";
     for (const auto& g : r.guard_events)
-      out += fmt::format("- `{}` tripped at {:.1f} ms (probe `{}` failure ratio {:.0f}%)\n", md(g.guard), g.t_ms,
-                         md(g.probe), g.failure_ratio * 100);
+      out += fmt::format("- `{}` tripped at {} (probe `{}` failure ratio {:.0f}%)\n", md(g.guard),
+                         offset_and_clock(r.started_at, g.t_ms), md(g.probe), g.failure_ratio * 100);
   }
   return out;
 }

@@ -10,6 +10,9 @@
 
 namespace rebound {
 
+// "ran on build-7 · started 2026-11-28 17:06:16 CET (UTC+0100) · took 4 min 12 s" (local time), or "".
+std::string suite_when_and_where(const SuiteOutcome& outcome);
+
 std::string make_suite_markdown(const Suite& suite, const SuiteOutcome& outcome);
 // `trend`: per experiment, earlier runs' times to recover from the history, oldest first.
 std::string make_suite_html(const Suite& suite, const SuiteOutcome& outcome,

@@ -186,7 +186,7 @@ TEST_CASE("SLO criteria carry the measured value and the limit", "[unit][analysi
   CHECK(c[1].passed);
   CHECK(c[2].name == "max_p99");
   CHECK_FALSE(c[2].passed);
-  CHECK(c[2].detail == "80.0 ms from the first fault to recovery; limit 50.0 ms");
+  CHECK(c[2].detail == "80.0 ms from the first fault to recovery; limit ≤ 50 ms");
 }
 
 TEST_CASE("an experiment that never recovered fails recover_within with no value", "[unit][analysis]") {
@@ -199,7 +199,7 @@ TEST_CASE("an experiment that never recovered fails recover_within with no value
   CHECK_FALSE(c[0].passed);
   CHECK_FALSE(c[0].value);
   CHECK(c[0].detail ==
-        "did not recover: the steady state never held for 1s in the 5.0s watched after the end of impact; limit 2s");
+        "did not recover: the steady state never held for 1s in the 5.0s watched after the end of impact; limit ≤ 2000 ms");
 }
 
 TEST_CASE("no fault applied means no recovery criterion", "[unit][analysis]") {
@@ -273,7 +273,7 @@ TEST_CASE("heal_within passes on a fast failover and says it healed under the fa
   REQUIRE(c.size() == 1);
   CHECK(c[0].name == "heal_within");
   CHECK(c[0].passed);
-  CHECK(c[0].detail == "healed 1100 ms after the first fault, while the fault was still applied; limit 3000 ms");
+  CHECK(c[0].detail == "healed 1100 ms after the first fault, while the fault was still applied; limit ≤ 3000 ms");
 }
 
 TEST_CASE("a run that did not heal under the fault fails heal_within and says how long the fault lasted",
@@ -287,12 +287,12 @@ TEST_CASE("a run that did not heal under the fault fails heal_within and says ho
   CHECK_FALSE(c[0].passed);
   CHECK_FALSE(c[0].value);
   CHECK(c[0].detail == "did not heal under the fault: the steady state never held for 1s while a lasting fault was "
-                       "applied (the fault lasted 5.0s); limit 3s");
+                       "applied (the fault lasted 5.0s); limit ≤ 3000 ms");
   // A fault too short to see healing says so.
   m.under_fault_ms = 2000;
   CHECK(evaluate_slo(slo, m, true)[0].detail ==
         "did not heal under the fault: the steady state never held for 1s while a lasting fault was applied (the "
-        "fault lasted 2.0s); limit 3s; the fault was shorter than heal_within + stable_for (4s): lengthen it to see "
+        "fault lasted 2.0s); limit ≤ 3000 ms; the fault was shorter than heal_within + stable_for (4s): lengthen it to see "
         "healing");
 }
 
@@ -306,20 +306,20 @@ TEST_CASE("with an instant fault, time to heal is time to recover and heal_withi
   REQUIRE(c.size() == 1);
   CHECK(c[0].passed);
   CHECK(c[0].detail == "healed 350 ms after the fault: the faults were instant, so time to heal is time to recover; "
-                       "limit 3000 ms");
+                       "limit ≤ 3000 ms");
   m.time_to_heal_ms.reset();
   m.observed_ms = 7000;
   auto never = evaluate_slo(slo, m, true);
   CHECK_FALSE(never[0].passed);
   CHECK(never[0].detail == "did not heal: the faults were instant and the steady state never held for 1s in the 7.0s "
-                           "watched after them; limit 3s");
+                           "watched after them; limit ≤ 3000 ms");
 }
 
 TEST_CASE("a heal-time regression against the baseline run fails its criterion", "[unit][analysis][heal]") {
   auto c = heal_regression_criterion(1500, 1000, 7, 0.2);
   CHECK(c.name == "regression.time_to_heal");
   CHECK_FALSE(c.passed);
-  CHECK(c.detail == "healed in 1500 ms; baseline run 7 healed in 1000 ms, allowed up to 1200 ms (+20%)");
+  CHECK(c.detail == "healed in 1500 ms; baseline run 7 healed in 1000 ms; limit ≤ 1200 ms (+20%)");
   CHECK(heal_regression_criterion(1100, 1000, 7, 0.2).passed);
 }
 

@@ -34,7 +34,7 @@ RunResult healed_run() {
   m.phases["degraded"] = PhaseStats{105, 52, 52.0 / 105, 1.0, 400.0, 401.0};
   m.phases["healed"] = PhaseStats{390, 0, 0, 1.0, 2.0, 3.0};
   r.criteria.push_back({"heal_within", 1100.0, 3000, "ms", true,
-                        "healed 1100 ms after the first fault, while the fault was still applied; limit 3000 ms"});
+                        "healed 1100 ms after the first fault, while the fault was still applied; limit ≤ 3000 ms"});
   StepRecord step;
   step.name = "freeze-b1";
   step.type = "process.stop";
@@ -107,7 +107,7 @@ TEST_CASE("JUnit carries time to heal and the degraded and healed phases", "[uni
   CHECK(xml.find("<property name=\"phase.degraded\" value=\"105 samples, 52 failed (49.52%), p99 401.0 ms\"/>") !=
         std::string::npos);
   CHECK(xml.find("<testcase classname=\"rebound.lb\" name=\"heal_within\"") != std::string::npos);
-  CHECK(xml.find("limit 3000 ms\nphase degraded: 105 samples, 52 failed (49.52%), p99 401.0 ms\nphase healed: 390 "
+  CHECK(xml.find("limit ≤ 3000 ms\nphase degraded: 105 samples, 52 failed (49.52%), p99 401.0 ms\nphase healed: 390 "
                  "samples, 0 failed (0.00%), p99 3.0 ms</system-out>") != std::string::npos);
 }
 

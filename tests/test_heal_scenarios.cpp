@@ -112,7 +112,7 @@ TEST_CASE("a heal-time regression against --baseline fails the run, and history 
   INFO(r.out << r.err);
   CHECK(r.exit_code == 1);
   CHECK(r.out.find("FAIL regression.time_to_heal") != std::string::npos);
-  CHECK(r.out.find("baseline run 1 healed in 100 ms, allowed up to 120 ms (+20%)") != std::string::npos);
+  CHECK(r.out.find("baseline run 1 healed in 100 ms; limit ≤ 120 ms (+20%)") != std::string::npos);
   CHECK(r.out.find("pass heal_within") != std::string::npos);
 
   auto table = test::run_rebound({"history", "--history", db});

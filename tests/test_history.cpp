@@ -31,7 +31,7 @@ TEST_CASE("the regression criterion allows the declared margin over the baseline
   CHECK(ok.limit == Approx(240));
   auto slow = rebound::regression_criterion(300, 200, 7, 0.2);
   CHECK_FALSE(slow.passed);
-  CHECK(slow.detail == "recovered in 300 ms; baseline run 7 recovered in 200 ms, allowed up to 240 ms (+20%)");
+  CHECK(slow.detail == "recovered in 300 ms; baseline run 7 recovered in 200 ms; limit ≤ 240 ms (+20%)");
 }
 
 TEST_CASE("history records each run, and a slower recovery against --baseline last fails the gate", "[integration][history]") {

@@ -5,7 +5,9 @@
 
 #include "system/subprocess.hpp"
 #include "helpers.hpp"
+#include "gameday/suite.hpp"
 #include "reports/html.hpp"
+#include "reports/suite_report.hpp"
 
 namespace fs = std::filesystem;
 
@@ -70,6 +72,9 @@ argv = ["/bin/sh", "-c", "echo '<script>document.title=\"pwned\"</script>' >&2; 
 interval = "100ms"
 [steady_state]
 window = "300ms"
+[[guards]]
+name = "stop-on-errors"
+probe = "nasty"
 )");
   auto r = test::run_rebound({"run", file, "--report-dir", dir.path() + "/r", "--state-dir", dir.path() + "/s"});
   REQUIRE(r.exit_code == 2);
@@ -87,6 +92,14 @@ window = "300ms"
   CHECK(dom->out.find("<script") == std::string::npos);
   CHECK(dom->out.find("&lt;script&gt;document.title") != std::string::npos);
   CHECK(dom->out.find("<title>Report &lt;b&gt;escaping&lt;/b&gt;: inconclusive</title>") != std::string::npos);
+  // Issue 11: the declared guards, whether they tripped, and wall-clock times on the timeline's axis.
+  CHECK(dom->out.find("<table id=\"guards\">") != std::string::npos);
+  CHECK(dom->out.find("<code>stop-on-errors</code>") != std::string::npos);
+  CHECK(dom->out.find("No guard tripped.") != std::string::npos);
+  const auto started = test::read_json(dir.path() + "/r/markup/journal.json")["started_at"].get<std::string>();
+  CHECK(dom->out.find(">wall clock (UTC)</text>") != std::string::npos);
+  CHECK(dom->out.find("class=\"axis-clock\" text-anchor=\"middle\">" + started.substr(11, 12) + "</text>") !=
+        std::string::npos);
 
   auto shot = rebound::run_command(headless(dir.path() + "/p2", {"--window-size=1200,1400",
                                                                   "--screenshot=" + dir.path() + "/shot.png",
@@ -137,4 +150,55 @@ TEST_CASE("rebound report of three runs of one experiment writes three files, na
   size_t files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path() + "/out")) ++files;
   CHECK(files == 3);
+}
+
+TEST_CASE("the game-day report renders its trend axis, bar values and SLO lines in headless Chromium",
+          "[integration][html][suite]") {
+  if (chromium().empty()) {
+    if (std::getenv("CI")) FAIL("Chromium is not installed: CI must run this test (scripts/install-deps.sh installs it)");
+    WARN("skipped: Chromium is not installed");
+    return;
+  }
+  test::TempDir dir;
+  auto loaded = rebound::load_suite(test::source("scenarios/gameday/demo-gameday.toml"), rebound::LoadOptions{"/"});
+  REQUIRE(loaded.ok());
+  rebound::SuiteOutcome o;
+  for (int i = 1; i <= 3; ++i) {
+    rebound::TrialRecord t{"demo-freeze-supervised", "x", i, "warm-up", {}};
+    t.result.verdict = rebound::Verdict::passed;
+    t.result.metrics.end_of_impact_ms = 1000;
+    t.result.metrics.time_to_recover_ms = 100.0 * i;
+    o.trials.push_back(t);
+  }
+  std::vector<const rebound::RunResult*> results;
+  for (const auto& t : o.trials) results.push_back(&t.result);
+  o.entries.push_back(rebound::judge_entry("demo-freeze-supervised", "warm-up", results, std::nullopt));
+  o.started_unix_ms = 1772366400000;
+  o.duration_ms = 60'000;
+  o.host = "render-host";
+  std::map<std::string, std::vector<rebound::HistoryRow>> trend;
+  for (int i = 1; i <= 4; ++i) {
+    rebound::HistoryRow r;
+    r.id = i;
+    r.verdict = "passed";
+    r.time_to_recover_ms = 90.0 * i + 7;
+    trend["demo-freeze-supervised"].push_back(r);
+  }
+  const std::string report = dir.write("report.html", rebound::make_suite_html(*loaded.suite, o, trend));
+  auto dom = rebound::run_command(headless(dir.path() + "/p1", {"--dump-dom", "file://" + report}));
+  REQUIRE(dom);
+  INFO(dom->err);
+  CHECK(dom->out.find("ran on render-host · started ") != std::string::npos);
+  CHECK(dom->out.find(">time to recover (ms)</text>") != std::string::npos);  // the y axis and its unit
+  for (const char* value : {">97</text>", ">187</text>", ">277</text>", ">367</text>"})
+    CHECK(dom->out.find(value) != std::string::npos);  // a value on every bar
+  CHECK(dom->out.find("class=\"slo-line\"") != std::string::npos);
+  CHECK(dom->out.find(">SLO: recover_within</text>") != std::string::npos);
+  CHECK(dom->out.find("class=\"slo-deadline\"") != std::string::npos);
+  CHECK(dom->out.find(">recover_within 500 ms</text>") != std::string::npos);
+  auto shot = rebound::run_command(headless(dir.path() + "/p2", {"--window-size=1200,1400",
+                                                                  "--screenshot=" + dir.path() + "/shot.png",
+                                                                  "file://" + report}));
+  REQUIRE(shot);
+  CHECK(fs::file_size(dir.path() + "/shot.png") > 20'000);
 }

@@ -158,7 +158,7 @@ TEST_CASE("load journal: criteria and steady-state checks count a load probe's r
   slo.max_error_ratio = 0.01;
   auto c = evaluate_slo(slo, m, true);
   REQUIRE(c.size() == 1);
-  CHECK(c[0].detail == "5000 of 10000 requests failed from the first fault to recovery (50.00%); limit 1.00%");
+  CHECK(c[0].detail == "5000 of 10000 requests failed from the first fault to recovery (50.00%); limit ≤ 1.00%");
   auto check = check_steady_state(set, Tolerance{}, 300'000, 305'000);
   CHECK(check.summary() ==
         "probe 'users': success 50.0% < 100.0% (5000 of 10000 requests failed, last: status 503)");

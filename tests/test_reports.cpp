@@ -28,7 +28,7 @@ TEST_CASE("JUnit escapes probe output and carries the measured value and limit",
   CHECK(xml.find("<script>") == std::string::npos);
   CHECK(xml.find("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#x1;") != std::string::npos);
   CHECK(xml.find("<testsuite name=\"exp&lt;1&gt;\" tests=\"2\" failures=\"1\" errors=\"0\"") != std::string::npos);
-  CHECK(xml.find("message=\"measured 2500.0 ms, limit 2000.0 ms\"") != std::string::npos);
+  CHECK(xml.find("message=\"measured 2500.0 ms, limit ≤ 2000 ms\"") != std::string::npos);
   CHECK(xml.find("file=\"a&amp;b.toml\"") != std::string::npos);
 }
 
@@ -47,7 +47,7 @@ TEST_CASE("Markdown keeps user text from breaking tables or becoming markup", "[
   auto md = make_markdown(*loaded.experiment, failed_result());
   CHECK(md.starts_with("# ❌ \\<b\\>bold\\</b\\> \\| pipe: failed\n"));
   CHECK(md.find("- recover\\_within: \\| broken \\| table") != std::string::npos);
-  CHECK(md.find("| recover_within | 2500.0 ms | ≤ 2000.0 ms | **FAIL** |") != std::string::npos);
+  CHECK(md.find("| recover_within | 2500.0 ms | ≤ 2000 ms | **FAIL** |") != std::string::npos);
 }
 
 TEST_CASE("the journal records the experiment as resolved with a schema version", "[unit][reports]") {
