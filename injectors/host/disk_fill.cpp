@@ -19,11 +19,6 @@ namespace {
 
 constexpr const char* kFilePrefix = ".rebound-fill-";
 
-struct Space {
-  uint64_t available = 0;  // what an unprivileged writer may still use (df's "Avail")
-  uint64_t usable = 0;     // used + available (df's "Used" + "Avail")
-};
-
 Result<Space> space_of(const std::string& path) {
   struct statvfs fs {};
   if (statvfs(path.c_str(), &fs) != 0) return fail(fmt::format("cannot read the file system of {}: {}", path, std::strerror(errno)));
@@ -94,12 +89,10 @@ std::unique_ptr<StepAction> DiskFill::parse(TableReader& reader, const StepFacto
   return step;
 }
 
-Result<uint64_t> DiskFill::bytes_to_fill() const {
-  auto space = space_of(path_);
-  if (!space) return space.error();
+uint64_t DiskFill::bytes_to_fill(const Space& space) const {
   const uint64_t target_free =
-      free_ ? *free_ : static_cast<uint64_t>(static_cast<double>(space->usable) * (100 - *used_percent_) / 100);
-  return space->available > target_free ? space->available - target_free : 0;
+      free_ ? *free_ : static_cast<uint64_t>(static_cast<double>(space.usable) * (100 - *used_percent_) / 100);
+  return space.available > target_free ? space.available - target_free : 0;
 }
 
 Result<void> DiskFill::preflight() {
@@ -114,7 +107,7 @@ Result<void> DiskFill::preflight() {
   struct statvfs fs {};
   if (statvfs(path_.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY))
     return fail(fmt::format("disk.fill: {} is on a read-only file system", path_));
-  if (auto bytes = bytes_to_fill(); !bytes) return bytes.error();
+  if (auto space = space_of(path_); !space) return space.error();
   return {};
 }
 
@@ -122,10 +115,9 @@ Result<void> DiskFill::apply(StepContext& context) {
   auto before = space_of(path_);
   if (!before) return before.error();
   free_before_ = before->available;
-  auto bytes = bytes_to_fill();
-  if (!bytes) return bytes.error();
+  const uint64_t bytes = bytes_to_fill(*before);
   context.detail["free_before"] = free_before_;
-  if (*bytes == 0) {
+  if (bytes == 0) {
     context.effect = StepEffect{false, fmt::format("nothing to fill: {} free on {} already", format_bytes(free_before_), path_)};
     return {};
   }
@@ -138,11 +130,11 @@ Result<void> DiskFill::apply(StepContext& context) {
   Fd fd(::open(file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) return fail(fmt::format("cannot create {}: {}", file_, std::strerror(errno)));
   std::string method = "fallocate";
-  uint64_t filled = *bytes;
-  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(*bytes)) != 0) {
+  uint64_t filled = bytes;
+  if (::fallocate(fd.get(), 0, 0, static_cast<off_t>(bytes)) != 0) {
     method = fmt::format("writes (fallocate: {})", std::strerror(errno));
     (void)::ftruncate(fd.get(), 0);
-    auto written = write_zeros(fd.get(), *bytes, context.aborted);
+    auto written = write_zeros(fd.get(), bytes, context.aborted);
     if (!written) return written.error();
     filled = *written;
   }

@@ -8,6 +8,12 @@
 
 namespace rebound {
 
+// A file system's space as df counts it.
+struct Space {
+  uint64_t available = 0;  // what an unprivileged writer may still use (df's "Avail")
+  uint64_t usable = 0;     // used + available (df's "Used" + "Avail")
+};
+
 class DiskFill : public StepAction {
  public:
   static std::vector<ParamDoc> params();
@@ -20,7 +26,7 @@ class DiskFill : public StepAction {
 
  private:
   // Bytes to write so that the file system reaches the declared free space (0: it is there already).
-  Result<uint64_t> bytes_to_fill() const;
+  uint64_t bytes_to_fill(const Space& space) const;
   std::string path_;
   std::optional<uint64_t> free_;
   std::optional<double> used_percent_;
