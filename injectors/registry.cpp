@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "injectors/command_step.hpp"
+#include "injectors/host/cpu_stress.hpp"
 #include "injectors/host/disk_fill.hpp"
 #include "injectors/network/network_fault.hpp"
 #include "injectors/network/proxy_fault.hpp"
@@ -60,6 +61,13 @@ const std::vector<StepType>& step_registry() {
               kSteerPrograms, {ProxyFault::delay_params(), ProxyFault::parse_delay}),
       network("tcp.toxic", ProxyFault::toxic_summary(), kSteerPrograms,
               {ProxyFault::toxic_params(), ProxyFault::parse_toxics}),
+      {"cpu.stress", "Runs stress-ng CPU workers where the target lives: in its cgroup when the CPU controller is on "
+       "there (eating its quota), else pinned to its CPUs",
+       StepKind::lasting_fault, DurationRule::required, TargetRule::required, CpuStress::params(), CpuStress::parse,
+       CpuStress::recover, []() -> Result<void> {
+         if (auto exe = StressNg::program(); !exe) return exe.error();
+         return {};
+       }},
       {"disk.fill", "Fills the file system that holds a folder until only `free` is left (or it is `used` full); "
        "the fill file is removed at the end",
        StepKind::lasting_fault, DurationRule::required, TargetRule::forbidden, DiskFill::params(), DiskFill::parse,

@@ -18,6 +18,7 @@ if [ "${1:-}" = "--test" ]; then
     nginx-light wrk                     # bench/load_bench.sh
     universal-ctags                     # scripts/code-size.sh
     tmux                                # the live display test (a real terminal)
+    stress-ng                           # cpu.stress (and its tests)
     clang-14 libfuzzer-14-dev libclang-rt-14-dev  # scripts/fuzz.sh
   )
 elif [ -n "${1:-}" ]; then

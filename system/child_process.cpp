@@ -40,6 +40,7 @@ void drop_descriptors(int first, bool close_them) {
     _exit(127);
   };
   setpgid(0, 0);
+  if (o.cgroup_procs_fd >= 0 && write(o.cgroup_procs_fd, "0", 1) != 1) die(errno);  // "0": the writer itself
   if (o.death_signal) {
     prctl(PR_SET_PDEATHSIG, o.death_signal);
     if (getppid() != parent) _exit(127);  // rebound died before the death signal was armed

@@ -18,6 +18,9 @@ struct ChildOptions {
   std::string cwd;                // empty: rebound's
   int stdout_fd = -1, stderr_fd = -1;  // rebound's descriptors to give as 1 and 2; -1: /dev/null
   int death_signal = 0;                // PR_SET_PDEATHSIG (sent when the thread that started it ends)
+  // An open cgroup.procs file (cgroup v2) the child moves itself into before exec, so that nothing it runs or
+  // forks ever runs outside that cgroup; -1: rebound's cgroup.
+  int cgroup_procs_fd = -1;
 };
 
 // Starts the child as the leader of a new process group (its pid is the group's id). An exec failure is

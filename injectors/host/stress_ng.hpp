@@ -1,0 +1,57 @@
+#pragma once
+// stress-ng, run the way every host fault runs it: placed before it starts (in the target's cgroup, or pinned to
+// the target's CPUs), on record before it exists (a tag in its environment that every stressor inherits, so
+// that `rebound recover` finds them all by it), ended with its process group by revert, by a keeper process
+// the moment rebound dies, and by its own --timeout as the last resort.
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "config/result.hpp"
+#include "injectors/step.hpp"
+#include "system/child_process.hpp"
+
+namespace rebound {
+
+// Where a target's processes run: the cgroup folder of its CPU controller and of its memory controller (cgroup v2
+// when the controller is on there, else the v1 hierarchy of a hybrid host; "" when neither holds it), and the
+// CPUs it may run on.
+struct TargetPlace {
+  std::string cpu_cgroup, memory_cgroup;
+  std::vector<int> cpus;
+};
+TargetPlace place_of(pid_t pid);
+
+// CPU time (ns) and run-queue wait (ns) of a process so far, from /proc/PID/schedstat.
+struct SchedTimes {
+  uint64_t cpu_ns = 0, wait_ns = 0;
+};
+std::optional<SchedTimes> sched_times(pid_t pid);
+
+class StressNg {
+ public:
+  // stress-ng's path, or an error that says how to install it.
+  static Result<std::string> program();
+  StressNg() = default;
+  StressNg(const StressNg&) = delete;
+  StressNg& operator=(const StressNg&) = delete;
+  ~StressNg() { (void)stop(); }
+  // Records the tag (context.record with `undo` plus the tag), then starts stress-ng with `args` (after the
+  // program name) inside `cgroup` when given, else pinned to `cpus` when given.
+  Result<void> start(StepContext& context, nlohmann::json undo, const std::vector<std::string>& args,
+                     const std::string& cgroup, const std::vector<int>& cpus, int timeout_s);
+  // CPU time the stressors have used so far (every process of the group), in ns.
+  uint64_t cpu_ns() const;
+  // Ends the group (SIGTERM, then SIGKILL after 1 s) and reaps stress-ng; safe to call twice.
+  Result<void> stop();
+  // `rebound recover`: ends every process that carries the record's tag.
+  static Result<std::string> recover(const nlohmann::json& undo);
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<GroupKeeper> keeper_;
+};
+
+}  // namespace rebound
