@@ -64,9 +64,9 @@ double cpu_share(pid_t pid, std::chrono::milliseconds window = std::chrono::mill
   return static_cast<double>(cpu_ns(pid) - before) / wall;
 }
 
-// Processes rebound started as stressors (their environment carries rebound's tag).
+// Live stress-ng processes (stress-ng and its stressors; zombies not counted).
 size_t stressors() {
-  return std::stoul(test::sh("grep -l REBOUND_STRESS_TAG /proc/[0-9]*/environ 2>/dev/null | wc -l"));
+  return std::stoul(test::sh("ps -eo stat=,comm= | awk '$1 !~ /^Z/ && $2 ~ /^stress-ng/' | wc -l"));
 }
 
 std::string busy_target(pid_t pid) { return "[[targets]]\nname = \"worker\"\npid = " + std::to_string(pid) + "\n"; }

@@ -71,6 +71,13 @@ Result<void> CpuStress::apply(StepContext& context) {
                              timeout_s_);
       !r)
     return r;
+  // Applied means the load is there: stress-ng has forked its stressors.
+  auto running_ms = stress_.wait_running(static_cast<size_t>(workers), std::chrono::seconds(3));
+  if (!running_ms) {
+    (void)stress_.stop();
+    return fail(fmt::format("cpu.stress: stress-ng did not start its {} stressors within 3 s", workers));
+  }
+  context.detail["stressors_running_after_ms"] = *running_ms;
   context.detail["stressor_pid"] = stress_.pid();
   context.detail["workers"] = workers;
   context.detail["load_percent"] = load_;

@@ -72,7 +72,7 @@ std::string new_tag() {
   return fmt::format("{:08x}{:08x}", random(), random());
 }
 
-// Every pid whose environment carries the tag (stress-ng and each stressor it forked).
+// Every pid whose environment still carries the tag (stress-ng itself).
 std::vector<pid_t> tagged_pids(const std::string& tag) {
   const std::string needle = std::string(kTagVariable) + "=" + tag;
   std::vector<pid_t> pids;
@@ -129,7 +129,7 @@ Result<void> StressNg::start(StepContext& context, nlohmann::json undo, const st
   if (!exe) return exe.error();
   const std::string tag = new_tag();
   undo["stress_tag"] = tag;
-  // On record before it exists: whatever it forks carries the tag.
+  // On record before it exists.
   if (auto r = context.record(undo); !r) return r;
   ChildOptions o;
   o.exe = *exe;
@@ -157,9 +157,9 @@ Result<void> StressNg::start(StepContext& context, nlohmann::json undo, const st
   return context.update_record(undo);
 }
 
-uint64_t StressNg::cpu_ns() const {
-  if (pid_ < 0) return 0;
-  uint64_t total = 0;
+std::vector<pid_t> StressNg::group() const {
+  std::vector<pid_t> pids;
+  if (pid_ < 0) return pids;
   std::error_code ec;
   for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
@@ -171,10 +171,26 @@ uint64_t StressNg::cpu_ns() const {
     std::string state;
     pid_t ppid = 0, pgid = 0;
     rest >> state >> ppid >> pgid;
-    if (pgid != pid_) continue;
-    if (auto t = sched_times(std::stoi(name))) total += t->cpu_ns;
+    if (pgid == pid_ && state != "Z") pids.push_back(std::stoi(name));
   }
+  return pids;
+}
+
+uint64_t StressNg::cpu_ns() const {
+  uint64_t total = 0;
+  for (pid_t pid : group())
+    if (auto t = sched_times(pid)) total += t->cpu_ns;
   return total;
+}
+
+std::optional<double> StressNg::wait_running(size_t stressors, std::chrono::milliseconds timeout) const {
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < timeout) {
+    if (group().size() >= stressors + 1)
+      return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return std::nullopt;
 }
 
 Result<void> StressNg::stop() {
@@ -200,8 +216,13 @@ Result<void> StressNg::stop() {
 Result<std::string> StressNg::recover(const nlohmann::json& undo) {
   const std::string tag = undo.value("stress_tag", "");
   if (tag.empty()) return fail("the record has no stress_tag: nothing to find the stressors by");
+  // Only stress-ng itself keeps the tag readable (its stressors overwrite their environment with their
+  // title); it leads its own process group, so the group is ended with it.
   auto pids = tagged_pids(tag);
-  for (pid_t pid : pids) ::kill(pid, SIGKILL);
+  for (pid_t pid : pids) {
+    const pid_t group = ::getpgid(pid);
+    ::kill(group == pid ? -pid : pid, SIGKILL);
+  }
   if (pids.empty()) return std::string("no stressor was left running");
   return fmt::format("ended {} stressor processes (pid {})", pids.size(), fmt::join(pids, ", "));
 }

@@ -1,8 +1,9 @@
 #pragma once
 // stress-ng, run the way every host fault runs it: placed before it starts (in the target's cgroup, or pinned to
-// the target's CPUs), on record before it exists (a tag in its environment that every stressor inherits, so
-// that `rebound recover` finds them all by it), ended with its process group by revert, by a keeper process
+// the target's CPUs), on record before it exists (a tag in its environment, so that `rebound recover` finds it and
+// ends its process group), ended with its process group by revert, by a keeper process
 // the moment rebound dies, and by its own --timeout as the last resort.
+#include <chrono>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -43,6 +44,8 @@ class StressNg {
                      const std::string& cgroup, const std::vector<int>& cpus, int timeout_s);
   // CPU time the stressors have used so far (every process of the group), in ns.
   uint64_t cpu_ns() const;
+  // Waits until stress-ng has forked `stressors` stressors; the ms it took, or nullopt after `timeout`.
+  std::optional<double> wait_running(size_t stressors, std::chrono::milliseconds timeout) const;
   // Ends the group (SIGTERM, then SIGKILL after 1 s) and reaps stress-ng; safe to call twice.
   Result<void> stop();
   // `rebound recover`: ends every process that carries the record's tag.
@@ -50,6 +53,7 @@ class StressNg {
   pid_t pid() const { return pid_; }
 
  private:
+  std::vector<pid_t> group() const;  // live processes of stress-ng's group
   pid_t pid_ = -1;
   std::optional<GroupKeeper> keeper_;
 };
