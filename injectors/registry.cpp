@@ -7,6 +7,7 @@
 #include "injectors/command_step.hpp"
 #include "injectors/host/cpu_stress.hpp"
 #include "injectors/host/disk_fill.hpp"
+#include "injectors/host/memory_stress.hpp"
 #include "injectors/network/network_fault.hpp"
 #include "injectors/network/proxy_fault.hpp"
 #include "injectors/process_kill.hpp"
@@ -65,6 +66,13 @@ const std::vector<StepType>& step_registry() {
        "there (eating its quota), else pinned to its CPUs",
        StepKind::lasting_fault, DurationRule::required, TargetRule::required, CpuStress::params(), CpuStress::parse,
        CpuStress::recover, []() -> Result<void> {
+         if (auto exe = StressNg::program(); !exe) return exe.error();
+         return {};
+       }},
+      {"memory.stress", "Runs stress-ng VM workers that hold memory where the target lives: charged to its memory "
+       "cgroup when it has one, so that its own limit gets tight",
+       StepKind::lasting_fault, DurationRule::required, TargetRule::required, MemoryStress::params(),
+       MemoryStress::parse, MemoryStress::recover, []() -> Result<void> {
          if (auto exe = StressNg::program(); !exe) return exe.error();
          return {};
        }},

@@ -41,6 +41,11 @@ void drop_descriptors(int first, bool close_them) {
   };
   setpgid(0, 0);
   if (o.cgroup_procs_fd >= 0 && write(o.cgroup_procs_fd, "0", 1) != 1) die(errno);  // "0": the writer itself
+  if (!o.oom_score_adj.empty()) {
+    const int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (adj < 0 || write(adj, o.oom_score_adj.data(), o.oom_score_adj.size()) < 0) die(errno);
+    close(adj);
+  }
   if (o.death_signal) {
     prctl(PR_SET_PDEATHSIG, o.death_signal);
     if (getppid() != parent) _exit(127);  // rebound died before the death signal was armed

@@ -21,6 +21,8 @@ struct ChildOptions {
   // An open cgroup.procs file (cgroup v2) the child moves itself into before exec, so that nothing it runs or
   // forks ever runs outside that cgroup; -1: rebound's cgroup.
   int cgroup_procs_fd = -1;
+  // Written to /proc/self/oom_score_adj before exec ("-999": the OOM killer's last choice); empty: inherited.
+  std::string oom_score_adj;
 };
 
 // Starts the child as the leader of a new process group (its pid is the group's id). An exec failure is

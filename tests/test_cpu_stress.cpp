@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "helpers.hpp"
+#include "stress_helpers.hpp"
 
 namespace fs = std::filesystem;
 
@@ -64,11 +65,6 @@ double cpu_share(pid_t pid, std::chrono::milliseconds window = std::chrono::mill
   return static_cast<double>(cpu_ns(pid) - before) / wall;
 }
 
-// Live stress-ng processes (stress-ng and its stressors; zombies not counted).
-size_t stressors() {
-  return std::stoul(test::sh("ps -eo stat=,comm= | awk '$1 !~ /^Z/ && $2 ~ /^stress-ng/' | wc -l"));
-}
-
 std::string busy_target(pid_t pid) { return "[[targets]]\nname = \"worker\"\npid = " + std::to_string(pid) + "\n"; }
 
 }  // namespace
@@ -87,9 +83,9 @@ TEST_CASE("cpu.stress: a worker with half a CPU of quota gets less CPU under the
   test::RunningFault fault(busy_target(worker.pid()), "type = \"cpu.stress\"\ntarget = \"worker\"\nworkers = 2");
   const double during = cpu_share(worker.pid());
   const double outsider_during = cpu_share(outsider.pid());
-  CHECK(stressors() >= 2);
+  CHECK(test::stressors() >= 2);
   fault.stop();
-  CHECK(test::wait_for([] { return stressors() == 0; }, 3000));
+  CHECK(test::wait_for([] { return test::stressors() == 0; }, 3000));
   const double after = cpu_share(worker.pid());
   INFO("worker share before " << before << ", during " << during << ", after " << after << "; outsider before "
                               << outsider_before << ", during " << outsider_during);
@@ -118,28 +114,16 @@ TEST_CASE("cpu.stress: after a SIGKILL of rebound no stressor is left running", 
   if (!test::privileged()) return;
   test::Child worker({"/bin/sleep", "600"});
   test::RunningFault fault(busy_target(worker.pid()), "type = \"cpu.stress\"\ntarget = \"worker\"\nworkers = 2");
-  REQUIRE(stressors() >= 2);
+  REQUIRE(test::stressors() >= 2);
   fault.stop(SIGKILL);
-  CHECK(test::wait_for([] { return stressors() == 0; }, 5000));
+  CHECK(test::wait_for([] { return test::stressors() == 0; }, 5000));
 }
 
 TEST_CASE("cpu.stress: when rebound its keeper and its guardian all die rebound recover ends the stressors",
           "[integration][root][cpu]") {
   if (!test::privileged()) return;
   test::Child worker({"/bin/sleep", "600"});
-  test::RunningFault fault(busy_target(worker.pid()), "type = \"cpu.stress\"\ntarget = \"worker\"\nworkers = 2");
-  REQUIRE(stressors() >= 2);
-  test::sh("pkill -KILL -P " + std::to_string(fault.rebound->pid()) + " -x rebound-keeper || true");
-  test::kill_guardian(fault.rebound->pid());
-  fault.stop(SIGKILL);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  REQUIRE(stressors() >= 2);  // nothing is left to end them but the record
-  auto r = test::run_rebound({"recover", "--state-dir", fault.state});
-  INFO(r.out << r.err);
-  CHECK(r.exit_code == 0);
-  CHECK(r.out.find("stressor processes") != std::string::npos);
-  CHECK(test::wait_for([] { return stressors() == 0; }, 3000));
-  CHECK(fault.records() == 0);
+  test::check_recover_ends_stressors(busy_target(worker.pid()), "type = \"cpu.stress\"\ntarget = \"worker\"\nworkers = 2", 2);
 }
 
 TEST_CASE("cpu.stress: validation names the key and the fix", "[validation][cpu]") {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
+#include <linux/capability.h>
 #include <fstream>
 #include <map>
 #include <random>
@@ -67,6 +68,14 @@ std::string controller_folder(const std::string& proc_cgroup, const std::map<std
   return "";
 }
 
+// Lowering an OOM score needs CAP_SYS_RESOURCE, which some containers drop.
+bool has_sys_resource() {
+  std::istringstream status(read_all("/proc/self/status"));
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("CapEff:", 0) == 0) return (std::strtoull(line.c_str() + 7, nullptr, 16) >> CAP_SYS_RESOURCE) & 1;
+  return false;
+}
+
 std::string new_tag() {
   std::random_device random;
   return fmt::format("{:08x}{:08x}", random(), random());
@@ -102,6 +111,12 @@ TargetPlace place_of(pid_t pid) {
   const auto mounts = cgroup_mounts();
   place.cpu_cgroup = controller_folder(proc_cgroup, mounts, "cpu", "cpu.max");
   place.memory_cgroup = controller_folder(proc_cgroup, mounts, "memory", "memory.max");
+  for (const char* root : {"memory", ""})
+    if (auto mount = mounts.find(root); mount != mounts.end() && place.memory_cgroup.rfind(mount->second + "/", 0) == 0)
+    {
+      place.memory_cgroup_name = place.memory_cgroup.substr(mount->second.size());
+      place.memory_root = mount->second;
+    }
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(pid, sizeof set, &set) == 0)
@@ -115,6 +130,11 @@ std::optional<SchedTimes> sched_times(pid_t pid) {
   SchedTimes t;
   if (!(in >> t.cpu_ns >> t.wait_ns)) return std::nullopt;
   return t;
+}
+
+bool StressNg::can_lower_oom_scores() {
+  static const bool can = has_sys_resource();
+  return can;
 }
 
 Result<std::string> StressNg::program() {
@@ -138,6 +158,10 @@ Result<void> StressNg::start(StepContext& context, nlohmann::json undo, const st
   o.argv.insert(o.argv.end(), {"--timeout", fmt::format("{}s", timeout_s), "--quiet"});
   if (cgroup.empty() && !cpus.empty()) o.argv.insert(o.argv.end(), {"--taskset", fmt::format("{}", fmt::join(cpus, ","))});
   o.env = child_environment({{kTagVariable, tag}});
+  if (spare_from_oom_) {
+    o.argv.push_back("--no-oom-adjust");
+    if (can_lower_oom_scores()) o.oom_score_adj = "-999";
+  }
   Fd procs;
   if (!cgroup.empty()) {
     procs.reset(::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
@@ -176,6 +200,17 @@ std::vector<pid_t> StressNg::group() const {
   return pids;
 }
 
+uint64_t StressNg::resident_bytes() const {
+  uint64_t total = 0;
+  // Proportional set sizes: pages the forked stressors share with stress-ng are counted once.
+  for (pid_t pid : group()) {
+    std::istringstream rollup(read_all(fmt::format("/proc/{}/smaps_rollup", pid)));
+    for (std::string line; std::getline(rollup, line);)
+      if (line.rfind("Pss:", 0) == 0) total += std::strtoull(line.c_str() + 4, nullptr, 10) * 1024;
+  }
+  return total;
+}
+
 uint64_t StressNg::cpu_ns() const {
   uint64_t total = 0;
   for (pid_t pid : group())
@@ -193,6 +228,13 @@ std::optional<double> StressNg::wait_running(size_t stressors, std::chrono::mill
   return std::nullopt;
 }
 
+bool StressNg::running() {
+  if (pid_ < 0 || ended_) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) ended_ = true;
+  return !ended_;
+}
+
 Result<void> StressNg::stop() {
   if (pid_ < 0) return {};
   if (keeper_) keeper_->dismiss();
@@ -200,7 +242,7 @@ Result<void> StressNg::stop() {
   ::kill(-pid_, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
+  while (!ended_ && ::waitpid(pid_, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
       ::kill(-pid_, SIGKILL);
       ::waitpid(pid_, &status, 0);
@@ -210,6 +252,7 @@ Result<void> StressNg::stop() {
   }
   ::kill(-pid_, SIGKILL);  // a stressor that outlived its parent
   pid_ = -1;
+  ended_ = false;
   return {};
 }
 

@@ -20,6 +20,8 @@ namespace rebound {
 // CPUs it may run on.
 struct TargetPlace {
   std::string cpu_cgroup, memory_cgroup;
+  std::string memory_cgroup_name;  // memory_cgroup below its hierarchy's root ("/a/b"), as the kernel log names it
+  std::string memory_root;         // where that hierarchy is mounted
   std::vector<int> cpus;
 };
 TargetPlace place_of(pid_t pid);
@@ -42,6 +44,12 @@ class StressNg {
   // program name) inside `cgroup` when given, else pinned to `cpus` when given.
   Result<void> start(StepContext& context, nlohmann::json undo, const std::vector<std::string>& args,
                      const std::string& cgroup, const std::vector<int>& cpus, int timeout_s);
+  // Before start: stress-ng leaves the OOM scores alone, and the stressors are the OOM killer's last choice when
+  // rebound may lower scores (CAP_SYS_RESOURCE); else the kernel kills the largest process, as it would anyway.
+  void spare_from_oom_killer() { spare_from_oom_ = true; }
+  static bool can_lower_oom_scores();
+  // Bytes resident in the stressors now (the proportional set size of every process of the group).
+  uint64_t resident_bytes() const;
   // CPU time the stressors have used so far (every process of the group), in ns.
   uint64_t cpu_ns() const;
   // Waits until stress-ng has forked `stressors` stressors; the ms it took, or nullopt after `timeout`.
@@ -51,10 +59,14 @@ class StressNg {
   // `rebound recover`: ends every process that carries the record's tag.
   static Result<std::string> recover(const nlohmann::json& undo);
   pid_t pid() const { return pid_; }
+  // True while stress-ng itself runs (false once it has ended, killed or timed out; it is then reaped).
+  bool running();
 
  private:
   std::vector<pid_t> group() const;  // live processes of stress-ng's group
   pid_t pid_ = -1;
+  bool spare_from_oom_ = false;
+  bool ended_ = false;  // reaped by running()
   std::optional<GroupKeeper> keeper_;
 };
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <thread>
+#include <vector>
 #include <unistd.h>
 
 namespace {
@@ -95,6 +96,7 @@ void serve(int client) {
 int main(int argc, char** argv) {
   int port = 18080;
   int startup_delay_ms = 0;
+  int working_set_mib = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--port") port = std::atoi(argv[i + 1]);
@@ -102,16 +104,20 @@ int main(int argc, char** argv) {
     else if (flag == "--upstream") upstream_port = std::atoi(argv[i + 1]);
     else if (flag == "--upstream-timeout-ms") upstream_timeout_ms = std::atoi(argv[i + 1]);
     else if (flag == "--retries") retries = std::atoi(argv[i + 1]);
+    else if (flag == "--working-set-mib") working_set_mib = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr,
                    "usage: %s [--port N] [--startup-delay-ms N] [--upstream PORT [--upstream-timeout-ms N] "
-                   "[--retries N]]\n",
+                   "[--retries N]] [--working-set-mib N]\n",
                    argv[0]);
       return 2;
     }
   }
   std::signal(SIGPIPE, SIG_IGN);
   usleep(static_cast<useconds_t>(startup_delay_ms) * 1000);
+  // Memory the service needs to run, touched so that it is resident (a cache, a heap): what memory faults squeeze.
+  std::vector<char> working_set(static_cast<size_t>(working_set_mib) << 20);
+  for (size_t at = 0; at < working_set.size(); at += 4096) working_set[at] = 1;
   int server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int yes = 1;
   setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
