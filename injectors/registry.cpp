@@ -7,6 +7,7 @@
 #include "injectors/command_step.hpp"
 #include "injectors/host/cpu_stress.hpp"
 #include "injectors/host/disk_fill.hpp"
+#include "injectors/host/io_stress.hpp"
 #include "injectors/host/memory_stress.hpp"
 #include "injectors/network/network_fault.hpp"
 #include "injectors/network/proxy_fault.hpp"
@@ -73,6 +74,12 @@ const std::vector<StepType>& step_registry() {
        "cgroup when it has one, so that its own limit gets tight",
        StepKind::lasting_fault, DurationRule::required, TargetRule::required, MemoryStress::params(),
        MemoryStress::parse, MemoryStress::recover, []() -> Result<void> {
+         if (auto exe = StressNg::program(); !exe) return exe.error();
+         return {};
+       }},
+      {"io.stress", "Runs stress-ng hdd workers that write and read files on the file system that holds a folder",
+       StepKind::lasting_fault, DurationRule::required, TargetRule::forbidden, IoStress::params(), IoStress::parse,
+       IoStress::recover, []() -> Result<void> {
          if (auto exe = StressNg::program(); !exe) return exe.error();
          return {};
        }},

@@ -8,6 +8,7 @@
 
 #include "helpers.hpp"
 #include "stress_helpers.hpp"
+#include "system/kernel_log.hpp"
 
 namespace {
 
@@ -90,4 +91,16 @@ TEST_CASE("memory.stress: validation names the key and the fix", "[validation][m
   CHECK(test::only_error(exp("size = \"1GiB\"\nworkers = 0\n")).find("0 workers: write 1 to 64") != std::string::npos);
   CHECK(test::only_error(exp("size = \"150%\"\n")).find("is not a share of the target's memory limit") !=
         std::string::npos);
+}
+
+TEST_CASE("memory.stress: the kernel's OOM kill line gives the victim's pid command and cgroups", "[unit][memory]") {
+  auto kill = rebound::parse_oom_kill(
+      "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=/rebound-demo-7,"
+      "task_memcg=/rebound-demo-7,task=rebound-demo-se,pid=16276,uid=0");
+  CHECK(kill.pid == 16276);
+  CHECK(kill.command == "rebound-demo-se");
+  CHECK(kill.oom_memcg == "/rebound-demo-7");
+  CHECK(kill.task_memcg == "/rebound-demo-7");
+  CHECK(rebound::parse_oom_kill("Memory cgroup out of memory: Killed process 16276 (rebound-demo-se)").pid == 0);
+  CHECK(rebound::parse_oom_kill("oom-kill:task=x,pid=notanumber").pid == 0);
 }

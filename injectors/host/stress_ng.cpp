@@ -150,7 +150,7 @@ Result<void> StressNg::start(StepContext& context, nlohmann::json undo, const st
   const std::string tag = new_tag();
   undo["stress_tag"] = tag;
   // On record before it exists.
-  if (auto r = context.record(undo); !r) return r;
+  if (auto r = context.record_path.empty() ? context.record(undo) : context.update_record(undo); !r) return r;
   ChildOptions o;
   o.exe = *exe;
   o.argv = {"stress-ng"};
@@ -207,6 +207,22 @@ uint64_t StressNg::resident_bytes() const {
     std::istringstream rollup(read_all(fmt::format("/proc/{}/smaps_rollup", pid)));
     for (std::string line; std::getline(rollup, line);)
       if (line.rfind("Pss:", 0) == 0) total += std::strtoull(line.c_str() + 4, nullptr, 10) * 1024;
+  }
+  return total;
+}
+
+IoCounters StressNg::io() const {
+  IoCounters total;
+  for (pid_t pid : group()) {
+    std::istringstream io(read_all(fmt::format("/proc/{}/io", pid)));
+    std::string key;
+    uint64_t value = 0;
+    while (io >> key >> value) {
+      if (key == "wchar:") total.written += value;
+      else if (key == "rchar:") total.read += value;
+      else if (key == "write_bytes:") total.device_written += value;
+      else if (key == "read_bytes:") total.device_read += value;
+    }
   }
   return total;
 }

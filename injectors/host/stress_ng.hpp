@@ -32,6 +32,11 @@ struct SchedTimes {
 };
 std::optional<SchedTimes> sched_times(pid_t pid);
 
+// Bytes a group of processes moved: through read/write calls, and to or from the device (/proc/PID/io).
+struct IoCounters {
+  uint64_t written = 0, read = 0, device_written = 0, device_read = 0;
+};
+
 class StressNg {
  public:
   // stress-ng's path, or an error that says how to install it.
@@ -40,7 +45,8 @@ class StressNg {
   StressNg(const StressNg&) = delete;
   StressNg& operator=(const StressNg&) = delete;
   ~StressNg() { (void)stop(); }
-  // Records the tag (context.record with `undo` plus the tag), then starts stress-ng with `args` (after the
+  // Records the tag (context.record with `undo` plus the tag; an update when the step has its record already),
+  // then starts stress-ng with `args` (after the
   // program name) inside `cgroup` when given, else pinned to `cpus` when given.
   Result<void> start(StepContext& context, nlohmann::json undo, const std::vector<std::string>& args,
                      const std::string& cgroup, const std::vector<int>& cpus, int timeout_s);
@@ -50,6 +56,8 @@ class StressNg {
   static bool can_lower_oom_scores();
   // Bytes resident in the stressors now (the proportional set size of every process of the group).
   uint64_t resident_bytes() const;
+  // What the stressors have read and written so far.
+  IoCounters io() const;
   // CPU time the stressors have used so far (every process of the group), in ns.
   uint64_t cpu_ns() const;
   // Waits until stress-ng has forked `stressors` stressors; the ms it took, or nullopt after `timeout`.
