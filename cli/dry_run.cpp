@@ -37,20 +37,21 @@ int print_targets(const Experiment& ex) {
   return status;
 }
 
-// What a step's target resolves to now: each step resolves it again when it starts.
-void print_step_target(const TargetSpec& target) {
+// What a step's target resolves to now (each step resolves it again when it starts); empty when it does not.
+std::vector<ProcessInfo> print_step_target(const TargetSpec& target) {
   if (auto pending = not_started_yet(target); !pending.empty()) {
     std::cout << fmt::format("           target {} -> {}\n", target.name, pending);
-    return;
+    return {};
   }
   TargetDraw draw;
   auto r = resolve_target(target, &draw);
   if (!r) {
     std::cout << fmt::format("           target {}: not resolved now ({})\n", target.name, r.error().message);
-    return;
+    return {};
   }
   std::cout << fmt::format("           target {} -> {}{}\n", target.name, describe_processes(*r),
                            draw.drawn ? fmt::format(" ({})", draw.how) : "");
+  return *r;
 }
 
 // The method's steps, each checked against this host (its BPF programs go through the verifier, unattached).
@@ -60,7 +61,8 @@ int print_method(const Experiment& ex) {
     std::cout << fmt::format("  method +{:<6} {:<14} {:<14} {}{} {}\n", format_duration(s.start), s.name, s.type->name,
                              s.target.empty() ? "" : "target " + s.target,
                              s.duration ? " for " + format_duration(*s.duration) : "", s.action->describe().dump());
-    if (!s.target.empty()) print_step_target(*ex.find_target(s.target));
+    std::vector<ProcessInfo> processes;
+    if (!s.target.empty()) processes = print_step_target(*ex.find_target(s.target));
     if (s.follow)
       std::cout << fmt::format("           follows its target: new matches join the fault (looks every {}, and at "
                                "each fork or exec where the proc connector allows)\n",
@@ -68,10 +70,15 @@ int print_method(const Experiment& ex) {
     Result<void> ok;
     if (s.type->available) ok = s.type->available();
     if (ok) ok = s.action->preflight();
+    bool planned = false;
+    if (ok && (s.target.empty() || !processes.empty())) {
+      if (auto plan = s.action->plan(processes); !plan) ok = plan.error();
+      else if ((planned = !plan->empty())) std::cout << fmt::format("           would: {}\n", *plan);
+    }
     if (!ok) {
       std::cout << fmt::format("           cannot run on this host: {}\n", ok.error().message);
       status = exit_code(Verdict::error);
-    } else if (s.type->available) {
+    } else if (s.type->available && !planned) {
       std::cout << "           programs loaded through the verifier: ok (not attached)\n";
     }
   }

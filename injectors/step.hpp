@@ -87,6 +87,9 @@ class StepAction {
   // Checks, without changing anything, that the step can be applied here (e.g. loads BPF programs
   // through the verifier). Runs for every step before anything is injected, and in dry runs.
   virtual Result<void> preflight() { return {}; }
+  // For dry runs: what the step would do to `processes` (its target as it resolves now) on this host, e.g.
+  // which cgroup its stressors would join; "" when there is nothing to add; an error when it could not run.
+  virtual Result<std::string> plan(const std::vector<ProcessInfo>&) const { return std::string(); }
   virtual nlohmann::json describe() const = 0;
 };
 

@@ -102,6 +102,17 @@ TEST_CASE("cpu.stress: a worker with half a CPU of quota gets less CPU under the
 TEST_CASE("cpu.stress: a target outside any CPU cgroup gets stressors pinned to its CPUs", "[integration][root][cpu]") {
   if (!test::privileged()) return;
   test::Child worker({"/usr/bin/taskset", "-c", "0", "/bin/sh", "-c", "while :; do :; done"});
+  test::TempDir dir;
+  auto dry = test::run_rebound(
+      {"run",
+       dir.write("x.toml", "name = \"x\"\n" + busy_target(worker.pid()) +
+                               "[[probes]]\nname = \"p\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n[steady_state]\n"
+                               "window = \"1s\"\n[[method]]\nname = \"cpu\"\ntype = \"cpu.stress\"\ntarget = \"worker\"\n"
+                               "duration = \"1s\"\nload = 50\n"),
+       "--dry-run"});
+  INFO(dry.out << dry.err);
+  CHECK(dry.exit_code == 0);
+  CHECK(dry.out.find("would: run 1 stress-ng CPU workers at 50% pinned to the target's CPUs 0") != std::string::npos);
   test::RunningFault fault(busy_target(worker.pid()), "type = \"cpu.stress\"\ntarget = \"worker\"\nload = 50");
   fault.stop();
   auto detail = fault.journal()["steps"][0]["detail"];

@@ -54,7 +54,7 @@ TEST_CASE("memory.stress: in a memory cgroup without a limit the stressors hold 
   CHECK(detail["size_bytes"] == 48 * 1024 * 1024);
 }
 
-TEST_CASE("memory.stress: a share of a limit the target does not have fails the step and starts no stressor",
+TEST_CASE("memory.stress: a share of a limit the target does not have is refused by the dry run and the run",
           "[integration][root][memory]") {
   if (!test::privileged()) return;
   test::Child target({"/bin/sleep", "600"});
@@ -63,6 +63,10 @@ TEST_CASE("memory.stress: a share of a limit the target does not have fails the 
                              "[[probes]]\nname = \"p\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n"
                              "[steady_state]\nwindow = \"300ms\"\n[[method]]\nname = \"mem\"\ntype = \"memory.stress\"\n"
                              "target = \"service\"\nduration = \"1s\"\nsize = \"90%\"\n");
+  auto dry = test::run_rebound({"run", file, "--dry-run"});
+  INFO(dry.out << dry.err);
+  CHECK(dry.exit_code == 4);
+  CHECK(dry.out.find("cannot run on this host: memory.stress: size = \"90%\" is a share") != std::string::npos);
   auto r = test::run_rebound({"run", file, "--report-dir", dir.path() + "/r", "--state-dir", dir.path() + "/state"});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 4);

@@ -81,10 +81,20 @@ Result<void> CpuStress::apply(StepContext& context) {
   context.detail["stressor_pid"] = stress_.pid();
   context.detail["workers"] = workers;
   context.detail["load_percent"] = load_;
-  context.detail["placement"] =
-      in_cgroup ? fmt::format("in the target's cgroup {} (its CPU quota is shared with the stressors)", place.cpu_cgroup)
-                : fmt::format("pinned to the target's CPUs {} (no CPU controller in its cgroup)", fmt::join(place.cpus, ","));
+  context.detail["placement"] = placement(place);
   return {};
+}
+
+std::string CpuStress::placement(const TargetPlace& place) {
+  return !place.cpu_cgroup.empty()
+             ? fmt::format("in the target's cgroup {} (its CPU quota is shared with the stressors)", place.cpu_cgroup)
+             : fmt::format("pinned to the target's CPUs {} (no CPU controller in its cgroup)", fmt::join(place.cpus, ","));
+}
+
+Result<std::string> CpuStress::plan(const std::vector<ProcessInfo>& processes) const {
+  const TargetPlace place = place_of(processes.front().pid);
+  const size_t workers = workers_ ? static_cast<size_t>(*workers_) : std::max<size_t>(1, place.cpus.size());
+  return fmt::format("run {} stress-ng CPU workers at {}% {}", workers, load_, placement(place));
 }
 
 Result<void> CpuStress::revert(StepContext& context) {

@@ -15,9 +15,11 @@ class CpuStress : public StepAction {
   Result<void> preflight() override;
   Result<void> apply(StepContext& context) override;
   Result<void> revert(StepContext& context) override;
+  Result<std::string> plan(const std::vector<ProcessInfo>& processes) const override;
   nlohmann::json describe() const override;
 
  private:
+  static std::string placement(const TargetPlace& place);
   std::optional<int64_t> workers_;  // default: one per CPU the target may run on
   int64_t load_ = 100;
   int timeout_s_ = 0;               // stress-ng's own limit: the step's duration and a margin

@@ -112,12 +112,24 @@ Result<void> MemoryStress::apply(StepContext& context) {
           ? "the stressors are the OOM killer's last choice: the target's processes go first"
           : "the kernel kills the largest process (rebound lacks CAP_SYS_RESOURCE to spare the stressors; each of the "
             "workers holds size/workers)";
-  context.detail["placement"] =
-      cgroup_ ? fmt::format("charged to the target's memory cgroup {} ({})", cgroup_->folder(),
-                            cgroup_->limit() ? "limit " + format_bytes(*cgroup_->limit())
-                                             : std::string("no limit: the machine's memory is what they take"))
-              : std::string("not in a memory cgroup of the target's (it has none): the whole machine's memory");
+  context.detail["placement"] = placement(cgroup_);
   return {};
+}
+
+std::string MemoryStress::placement(const std::optional<MemoryCgroup>& cgroup) {
+  return cgroup ? fmt::format("charged to the target's memory cgroup {} ({})", cgroup->folder(),
+                              cgroup->limit() ? "limit " + format_bytes(*cgroup->limit())
+                                              : std::string("no limit: the machine's memory is what they take"))
+                : std::string("not in a memory cgroup of the target's (it has none): the whole machine's memory");
+}
+
+Result<std::string> MemoryStress::plan(const std::vector<ProcessInfo>& processes) const {
+  const TargetPlace place = place_of(processes.front().pid);
+  std::optional<MemoryCgroup> cgroup;
+  if (!place.memory_cgroup.empty()) cgroup.emplace(place.memory_cgroup);
+  auto bytes = bytes_to_hold(cgroup);
+  if (!bytes) return bytes.error();
+  return fmt::format("hold {} in {} stress-ng VM workers, {}", format_bytes(*bytes), workers_, placement(cgroup));
 }
 
 Result<void> MemoryStress::revert(StepContext& context) {

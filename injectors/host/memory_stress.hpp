@@ -20,9 +20,11 @@ class MemoryStress : public StepAction {
   Result<void> preflight() override;
   Result<void> apply(StepContext& context) override;
   Result<void> revert(StepContext& context) override;
+  Result<std::string> plan(const std::vector<ProcessInfo>& processes) const override;
   nlohmann::json describe() const override;
 
  private:
+  static std::string placement(const std::optional<MemoryCgroup>& cgroup);
   // The bytes to hold: the declared size, or its share of the cgroup's limit.
   Result<uint64_t> bytes_to_hold(const std::optional<MemoryCgroup>& cgroup) const;
   std::optional<uint64_t> size_;
