@@ -9,6 +9,7 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev libbpf-dev bpftool clang llvm libabsl-dev libre2-dev
   iproute2 procps tzdata
+  stress-ng                             # the engine of cpu.stress, memory.stress and io.stress
 )
 if [ "${1:-}" = "--test" ]; then
   packages+=(
@@ -18,7 +19,6 @@ if [ "${1:-}" = "--test" ]; then
     nginx-light wrk                     # bench/load_bench.sh
     universal-ctags                     # scripts/code-size.sh
     tmux                                # the live display test (a real terminal)
-    stress-ng                           # cpu.stress (and its tests)
     clang-14 libfuzzer-14-dev libclang-rt-14-dev  # scripts/fuzz.sh
   )
 elif [ -n "${1:-}" ]; then
