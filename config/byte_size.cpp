@@ -48,6 +48,22 @@ std::optional<uint64_t> parse_byte_size(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<double> parse_bit_size(std::string_view text) {
+  static const Unit units[] = {{"bit", 1}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}};
+  size_t end = 0;
+  auto number = leading_number(text, end);
+  if (!number) return std::nullopt;
+  std::string_view unit = text.substr(end);
+  if (unit.starts_with(' ')) unit.remove_prefix(1);
+  for (const auto& u : units)
+    if (unit == u.name) {
+      const double bits = *number * u.factor;
+      if (!std::isfinite(bits) || bits >= 9.2e18) return std::nullopt;
+      return bits;
+    }
+  return std::nullopt;
+}
+
 std::string format_bytes(uint64_t bytes) {
   static const char* names[] = {"KiB", "MiB", "GiB", "TiB"};
   if (bytes < 1024) return fmt::format("{} B", bytes);

@@ -12,6 +12,8 @@ namespace rebound {
 // Bytes for a number and a unit (B, kB/KB, KiB, MB, MiB, GB, GiB, TB, TiB); nullopt when it is not one or when it
 // does not fit in 63 bits.
 std::optional<uint64_t> parse_byte_size(std::string_view text);
+// Bits for a number and a bit unit (bit, kbit, mbit, gbit: rates are written so); nullopt when it is not one.
+std::optional<double> parse_bit_size(std::string_view text);
 // "1.5 GiB", "100.0 MiB", "512 B": for messages and reports.
 std::string format_bytes(uint64_t bytes);
 

@@ -307,6 +307,15 @@ TEST_CASE("validation: a bandwidth rate without a unit", "[unit][validation][net
         "\"512kbit\" or \"2MB\" (bit, kbit, mbit, gbit, B, kB, KiB, MB, MiB, GB per second)");
 }
 
+TEST_CASE("validation: a bandwidth rate with two dots or a number too large to hold is refused by key",
+          "[unit][validation][network]") {
+  CHECK(only_error(net_step("type = \"network.bandwidth\"\ntarget = \"svc\"\nrate = \"1.2.3MB\"\n"))
+            .find("method[0].rate: '1.2.3MB' is not a rate") != std::string::npos);
+  const std::string huge(400, '9');
+  CHECK(only_error(net_step("type = \"network.bandwidth\"\ntarget = \"svc\"\nrate = \"" + huge + "mbit\"\n"))
+            .find("method[0].rate: '" + huge + "mbit' is not a rate") != std::string::npos);
+}
+
 TEST_CASE("validation: an errno refuse cannot return", "[unit][validation][network]") {
   CHECK(only_error(net_step("type = \"network.refuse\"\ntarget = \"svc\"\nerrno = \"ENOENT\"\n")) ==
         "exp.toml:15:9: error: method[0].errno: 'ENOENT' is not an errno rebound can return from connect(): use "

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 
+#include "config/byte_size.hpp"
+
 namespace rebound {
 
 namespace {
@@ -41,25 +43,12 @@ std::optional<netfault_cidr> parse_cidr(const std::string& text) {
 }  // namespace
 
 std::optional<double> parse_size(const std::string& text, bool& bits) {
-  size_t unit_at = 0;
-  while (unit_at < text.size() && (std::isdigit(static_cast<unsigned char>(text[unit_at])) || text[unit_at] == '.'))
-    ++unit_at;
-  if (unit_at == 0) return std::nullopt;
-  double number = std::stod(text.substr(0, unit_at));
-  std::string unit = text.substr(unit_at);
-  static const std::pair<const char*, double> bit_units[] = {{"bit", 1}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}};
-  static const std::pair<const char*, double> byte_units[] = {{"B", 1}, {"kB", 1e3}, {"KiB", 1024}, {"MB", 1e6},
-                                                               {"MiB", 1048576}, {"GB", 1e9}};
-  for (auto [name, factor] : bit_units)
-    if (unit == name) {
-      bits = true;
-      return number * factor;
-    }
-  for (auto [name, factor] : byte_units)
-    if (unit == name) {
-      bits = false;
-      return number * factor;
-    }
+  if (auto b = parse_bit_size(text)) {
+    bits = true;
+    return *b;
+  }
+  bits = false;
+  if (auto bytes = parse_byte_size(text)) return static_cast<double>(*bytes);
   return std::nullopt;
 }
 

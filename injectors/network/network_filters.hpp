@@ -54,7 +54,8 @@ struct NetworkFilters {
 // required: every matching packet. False after recording an error.
 bool parse_probability(TableReader& reader, bool required, netfault_config& config, nlohmann::json& parameters);
 
-// "10mbit", "512kbit", "1gbit", "800bit", "2MB", "64kB", "100B" (bits or bytes; per second for rates).
+// "10mbit", "512kbit", "1gbit", "800bit", "2MB", "64kB", "100B" (bits or bytes; per second for rates); the byte
+// units are config/byte_size's.
 std::optional<double> parse_size(const std::string& text, bool& bits);
 // A required rate key, in bytes per second; nullopt after recording an error.
 std::optional<double> read_rate(TableReader& reader, const std::string& key);
