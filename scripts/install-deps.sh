@@ -9,6 +9,7 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libsqlite3-dev libbpf-dev bpftool clang llvm libabsl-dev libre2-dev
   iproute2 procps tzdata
+  libfuse3-dev fuse3                  # file.error and file.delay (FUSE passthrough)
 )
 if [ "${1:-}" = "--test" ]; then
   packages+=(
