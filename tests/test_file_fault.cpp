@@ -247,3 +247,54 @@ TEST_CASE("file.error and file.delay: validation names the key and the fix", "[v
   CHECK(test::only_error(exp("file.delay", "delay = \"10ms\"\n")).find("missing required key (add operations") !=
         std::string::npos);
 }
+
+namespace {
+// The fusermount3 process that watches rebound for auto_unmount of `path`, or 0.
+pid_t auto_unmount_watcher(const std::string& path) {
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string cmdline = test::read_text(e.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.starts_with("fusermount3 ") && cmdline.find("auto_unmount") != std::string::npos &&
+        cmdline.find(" " + path + " ") != std::string::npos)
+      return std::stoi(e.path().filename().string());
+  }
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("file.error: when rebound, its guardian and fusermount3 all die, rebound recover unmounts what is left",
+          "[integration][root][file]") {
+  if (!test::privileged()) return;
+  WriterBed bed;
+  test::RunningFault fault(bed.target(), step("file.error", bed.data, "operations = [\"write\"]\nerrno = \"EIO\"\n"));
+  REQUIRE(rebound_mount_on(bed.data));
+  const pid_t watcher = auto_unmount_watcher(bed.data);
+  REQUIRE(watcher > 0);
+  REQUIRE(::kill(watcher, SIGKILL) == 0);
+  test::kill_guardian(fault.rebound->pid());
+  fault.stop(SIGKILL);
+  CHECK(test::wait_for([&] { return auto_unmount_watcher(bed.data) == 0; }, 5000));
+  REQUIRE(rebound_mount_on(bed.data));  // nothing is left to remove it but the record
+  auto r = test::run_rebound({"recover", "--state-dir", fault.state});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("unmounted the rebound FUSE mount on " + bed.data) != std::string::npos);
+  CHECK_FALSE(rebound_mount_on(bed.data));
+  CHECK(count_with(bed.next_lines(3), "ok fsync_ms") >= 2);
+  CHECK(fault.records() == 0);
+}
+
+TEST_CASE("scenarios/host/file-error.toml passes: the writer's writes fail with EIO, the probe's do not",
+          "[integration][root][file]") {
+  if (!test::privileged()) return;
+  test::TempDir reports;
+  auto r = test::run_rebound({"run", test::source("scenarios/host/file-error.toml"), "--report-dir", reports.path(),
+                              "--state-dir", reports.path() + "/state", "--no-progress"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  auto s = test::read_json(reports.path() + "/file-error/journal.json")["steps"][0];
+  INFO(s.dump(2));
+  CHECK(s["detail"]["operations"]["write"]["failed"].get<uint64_t>() >= 10);
+  CHECK(s["effect"].get<std::string>().find("failed with EIO") != std::string::npos);
+  CHECK_FALSE(rebound_mount_on("/var/tmp"));
+}
