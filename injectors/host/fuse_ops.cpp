@@ -81,6 +81,7 @@ void reply_entry_after(fuse_req_t req, fuse_ino_t parent, const char* name, int 
 void op_init(void*, fuse_conn_info* conn) {
   if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;
   if (conn->capable & FUSE_CAP_SPLICE_MOVE) conn->want |= FUSE_CAP_SPLICE_MOVE;
+  if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_WRITEBACK_CACHE);  // each write reaches us, to be faulted
 }
 
@@ -195,13 +196,15 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
 }
 
 // Sets up a descriptor opened for the kernel: a target's files get direct I/O when reads or writes are faulted,
-// so that the page cache cannot answer them.
+// so that the page cache cannot answer them; other opens keep the page cache of earlier ones.
 void reply_opened(fuse_req_t req, int fd, fuse_file_info* fi, const fuse_entry_param* e) {
   auto& state = fs(req);
   fi->fh = static_cast<uint64_t>(fd);
   const auto& ops = state.plan.ops;
   if ((ops[static_cast<size_t>(FileOp::read)] || ops[static_cast<size_t>(FileOp::write)]) && from_target(req))
     fi->direct_io = 1;
+  else
+    fi->keep_cache = 1;  // the page cache stays across opens; a changed mtime drops it (FUSE_CAP_AUTO_INVAL_DATA)
   ++state.open_handles;
   int res = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
   if (res == -ENOENT) {  // the caller was interrupted
