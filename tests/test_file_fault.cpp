@@ -158,6 +158,7 @@ TEST_CASE("file.error: the target's writes fail with EIO, its reads work, anothe
   CHECK(s["detail"]["other_processes_requests"].get<uint64_t>() >= 2);
   CHECK(s["effect"].get<std::string>().find("failed with EIO") != std::string::npos);
   CHECK(s["detail"]["open_before"] == 0);
+  CHECK(s["detail"]["first_fault_after_ms"].get<double>() < 1000);  // the writer writes every 20 ms
 }
 
 TEST_CASE("file.delay: 100 ms on fsync shows in the target's fsync latency and not in another process's",
@@ -297,4 +298,22 @@ TEST_CASE("scenarios/host/file-error.toml passes: the writer's writes fail with 
   CHECK(s["detail"]["operations"]["write"]["failed"].get<uint64_t>() >= 10);
   CHECK(s["effect"].get<std::string>().find("failed with EIO") != std::string::npos);
   CHECK_FALSE(rebound_mount_on("/var/tmp"));
+}
+
+TEST_CASE("file.error: a target in another mount namespace is refused before anything is mounted",
+          "[integration][root][file]") {
+  if (!test::privileged()) return;
+  test::TempDir dir;
+  test::Child other({"/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sleep", "30"});
+  REQUIRE(test::wait_for([&] { return test::read_text("/proc/" + std::to_string(other.pid()) + "/comm") == "sleep\n"; }, 5000));
+  auto file = dir.write("f.toml", "name = \"f\"\n[[targets]]\nname = \"writer\"\npid = " + std::to_string(other.pid()) +
+                                      "\n[[probes]]\nname = \"p\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n"
+                                      "[steady_state]\nwindow = \"200ms\"\n[[method]]\nname = \"f\"\n" +
+                                      step("file.error", dir.path(), "operations = [\"write\"]\nerrno = \"EIO\"\nduration = \"1s\"\n"));
+  auto r = test::run_rebound({"run", file, "--report-dir", dir.path() + "/r", "--state-dir", dir.path() + "/state"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code != 0);
+  CHECK((r.out + r.err).find("of the target is in another mount namespace than rebound; mounting inside it is not "
+                             "supported yet") != std::string::npos);
+  CHECK_FALSE(rebound_mount_on(dir.path()));
 }

@@ -111,6 +111,7 @@ void FileFault::note_counts(StepContext& context) const {
   }
   context.detail["operations"] = ops;
   context.detail["other_processes_requests"] = fs_->others();
+  if (auto first = fs_->first_fault()) context.detail["first_fault_after_ms"] = first->count() / 1000.0;
   const std::string how = plan_.error ? fmt::format("failed with {}", errno_name(plan_.error))
                                       : fmt::format("delayed by {}", format_duration(Millis(plan_.delay.count() / 1000.0)));
   std::string summary = fmt::format("{} {} of {} file operations of the target under {} ({})", how, hit, seen, path_,

@@ -116,6 +116,9 @@ int fault_for(fuse_req_t req, FileOp op, const FuseInode& inode, const char* nam
   }
   thread_local std::mt19937_64 rng{std::random_device{}()};
   if (s.plan.probability < 1 && std::uniform_real_distribution<double>(0, 1)(rng) >= s.plan.probability) return 0;
+  int64_t none = -1;
+  s.first_fault_us.compare_exchange_strong(
+      none, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - s.mounted_at).count());
   if (s.plan.delay.count() > 0 || s.plan.jitter.count() > 0) {
     ++count.delayed;
     std::this_thread::sleep_for(draw_delay(s.plan, rng));
@@ -145,6 +148,7 @@ Result<std::unique_ptr<FuseFs>> FuseFs::mount(const std::string& path, const Fil
   if (fuse_session_mount(s.session, path.c_str()) != 0)
     return fail(fmt::format("cannot mount the FUSE file system over {} (see the log for fusermount3's reason)", path));
   s.mounted = true;
+  s.mounted_at = std::chrono::steady_clock::now();
   s.loop = std::thread([&s] {
     fuse_loop_config* config = fuse_loop_cfg_create();
     fuse_loop_cfg_set_max_threads(config, 64);
@@ -213,6 +217,11 @@ FuseFs::~FuseFs() {
 
 const std::array<FileOpCounts, kFileOpCount>& FuseFs::counts() const { return state_->counts; }
 uint64_t FuseFs::others() const { return state_->others; }
+std::optional<std::chrono::microseconds> FuseFs::first_fault() const {
+  const int64_t us = state_->first_fault_us;
+  if (us < 0) return std::nullopt;
+  return std::chrono::microseconds(us);
+}
 
 bool is_rebound_fuse_mount(const std::string& path) {
   std::ifstream in("/proc/self/mountinfo");

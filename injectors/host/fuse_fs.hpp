@@ -60,6 +60,8 @@ class FuseFs {
 
   const std::array<FileOpCounts, kFileOpCount>& counts() const;
   uint64_t others() const;  // requests of other processes, passed through
+  // From the mount to the first request of the target that got the fault (failed or delayed), if one did.
+  std::optional<std::chrono::microseconds> first_fault() const;
 
  private:
   FuseFs() = default;

@@ -48,6 +48,8 @@ struct FuseFsState {
   std::map<std::pair<dev_t, ino_t>, std::unique_ptr<FuseInode>> inodes;
   std::array<FileOpCounts, kFileOpCount> counts;
   std::atomic<uint64_t> others{0};
+  std::chrono::steady_clock::time_point mounted_at;
+  std::atomic<int64_t> first_fault_us{-1};  // from the mount to the first fault the target got
   std::atomic<bool> on{true};
   std::atomic<int64_t> open_handles{0};
   double attr_timeout = 1.0;
