@@ -317,3 +317,29 @@ TEST_CASE("file.error: a target in another mount namespace is refused before any
                              "supported yet") != std::string::npos);
   CHECK_FALSE(rebound_mount_on(dir.path()));
 }
+
+TEST_CASE("file.error: after the revert, while rebound runs on, no fusermount3 of the step is left",
+          "[integration][root][file]") {
+  if (!test::privileged()) return;
+  WriterBed bed;
+  auto file = bed.dir.write("f.toml", "name = \"f\"\n" + bed.target() +
+                                          "[[probes]]\nname = \"p\"\ntype = \"command\"\nargv = [\"/bin/true\"]\ninterval = \"100ms\"\n"
+                                          "[steady_state]\nwindow = \"200ms\"\n[[method]]\nname = \"f\"\n" +
+                                          step("file.error", bed.data, "operations = [\"write\"]\nerrno = \"EIO\"\n"
+                                                                       "duration = \"1s\"\n") +
+                                          "[[method]]\nname = \"after\"\ntype = \"wait\"\nstart = \"1.5s\"\n"
+                                          "duration = \"4s\"\n");
+  test::Child rebound({test::bin("rebound"), "run", file, "--report-dir", bed.dir.path() + "/r", "--state-dir",
+                       bed.dir.path() + "/state", "--no-progress"});
+  REQUIRE(test::wait_for([&] { return rebound_mount_on(bed.data); }, 10'000));
+  CHECK(auto_unmount_watcher(bed.data) > 0);
+  REQUIRE(test::wait_for([&] { return !rebound_mount_on(bed.data); }, 5000));
+  CHECK(test::wait_for([&] { return auto_unmount_watcher(bed.data) == 0; }, 2000));
+  CHECK(rebound.alive());
+  auto zombie = test::sh("ps -eo stat,comm --ppid " + std::to_string(rebound.pid()) + " | grep -c '^Z.*fusermount3' || true");
+  CHECK(zombie == "0\n");
+  auto code = rebound.wait(15'000);
+  REQUIRE(code);
+  INFO(test::read_text(bed.dir.path() + "/r/f/summary.md"));
+  CHECK(*code == 0);
+}

@@ -3,13 +3,17 @@
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
+#include <filesystem>
 #include <fnmatch.h>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <set>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 
 #include "injectors/host/fuse_fs_state.hpp"
 
@@ -58,6 +62,55 @@ std::string unescape_mount_path(const std::string& s) {
     }
   }
   return out;
+}
+
+// Descriptors of ours that are sockets.
+std::set<int> socket_fds() {
+  std::set<int> fds;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    std::error_code link_ec;
+    if (std::filesystem::read_symlink(e.path(), link_ec).string().starts_with("socket:"))
+      fds.insert(std::atoi(e.path().filename().c_str()));
+  }
+  return fds;
+}
+
+// The socket pair end that libfuse made during the mount to talk to fusermount3 (a Unix socket of a pair that
+// rebound made, new since `before`), or -1 when there is not exactly one such.
+int find_watcher_socket(const std::set<int>& before) {
+  int found = -1, count = 0;
+  for (int fd : socket_fds()) {
+    if (before.count(fd)) continue;
+    int domain = 0;
+    socklen_t dlen = sizeof domain;
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) != 0 || domain != AF_UNIX) continue;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.pid != ::getpid()) continue;
+    found = fd;
+    ++count;
+  }
+  return count == 1 ? found : -1;
+}
+
+// The fusermount3 that this thread just started (it stays to unmount when rebound dies), or 0.
+pid_t find_watcher_pid() {
+  std::ifstream children(fmt::format("/proc/self/task/{}/children", ::gettid()));
+  for (pid_t pid; children >> pid;) {
+    std::ifstream comm(fmt::format("/proc/{}/comm", pid));
+    std::string name;
+    if (std::getline(comm, name) && name == "fusermount3") return pid;
+  }
+  return 0;
+}
+
+// Reaps the watcher once it has exited (it does when its socket closes), waiting up to a second.
+void reap(pid_t pid) {
+  for (int i = 0; i < 200 && pid > 0; ++i) {
+    if (::waitpid(pid, nullptr, WNOHANG) != 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace
@@ -145,9 +198,15 @@ Result<std::unique_ptr<FuseFs>> FuseFs::mount(const std::string& path, const Fil
   s.session = fuse_session_new(&args, &passthrough_ops(), sizeof(fuse_lowlevel_ops), &s);
   fuse_opt_free_args(&args);
   if (!s.session) return fail(fmt::format("cannot start a FUSE session for {} (see the log for libfuse's reason)", path));
+  const auto sockets_before = socket_fds();
   if (fuse_session_mount(s.session, path.c_str()) != 0)
     return fail(fmt::format("cannot mount the FUSE file system over {} (see the log for fusermount3's reason)", path));
   s.mounted = true;
+  // Ours to close once unmounted (fusermount3 then exits), and no child of rebound's may inherit it: a child that
+  // held it would keep the mount after rebound died.
+  s.watcher_socket.reset(find_watcher_socket(sockets_before));
+  if (s.watcher_socket) ::fcntl(s.watcher_socket.get(), F_SETFD, FD_CLOEXEC);
+  s.watcher_pid = find_watcher_pid();
   s.mounted_at = std::chrono::steady_clock::now();
   s.loop = std::thread([&s] {
     fuse_loop_config* config = fuse_loop_cfg_create();
@@ -172,6 +231,10 @@ Result<size_t> FuseFs::unmount(std::chrono::milliseconds grace) {
     s.mounted = false;
     if (is_rebound_fuse_mount(s.path) && ::umount2(s.path.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
       return fail(fmt::format("cannot unmount {}: {}", s.path, std::strerror(errno)));
+    if (s.watcher_socket) {
+      s.watcher_socket.reset();  // unmounted: fusermount3 finds nothing left to do and exits
+      reap(s.watcher_pid);
+    }
   }
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (!s.loop_done && std::chrono::steady_clock::now() < deadline)

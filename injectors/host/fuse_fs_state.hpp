@@ -57,6 +57,8 @@ struct FuseFsState {
   std::thread loop;
   std::atomic<bool> loop_done{false};
   dev_t mount_dev = 0;
+  pid_t watcher_pid = 0;  // that fusermount3, our child: reaped once it exits
+  Fd watcher_socket;  // libfuse's socket to fusermount3 for auto_unmount (libfuse keeps it open, without CLOEXEC)
   bool mounted = false;
 };
 
