@@ -72,6 +72,6 @@ set(CPACK_GENERATOR DEB)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # rebound_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)    # Depends from the libraries the binaries link
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "iproute2, procps, stress-ng")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "iproute2, procps, stress-ng, fuse3")  # stress-ng: cpu/memory/io.stress; fuse3: fusermount3 for file.error, file.delay
 set(CPACK_STRIP_FILES ON)
 include(CPack)

@@ -7,6 +7,7 @@
 #include "injectors/command_step.hpp"
 #include "injectors/host/cpu_stress.hpp"
 #include "injectors/host/disk_fill.hpp"
+#include "injectors/host/file_fault.hpp"
 #include "injectors/host/io_stress.hpp"
 #include "injectors/host/memory_stress.hpp"
 #include "injectors/network/network_fault.hpp"
@@ -87,6 +88,14 @@ const std::vector<StepType>& step_registry() {
        "the fill file is removed at the end",
        StepKind::lasting_fault, DurationRule::required, TargetRule::forbidden, DiskFill::params(), DiskFill::parse,
        DiskFill::recover},
+      {"file.error", "File operations of the target's processes on files under a folder fail with an errno "
+       "(FUSE passthrough; other processes untouched)",
+       StepKind::lasting_fault, DurationRule::required, TargetRule::required, FileFault::error_params(),
+       FileFault::parse_error, FileFault::recover, FileFault::available},
+      {"file.delay", "File operations of the target's processes on files under a folder wait before they are done "
+       "(FUSE passthrough; other processes untouched)",
+       StepKind::lasting_fault, DurationRule::required, TargetRule::required, FileFault::delay_params(),
+       FileFault::parse_delay, FileFault::recover, FileFault::available},
       network("dns.fail", "DNS queries for matching names get NXDOMAIN, SERVFAIL or no answer", kPacketPrograms,
               dns_fail()),
   };

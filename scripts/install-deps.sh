@@ -10,6 +10,7 @@ packages=(
   libsqlite3-dev libbpf-dev bpftool clang llvm libabsl-dev libre2-dev
   iproute2 procps tzdata
   stress-ng                             # the engine of cpu.stress, memory.stress and io.stress
+  libfuse3-dev fuse3                    # file.error and file.delay (FUSE passthrough)
 )
 if [ "${1:-}" = "--test" ]; then
   packages+=(

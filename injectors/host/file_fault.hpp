@@ -1,0 +1,43 @@
+#pragma once
+// file.error and file.delay: for the processes of a target (and their descendants), chosen file operations on
+// files under `path` fail with an errno, or wait, with a probability. Done by a FUSE passthrough file system
+// (injectors/host/fuse_fs.hpp) mounted over `path` for the duration; every other process passes through
+// untouched. The record names the mount before it is made, so the guardian or `rebound recover` unmounts one that
+// fusermount3's auto_unmount left behind.
+#include <memory>
+
+#include "injectors/host/fuse_fs.hpp"
+#include "injectors/registry.hpp"
+
+namespace rebound {
+
+// "EIO" for EIO (the names errno accepts), "errno N" for others.
+std::string errno_name(int number);
+
+class FileFault : public StepAction {
+ public:
+  static std::vector<ParamDoc> error_params();
+  static std::vector<ParamDoc> delay_params();
+  static std::unique_ptr<StepAction> parse_error(TableReader& reader, const StepFactoryContext& context);
+  static std::unique_ptr<StepAction> parse_delay(TableReader& reader, const StepFactoryContext& context);
+  static Result<std::string> recover(const nlohmann::json& undo);
+  // /dev/fuse and fusermount3 are there, and rebound may mount for other users (root).
+  static Result<void> available();
+  Result<void> preflight() override;
+  Result<void> apply(StepContext& context) override;
+  void switch_off(StepContext&) override;
+  Result<void> revert(StepContext& context) override;
+  nlohmann::json describe() const override;
+
+ private:
+  // The keys both types share (path, files, operations, probability); false after an error.
+  bool parse_common(TableReader& reader);
+  void note_counts(StepContext& context) const;
+  std::string type_;
+  std::string path_;
+  FileFaultPlan plan_;
+  std::unique_ptr<FuseFs> fs_;
+  size_t open_before_ = 0;
+};
+
+}  // namespace rebound
