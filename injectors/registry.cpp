@@ -67,23 +67,14 @@ const std::vector<StepType>& step_registry() {
       {"cpu.stress", "Runs stress-ng CPU workers where the target lives: in its cgroup when the CPU controller is on "
        "there (eating its quota), else pinned to its CPUs",
        StepKind::lasting_fault, DurationRule::required, TargetRule::required, CpuStress::params(), CpuStress::parse,
-       CpuStress::recover, []() -> Result<void> {
-         if (auto exe = StressNg::program(); !exe) return exe.error();
-         return {};
-       }},
+       CpuStress::recover, StressNg::available},
       {"memory.stress", "Runs stress-ng VM workers that hold memory where the target lives: charged to its memory "
        "cgroup when it has one, so that its own limit gets tight",
        StepKind::lasting_fault, DurationRule::required, TargetRule::required, MemoryStress::params(),
-       MemoryStress::parse, MemoryStress::recover, []() -> Result<void> {
-         if (auto exe = StressNg::program(); !exe) return exe.error();
-         return {};
-       }},
+       MemoryStress::parse, MemoryStress::recover, StressNg::available},
       {"io.stress", "Runs stress-ng hdd workers that write and read files on the file system that holds a folder",
        StepKind::lasting_fault, DurationRule::required, TargetRule::forbidden, IoStress::params(), IoStress::parse,
-       IoStress::recover, []() -> Result<void> {
-         if (auto exe = StressNg::program(); !exe) return exe.error();
-         return {};
-       }},
+       IoStress::recover, StressNg::available},
       {"disk.fill", "Fills the file system that holds a folder until only `free` is left (or it is `used` full); "
        "the fill file is removed at the end",
        StepKind::lasting_fault, DurationRule::required, TargetRule::forbidden, DiskFill::params(), DiskFill::parse,

@@ -41,6 +41,11 @@ class StressNg {
  public:
   // stress-ng's path, or an error that says how to install it.
   static Result<std::string> program();
+  // For the registry (`rebound doctor`, dry runs): stress-ng is installed.
+  static Result<void> available() {
+    if (auto exe = program(); !exe) return exe.error();
+    return {};
+  }
   StressNg() = default;
   StressNg(const StressNg&) = delete;
   StressNg& operator=(const StressNg&) = delete;
