@@ -31,25 +31,12 @@ std::optional<double> leading_number(std::string_view text, size_t& end) {
   return value;
 }
 
-}  // namespace
+constexpr Unit kBitUnits[] = {{"bit", 1}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}};
 
-std::optional<uint64_t> parse_byte_size(std::string_view text) {
-  size_t end = 0;
-  auto number = leading_number(text, end);
-  if (!number) return std::nullopt;
-  std::string_view unit = text.substr(end);
-  if (unit.starts_with(' ')) unit.remove_prefix(1);
-  for (const auto& u : kUnits)
-    if (unit == u.name) {
-      double bytes = std::round(*number * u.factor);
-      if (bytes >= 9.2e18) return std::nullopt;
-      return static_cast<uint64_t>(bytes);
-    }
-  return std::nullopt;
-}
-
-std::optional<double> parse_bit_size(std::string_view text) {
-  static const Unit units[] = {{"bit", 1}, {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9}};
+// A number followed by one of `units` (one space allowed between), scaled; nullopt when it is not one or when it
+// does not fit in 63 bits.
+template <size_t N>
+std::optional<double> scaled(std::string_view text, const Unit (&units)[N]) {
   size_t end = 0;
   auto number = leading_number(text, end);
   if (!number) return std::nullopt;
@@ -57,12 +44,22 @@ std::optional<double> parse_bit_size(std::string_view text) {
   if (unit.starts_with(' ')) unit.remove_prefix(1);
   for (const auto& u : units)
     if (unit == u.name) {
-      const double bits = *number * u.factor;
-      if (!std::isfinite(bits) || bits >= 9.2e18) return std::nullopt;
-      return bits;
+      const double value = std::round(*number * u.factor);
+      if (!std::isfinite(value) || value >= 9.2e18) return std::nullopt;
+      return value;
     }
   return std::nullopt;
 }
+
+}  // namespace
+
+std::optional<uint64_t> parse_byte_size(std::string_view text) {
+  auto bytes = scaled(text, kUnits);
+  if (!bytes) return std::nullopt;
+  return static_cast<uint64_t>(*bytes);
+}
+
+std::optional<double> parse_bit_size(std::string_view text) { return scaled(text, kBitUnits); }
 
 std::string format_bytes(uint64_t bytes) {
   static const char* names[] = {"KiB", "MiB", "GiB", "TiB"};
