@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <sys/mount.h>
+#include <thread>
 #include <unistd.h>
 
 #include "helpers.hpp"
@@ -342,4 +343,26 @@ TEST_CASE("file.error: after the revert, while rebound runs on, no fusermount3 o
   REQUIRE(code);
   INFO(test::read_text(bed.dir.path() + "/r/f/summary.md"));
   CHECK(*code == 0);
+}
+
+TEST_CASE("file.error: a target working in a folder under path is told that its relative file names bypass the "
+          "mount",
+          "[integration][root][file]") {
+  if (!test::privileged()) return;
+  test::TempDir dir;
+  const std::string data = dir.path() + "/data";
+  fs::create_directories(data);
+  // What redis --dir and postgres do: chdir into the data folder, then open files by relative names.
+  test::Child writer({"/bin/sh", "-c", "cd " + data + " && while :; do echo x > relative.txt; sleep 0.02; done"});
+  test::RunningFault fault("[[targets]]\nname = \"writer\"\npid = " + std::to_string(writer.pid()) + "\n",
+                           "type = \"file.error\"\ntarget = \"writer\"\npath = \"" + data +
+                               "\"\noperations = [\"open\", \"write\"]\nerrno = \"EIO\"\nallow_no_effect = true");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  fault.stop();
+  auto step = fault.journal()["steps"][0];
+  INFO(step.dump(2));
+  CHECK(step["detail"]["working_folder_under_path"]["pids"][0] == writer.pid());
+  CHECK(step["effect"].get<std::string>().find("works in a folder under " + data +
+                                               ", so its relative file names bypass the mount") != std::string::npos);
+  CHECK(step["detail"]["operations"]["write"]["failed"] == 0);  // the limit it reports is real
 }

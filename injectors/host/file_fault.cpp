@@ -33,6 +33,14 @@ size_t open_under(pid_t pid, const std::string& path) {
   return n;
 }
 
+// True when the process's working folder is `path` or below it: its relative opens reach the real folder
+// (databases chdir into their data folder: redis --dir, postgres PGDATA).
+bool works_under(pid_t pid, const std::string& path) {
+  std::error_code ec;
+  const std::string cwd = fs::read_symlink(fmt::format("/proc/{}/cwd", pid), ec).string();
+  return !ec && (cwd == path || cwd.starts_with(path + "/"));
+}
+
 // How long the revert waits for files opened through the mount to be closed before it reports them.
 constexpr std::chrono::milliseconds kUnmountGrace{2000};
 
@@ -74,6 +82,7 @@ Result<void> FileFault::apply(StepContext& context) {
                               type_, p.pid, p.comm, p.pid));
     pids.push_back(p.pid);
     open_before_ += open_under(p.pid, path_);
+    if (works_under(p.pid, path_)) cwd_under_.push_back(p.pid);
   }
   // The record comes first: a mount that outlives rebound and fusermount3 is unmounted by the guardian or recover.
   if (auto r = context.record({{"mount", path_}}); !r) return r;
@@ -87,6 +96,11 @@ Result<void> FileFault::apply(StepContext& context) {
       fmt::format("{} file(s) the target had open under {} before the step keep going to the real file system, "
                   "without faults",
                   open_before_, path_);
+  if (!cwd_under_.empty())
+    context.detail["working_folder_under_path"] = {
+        {"pids", cwd_under_},
+        {"note", "their working folder is under path, so their relative file names reach the real file system, "
+                 "without faults; give path a folder they name by its absolute path"}};
   return {};
 }
 
@@ -117,6 +131,9 @@ void FileFault::note_counts(StepContext& context) const {
   std::string summary = fmt::format("{} {} of {} file operations of the target under {} ({})", how, hit, seen, path_,
                                     fmt::join(parts, ", "));
   if (open_before_) summary += fmt::format("; {} file(s) it had open before kept the real file system", open_before_);
+  if (!cwd_under_.empty())
+    summary += fmt::format("; pid {} works in a folder under {}, so its relative file names bypass the mount",
+                           fmt::join(cwd_under_, ", "), path_);
   context.effect = StepEffect{hit > 0, summary};
 }
 

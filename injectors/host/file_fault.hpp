@@ -38,6 +38,7 @@ class FileFault : public StepAction {
   FileFaultPlan plan_;
   std::unique_ptr<FuseFs> fs_;
   size_t open_before_ = 0;
+  std::vector<pid_t> cwd_under_;  // target processes whose working folder is under path
 };
 
 }  // namespace rebound
