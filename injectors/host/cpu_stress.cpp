@@ -22,9 +22,8 @@ std::vector<ParamDoc> CpuStress::params() {
 
 std::unique_ptr<StepAction> CpuStress::parse(TableReader& reader, const StepFactoryContext&) {
   auto step = std::make_unique<CpuStress>();
-  // stress-ng's own --timeout: the last resort should rebound, its keeper and its guardian all be gone.
   if (auto duration = reader.duration("duration"))
-    step->timeout_s_ = static_cast<int>(duration->count() / 1000) + 10;
+    step->timeout_s_ = StressNg::timeout_for(*duration);
   if (auto workers = reader.integer("workers")) {
     if (*workers < 1 || *workers > 1024) {
       reader.error("workers", fmt::format("{} workers: write 1 to 1024 (or leave it out: one per CPU the target may "

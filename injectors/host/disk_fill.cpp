@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config/byte_size.hpp"
+#include "injectors/host/work_name.hpp"
 #include "system/fd.hpp"
 
 namespace rebound {
@@ -121,10 +122,7 @@ Result<void> DiskFill::apply(StepContext& context) {
     context.effect = StepEffect{false, fmt::format("nothing to fill: {} free on {} already", format_bytes(free_before_), path_)};
     return {};
   }
-  std::string step = context.step;
-  for (char& c : step)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
-  file_ = fmt::format("{}/{}{}-{}", path_, kFilePrefix, getpid(), step);
+  file_ = path_ + "/" + work_name(kFilePrefix, context.step);
   // The record comes first: a rebound that dies while writing still has its file removed.
   if (auto r = context.record({{"file", file_}}); !r) return r;
   Fd fd(::open(file_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "config/byte_size.hpp"
+#include "injectors/host/work_name.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,7 +31,7 @@ std::vector<ParamDoc> IoStress::params() {
 std::unique_ptr<StepAction> IoStress::parse(TableReader& reader, const StepFactoryContext&) {
   auto step = std::make_unique<IoStress>();
   if (auto duration = reader.duration("duration"))
-    step->timeout_s_ = static_cast<int>(duration->count() / 1000) + 10;  // stress-ng's own last resort
+    step->timeout_s_ = StressNg::timeout_for(*duration);
   auto path = reader.string("path", true);
   auto workers = reader.integer("workers");
   auto size = read_size(reader, "size");
@@ -74,10 +75,7 @@ Result<void> IoStress::preflight() {
 }
 
 Result<void> IoStress::apply(StepContext& context) {
-  std::string step = context.step;
-  for (char& c : step)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
-  work_dir_ = fmt::format("{}/{}{}-{}", path_, kWorkPrefix, getpid(), step);
+  work_dir_ = path_ + "/" + work_name(kWorkPrefix, context.step);
   // The record comes first: a rebound that dies now still has its folder removed.
   if (auto r = context.record({{"work_dir", work_dir_}}); !r) return r;
   if (::mkdir(work_dir_.c_str(), 0700) != 0) {

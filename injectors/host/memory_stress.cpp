@@ -19,7 +19,7 @@ std::vector<ParamDoc> MemoryStress::params() {
 std::unique_ptr<StepAction> MemoryStress::parse(TableReader& reader, const StepFactoryContext&) {
   auto step = std::make_unique<MemoryStress>();
   if (auto duration = reader.duration("duration"))
-    step->timeout_s_ = static_cast<int>(duration->count() / 1000) + 10;  // stress-ng's own last resort
+    step->timeout_s_ = StressNg::timeout_for(*duration);
   auto workers = reader.integer("workers");
   const bool has_size = reader.has("size");
   auto size = read_size(reader, "size", "the target's memory limit");

@@ -41,6 +41,11 @@ class StressNg {
  public:
   // stress-ng's path, or an error that says how to install it.
   static Result<std::string> program();
+  // stress-ng's own --timeout for a step of `duration`: the last resort should rebound, its keeper and its
+  // guardian all be gone.
+  static int timeout_for(std::chrono::duration<double, std::milli> duration) {
+    return static_cast<int>(duration.count() / 1000) + 10;
+  }
   // For the registry (`rebound doctor`, dry runs): stress-ng is installed.
   static Result<void> available() {
     if (auto exe = program(); !exe) return exe.error();
