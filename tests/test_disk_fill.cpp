@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -84,6 +85,28 @@ TEST_CASE("disk.fill: writes get ENOSPC while the file system is full and succee
   CHECK(step["detail"]["filled_bytes"].get<uint64_t>() > 55 * kMiB);
   CHECK(step["detail"]["free_after"].get<uint64_t>() == before);
   CHECK(step["effect"].get<std::string>().find("to 4.0 MiB free") != std::string::npos);
+}
+
+TEST_CASE("disk.fill: space another program frees during the fault is taken too so the file system stays full",
+          "[integration][root][disk]") {
+  if (!test::privileged()) return;
+  SmallFileSystem small(64);
+  const std::string theirs = small.path() + "/their-file";
+  {
+    std::ofstream out(theirs);
+    out << std::string(8 * kMiB, 'x');
+  }
+  test::RunningFault fault("", fill_step(small.path(), "free = \"4MiB\""));
+  CHECK(small.available() <= 4 * kMiB);
+  fs::remove(theirs);  // 8 MiB free again for a moment: what a writer sees whose file was there when rebound measured
+  CHECK(test::wait_for([&] { return small.available() <= 4 * kMiB + 128 * 1024; }, 2000));
+  CHECK(small.write_file(8) == ENOSPC);
+  fault.stop();
+  CHECK(small.fill_files() == 0);
+  CHECK(small.write_file(8) == 0);
+  auto step = fault.journal()["steps"][0];
+  INFO(step.dump(2));
+  CHECK(step["detail"]["topped_up_bytes"].get<uint64_t>() >= 7 * kMiB);
 }
 
 TEST_CASE("disk.fill: used as a share fills the file system to that share as df counts it", "[integration][root][disk]") {

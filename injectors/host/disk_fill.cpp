@@ -90,10 +90,28 @@ std::unique_ptr<StepAction> DiskFill::parse(TableReader& reader, const StepFacto
   return step;
 }
 
-uint64_t DiskFill::bytes_to_fill(const Space& space) const {
-  const uint64_t target_free =
-      free_ ? *free_ : static_cast<uint64_t>(static_cast<double>(space.usable) * (100 - *used_percent_) / 100);
-  return space.available > target_free ? space.available - target_free : 0;
+uint64_t DiskFill::target_free(const Space& space) const {
+  return free_ ? *free_ : static_cast<uint64_t>(static_cast<double>(space.usable) * (100 - *used_percent_) / 100);
+}
+
+void DiskFill::hold_full() {
+  // Below this much extra free space nothing is taken: block rounding must not make it allocate forever.
+  constexpr uint64_t kSlack = 64 * 1024;
+  while (!stop_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto space = space_of(path_);
+    if (!space || space->available <= free_target_ + kSlack) continue;
+    const uint64_t more = space->available - free_target_;
+    if (::fallocate(fd_.get(), 0, static_cast<off_t>(size_), static_cast<off_t>(more)) == 0) {
+      size_ += more;
+      topped_up_ += more;
+    }
+  }
+}
+
+void DiskFill::stop_holding() {
+  stop_ = true;
+  if (holder_.joinable()) holder_.join();
 }
 
 Result<void> DiskFill::preflight() {
@@ -116,7 +134,8 @@ Result<void> DiskFill::apply(StepContext& context) {
   auto before = space_of(path_);
   if (!before) return before.error();
   free_before_ = before->available;
-  const uint64_t bytes = bytes_to_fill(*before);
+  free_target_ = target_free(*before);
+  const uint64_t bytes = free_before_ > free_target_ ? free_before_ - free_target_ : 0;
   context.detail["free_before"] = free_before_;
   if (bytes == 0) {
     context.effect = StepEffect{false, fmt::format("nothing to fill: {} free on {} already", format_bytes(free_before_), path_)};
@@ -136,6 +155,11 @@ Result<void> DiskFill::apply(StepContext& context) {
     if (!written) return written.error();
     filled = *written;
   }
+  if (method == "fallocate") {
+    fd_ = std::move(fd);
+    size_ = filled;
+    holder_ = std::thread([this] { hold_full(); });
+  }
   auto during = space_of(path_);
   context.detail["file"] = file_;
   context.detail["filled_bytes"] = filled;
@@ -149,7 +173,10 @@ Result<void> DiskFill::apply(StepContext& context) {
 }
 
 Result<void> DiskFill::revert(StepContext& context) {
+  stop_holding();
+  fd_.reset();
   if (file_.empty()) return {};
+  context.detail["topped_up_bytes"] = topped_up_.load();
   if (::unlink(file_.c_str()) != 0 && errno != ENOENT)
     return fail(fmt::format("cannot remove {}: {}", file_, std::strerror(errno)));
   file_.clear();
