@@ -53,7 +53,7 @@ Result<void> CpuStress::apply(StepContext& context) {
   watched_ = context.processes.front().pid;
   const TargetPlace place = place_of(watched_);
   const bool in_cgroup = !place.cpu_cgroup.empty();
-  const int64_t workers = workers_.value_or(std::max<int64_t>(1, static_cast<int64_t>(place.cpus.size())));
+  const int64_t workers = workers_for(place);
   // The "before" figures: the target's own CPU use and wait over a short window right before the stressors.
   auto first = sched_times(watched_);
   const auto first_at = std::chrono::steady_clock::now();
@@ -84,6 +84,10 @@ Result<void> CpuStress::apply(StepContext& context) {
   return {};
 }
 
+int64_t CpuStress::workers_for(const TargetPlace& place) const {
+  return workers_.value_or(std::max<int64_t>(1, static_cast<int64_t>(place.cpus.size())));
+}
+
 std::string CpuStress::placement(const TargetPlace& place) {
   return !place.cpu_cgroup.empty()
              ? fmt::format("in the target's cgroup {} (its CPU quota is shared with the stressors)", place.cpu_cgroup)
@@ -92,7 +96,7 @@ std::string CpuStress::placement(const TargetPlace& place) {
 
 Result<std::string> CpuStress::plan(const std::vector<ProcessInfo>& processes) const {
   const TargetPlace place = place_of(processes.front().pid);
-  const size_t workers = workers_ ? static_cast<size_t>(*workers_) : std::max<size_t>(1, place.cpus.size());
+  const int64_t workers = workers_for(place);
   return fmt::format("run {} stress-ng CPU workers at {}% {}", workers, load_, placement(place));
 }
 

@@ -20,6 +20,7 @@ class CpuStress : public StepAction {
 
  private:
   static std::string placement(const TargetPlace& place);
+  int64_t workers_for(const TargetPlace& place) const;  // as declared, else one per CPU the target may use
   std::optional<int64_t> workers_;  // default: one per CPU the target may run on
   int64_t load_ = 100;
   int timeout_s_ = 0;               // stress-ng's own limit: the step's duration and a margin
