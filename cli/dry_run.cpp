@@ -109,6 +109,9 @@ void print_verdict_rules(const Experiment& ex) {
     std::cout << fmt::format("  latency         {}\n", b.substr(2));
   std::cout << fmt::format("  with --baseline: at most {:.0f}% slower than the baseline run\n",
                            s.max_recovery_regression * 100);
+  if (s.max_trend)
+    std::cout << fmt::format("  max_trend       fails when the trend of the last runs crosses the SLO within {} runs\n",
+                             *s.max_trend);
   if (ex.guards.empty()) std::cout << "guards: none\n";
   else std::cout << "guards (abort the run and revert every fault):\n";
   for (const auto& g : ex.guards)

@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "history/trend.hpp"
 
 namespace fs = std::filesystem;
 
@@ -28,7 +29,8 @@ void print_table(const std::vector<HistoryRow>& rows) {
 
 // One metric over runs, oldest first, one bar per run.
 void print_metric_trend(const std::string& name, const std::vector<HistoryRow>& runs, const char* what,
-                        const char* never, std::optional<double> HistoryRow::*metric) {
+                        const char* never, std::optional<double> HistoryRow::*metric, const char* slo_name,
+                        std::optional<double> HistoryRow::*slo) {
   double top = 1;
   for (const auto& r : runs) top = std::max(top, (r.*metric).value_or(0));
   std::cout << fmt::format("{}: {} over {} runs\n", name, what, runs.size());
@@ -43,6 +45,11 @@ void print_metric_trend(const std::string& name, const std::vector<HistoryRow>& 
   if (values.size() >= 2)
     std::cout << fmt::format("  first {:.1f} ms, last {:.1f} ms ({:+.0f}%)\n", values.front(), values.back(),
                              (values.back() / values.front() - 1) * 100);
+  if (auto fit = fit_trend(values))
+    std::cout << "  trend: " << describe_trend(*fit, what, slo_name, runs.back().*slo) << "\n";
+  else
+    std::cout << fmt::format("  trend: needs at least {} runs with a value, {} so far\n", TrendFit::kMinRuns,
+                             values.size());
 }
 
 // Time to recover over runs, per experiment, and time to heal where it is not just recovery (a lasting fault).
@@ -50,10 +57,12 @@ void print_trend(const std::vector<HistoryRow>& rows) {
   std::map<std::string, std::vector<HistoryRow>> by_experiment;
   for (auto it = rows.rbegin(); it != rows.rend(); ++it) by_experiment[it->experiment].push_back(*it);
   for (const auto& [name, runs] : by_experiment) {
-    print_metric_trend(name, runs, "time to recover", "no recovery", &HistoryRow::time_to_recover_ms);
+    print_metric_trend(name, runs, "time to recover", "no recovery", &HistoryRow::time_to_recover_ms,
+                       "recover_within", &HistoryRow::recover_within_ms);
     if (std::any_of(runs.begin(), runs.end(),
                     [](const HistoryRow& r) { return r.time_to_heal_ms != r.time_to_recover_ms; }))
-      print_metric_trend(name, runs, "time to heal under the fault", "did not heal", &HistoryRow::time_to_heal_ms);
+      print_metric_trend(name, runs, "time to heal under the fault", "did not heal", &HistoryRow::time_to_heal_ms,
+                         "heal_within", &HistoryRow::heal_within_ms);
   }
 }
 
@@ -89,7 +98,8 @@ Command add_history_command(CLI::App& app) {
   cmd->add_option("--experiment", flags->experiment, "only this experiment");
   cmd->add_option("--history", flags->path, "the history database (default: REBOUND_HISTORY, else /var/lib/rebound/history.sqlite for root, "
                   "~/.local/state/rebound/history.sqlite otherwise)");
-  cmd->add_flag("--trend", flags->trend, "time to recover and time to heal over runs, per experiment");
+  cmd->add_flag("--trend", flags->trend, "time to recover and time to heal over runs, per experiment, with a trend test (Theil-Sen slope, Mann-Kendall) "
+                "and when the trend crosses the SLO");
   cmd->add_option("--limit", flags->limit, "how many runs, newest first")->capture_default_str();
   return {cmd, [flags] { return cmd_history(*flags); }};
 }

@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/trend_gate.hpp"
 #include "cli/dry_run.hpp"
 #include "config/templates.hpp"
 #include "experiments/runner.hpp"
@@ -123,6 +124,9 @@ void run_one(const Loaded& l, const RunFlags& flags, RunOptions& options, RunSes
   session.results.push_back(run_experiment(ex, options));
   RunResult& r = session.results.back();
   if (session.history && !flags.baseline.empty()) apply_baseline(*session.history, flags.baseline, ex, r);
+  if (session.history) apply_trend_gate(*session.history, ex, r);
+  else if (ex.slo.max_trend)
+    std::cerr << fmt::format("note: max_trend of {} not judged: it needs the history (--no-history)\n", ex.name);
   auto journal = make_journal(ex, r);
   if (session.history) {
     if (auto id = session.history->record(journal, options.output_dir + "/journal.json"); !id)

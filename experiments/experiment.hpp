@@ -30,7 +30,9 @@ struct SteadyStateSpec {
 };
 
 // How the journal and the reports name a step's kind: "fault" (instant or lasting) or "action".
-inline const char* to_string(StepKind kind) { return kind == StepKind::action ? "action" : "fault"; }
+inline const char* to_string(StepKind kind) {
+  return kind == StepKind::action ? "action" : kind == StepKind::change ? "change" : "fault";
+}
 inline bool is_fault(StepKind kind) { return kind != StepKind::action; }
 
 // Where a step of a run got to; the journal and the reports print to_string of it.
@@ -75,6 +77,9 @@ struct SloSpec {
   std::optional<Millis> max_p50, max_p95, max_p99;
   // With `rebound run --baseline`: how much slower than the baseline run recovery (and healing) may be (0.2: 20%).
   double max_recovery_regression = 0.2;
+  // Fails a run when time to recover (or heal) is rising over recent runs and, at that rate, crosses
+  // recover_within (heal_within) within this many runs (the history's trend test; see cli/trend_gate.hpp).
+  std::optional<int> max_trend;
 };
 
 struct Experiment {

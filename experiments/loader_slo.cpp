@@ -53,6 +53,12 @@ void parse_slo(TableReader& r, Experiment& ex) {
     if (*v < 0) r.error("max_recovery_regression", "use a share such as 0.2 for 20% slower than the baseline");
     else slo.max_recovery_regression = *v;
   }
+  if (auto v = r.integer("max_trend")) {
+    if (*v < 1 || *v > 1000) r.error("max_trend", "use a number of runs from 1 to 1000, such as 10");
+    else if (!slo.recover_within && !slo.heal_within)
+      r.error("max_trend", "max_trend projects the trend onto recover_within or heal_within: declare one of them");
+    else slo.max_trend = static_cast<int>(*v);
+  }
   check_heal_within(r, ex);
   r.finish();
 }

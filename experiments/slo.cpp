@@ -9,6 +9,7 @@ std::string limit_text(double limit, const std::string& unit) {
   if (unit == "ms")
     return limit == std::floor(limit) ? fmt::format("≤ {:.0f} ms", limit) : fmt::format("≤ {:.1f} ms", limit);
   if (unit == "ratio") return fmt::format("≤ {:.2f}%", limit * 100);
+  if (unit == "runs") return fmt::format("not within {:.0f} runs", limit);  // slo.max_trend
   return "holds";
 }
 

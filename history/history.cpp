@@ -47,7 +47,7 @@ std::string text(sqlite3_stmt* s, int i) {
 
 constexpr const char* kColumns =
     "id, experiment, started_at, verdict, status, host, journal, time_to_recover_ms, time_to_impact_ms, error_ratio, "
-    "p50_ms, p95_ms, p99_ms, duration_ms, time_to_heal_ms";
+    "p50_ms, p95_ms, p99_ms, duration_ms, time_to_heal_ms, recover_within_ms, heal_within_ms";
 
 HistoryRow read_row(sqlite3_stmt* s) {
   HistoryRow r;
@@ -66,6 +66,8 @@ HistoryRow read_row(sqlite3_stmt* s) {
   r.p99_ms = column(s, 12);
   r.duration_ms = column(s, 13).value_or(0);
   r.time_to_heal_ms = column(s, 14);
+  r.recover_within_ms = column(s, 15);
+  r.heal_within_ms = column(s, 16);
   return r;
 }
 
@@ -117,7 +119,7 @@ Result<std::unique_ptr<History>> History::open(const std::string& path) {
       " id INTEGER PRIMARY KEY AUTOINCREMENT, experiment TEXT NOT NULL, started_at TEXT NOT NULL,"
       " verdict TEXT NOT NULL, status TEXT NOT NULL, host TEXT, journal TEXT, time_to_recover_ms REAL,"
       " time_to_impact_ms REAL, error_ratio REAL, p50_ms REAL, p95_ms REAL, p99_ms REAL, duration_ms REAL,"
-      " time_to_heal_ms REAL);"
+      " time_to_heal_ms REAL, recover_within_ms REAL, heal_within_ms REAL);"
       "CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment, id);"
       "CREATE TABLE IF NOT EXISTS schedule_state (suite TEXT PRIMARY KEY, last_due INTEGER NOT NULL);";
   // In one immediate transaction: rebounds of one user share the history, and two that create or upgrade it at
@@ -129,10 +131,12 @@ Result<std::unique_ptr<History>> History::open(const std::string& path) {
     sqlite3_free(error);
     return fail(message);
   };
-  // A database made before time to heal was measured gains its column; its old rows have none.
+  // A database made before time to heal (or the SLO) was recorded gains its columns; its old rows have none.
   Result<void> prepared = exec("BEGIN IMMEDIATE");
   if (prepared) prepared = exec(schema);
   if (prepared) prepared = add_missing_column(db, "time_to_heal_ms REAL");
+  if (prepared) prepared = add_missing_column(db, "recover_within_ms REAL");
+  if (prepared) prepared = add_missing_column(db, "heal_within_ms REAL");
   if (prepared) prepared = exec("COMMIT");
   if (!prepared) {
     sqlite3_close(db);  // an open transaction is rolled back
@@ -146,8 +150,8 @@ History::~History() { sqlite3_close(db_); }
 Result<int64_t> History::record(const nlohmann::json& j, const std::string& journal_path) {
   Statement s(db_,
               "INSERT INTO runs (experiment, started_at, verdict, status, host, journal, time_to_recover_ms, "
-              "time_to_impact_ms, error_ratio, p50_ms, p95_ms, p99_ms, duration_ms, time_to_heal_ms) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "time_to_impact_ms, error_ratio, p50_ms, p95_ms, p99_ms, duration_ms, time_to_heal_ms, recover_within_ms, "
+              "heal_within_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!s) return fail(fmt::format("history: {}", sqlite3_errmsg(db_)));
   char host[256] = {};
   gethostname(host, sizeof host - 1);
@@ -167,6 +171,9 @@ Result<int64_t> History::record(const nlohmann::json& j, const std::string& jour
   s.bind(12, opt(impact, "p99_ms"));
   s.bind(13, opt(j, "duration_ms"));
   s.bind(14, opt(m, "time_to_heal_ms"));
+  const nlohmann::json slo = j["experiment"].value("slo", nlohmann::json::object());
+  s.bind(15, opt(slo, "recover_within_ms"));
+  s.bind(16, opt(slo, "heal_within_ms"));
   if (sqlite3_step(s.get()) != SQLITE_DONE) return fail(fmt::format("history: {}", sqlite3_errmsg(db_)));
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
 }

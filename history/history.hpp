@@ -17,6 +17,7 @@ struct HistoryRow {
   std::string experiment, started_at, verdict, status, host, journal;
   std::optional<double> time_to_recover_ms, time_to_impact_ms, error_ratio, p50_ms, p95_ms, p99_ms;
   std::optional<double> time_to_heal_ms;  // none for runs recorded before rebound measured it, or that never healed
+  std::optional<double> recover_within_ms, heal_within_ms;  // the run's SLO, for its trend's projection
   double duration_ms = 0;
 };
 

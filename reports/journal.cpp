@@ -1,5 +1,6 @@
 #include "reports/journal.hpp"
 
+#include <cmath>
 #include <fmt/format.h>
 
 #include "config/build_info.hpp"
@@ -85,7 +86,8 @@ nlohmann::json experiment_to_json(const Experiment& ex) {
               {"max_error_ratio", opt(ex.slo.max_error_ratio)},
               {"max_p50_ms", optms(ex.slo.max_p50)},
               {"max_p95_ms", optms(ex.slo.max_p95)},
-              {"max_p99_ms", optms(ex.slo.max_p99)}};
+              {"max_p99_ms", optms(ex.slo.max_p99)},
+              {"max_trend_runs", ex.slo.max_trend ? nlohmann::json(*ex.slo.max_trend) : nlohmann::json()}};
   return j;
 }
 
@@ -313,8 +315,10 @@ std::string step_what_it_did(const std::string& effect, const nlohmann::json& de
 
 std::string criterion_value_text(const std::optional<double>& value, const std::string& unit, bool holds,
                                  const std::string& name) {
+  if (!value && unit == "runs") return "no rising trend";
   if (!value) return name == "recover_within" ? "did not recover" : name == "heal_within" ? "did not heal" : "none";
   if (unit == "ms") return fmt::format("{:.1f} ms", *value);
+  if (unit == "runs") return fmt::format("crosses the SLO in {:.0f} runs", std::ceil(*value));
   if (unit == "ratio") return fmt::format("{:.2f}%", *value * 100);
   return holds ? "holds" : "does not hold";
 }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <functional>
 
+#include "history/trend.hpp"
 #include "reports/html.hpp"
 
 namespace rebound {
@@ -107,6 +108,60 @@ std::string trend_bar(const HistoryRow& r, double x, double w, double base, cons
 
 }  // namespace
 
+namespace {
+
+struct TrendLine {
+  TrendFit fit;
+  std::vector<size_t> slots;  // the run (slot) of each fitted value
+  size_t ahead = 0;           // runs drawn past the newest for the projection
+};
+
+// The fitted trend of the runs' times to recover, and how far to project it: to where it crosses the SLO when that
+// is within as many runs again as are shown, else a quarter of the runs shown (at least 2).
+std::optional<TrendLine> trend_line(const std::vector<HistoryRow>& rows, std::optional<double> slo_ms) {
+  TrendLine line;
+  std::vector<double> values;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].time_to_recover_ms) {
+      values.push_back(*rows[i].time_to_recover_ms);
+      line.slots.push_back(i);
+    }
+  auto fit = fit_trend(values);
+  if (!fit) return std::nullopt;
+  line.fit = *fit;
+  line.ahead = std::max<size_t>(2, rows.size() / 4);
+  if (auto runs = slo_ms ? fit->runs_until(*slo_ms) : std::nullopt; runs && *runs <= static_cast<double>(rows.size()))
+    line.ahead = std::max<size_t>(1, static_cast<size_t>(std::ceil(*runs)));
+  return line;
+}
+
+// The fitted line over the runs (solid) and its projection (dashed), with where it meets the SLO.
+std::string trend_line_svg(const TrendLine& t, std::optional<double> slo_ms, const std::function<double(double)>& x,
+                           const std::function<double(double)>& y, double top_value) {
+  const TrendFit& f = t.fit;
+  auto value_at = [&](double k) { return std::clamp(f.intercept + f.slope * k, 0.0, top_value); };
+  const double last = static_cast<double>(f.runs - 1), last_slot = static_cast<double>(t.slots.back());
+  const char* colour = f.rising() ? "#bf3989" : "#57606a";
+  std::string out = fmt::format(
+      "<line class=\"trend-fit\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
+      "stroke-width=\"2\"><title>Theil-Sen fit: {:+.1f} ms per run</title></line>",
+      x(static_cast<double>(t.slots.front())), y(value_at(0)), x(last_slot), y(value_at(last)), colour, f.slope);
+  double end = static_cast<double>(t.ahead);
+  const double crossing = slo_ms ? f.runs_until(*slo_ms).value_or(-1) : -1;  // -1: it does not cross
+  const bool crosses = crossing >= 0 && crossing <= end;
+  if (crosses) end = crossing;
+  out += fmt::format("<line class=\"trend-projection\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" "
+                     "stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"4 3\"/>",
+                     x(last_slot), y(value_at(last)), x(last_slot + end), y(value_at(last + end)), colour);
+  if (crosses)
+    out += fmt::format("<circle class=\"trend-crossing\" cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"#cf222e\"><title>"
+                       "crosses the SLO in about {:.0f} runs</title></circle>",
+                       x(last_slot + end), y(value_at(last + end)), std::ceil(crossing));
+  return out + "\n";
+}
+
+}  // namespace
+
 std::string suite_trend_svg(const std::vector<HistoryRow>& rows, std::optional<double> slo_ms) {
   const double width = 640, height = 190, left = 64, right = 150, top_pad = 34, bottom = 166;
   double most = slo_ms.value_or(1);
@@ -114,6 +169,10 @@ std::string suite_trend_svg(const std::vector<HistoryRow>& rows, std::optional<d
   const double step = tick_step(most * 1.05);
   const double top = std::ceil(most * 1.05 / step) * step;
   auto y = [&](double v) { return bottom - v / top * (bottom - top_pad); };
+  const auto line = trend_line(rows, slo_ms);
+  const size_t slots = std::max<size_t>(rows.size(), 1) + (line ? line->ahead : 0);
+  const double slot = (width - right - left) / static_cast<double>(slots);
+  auto x = [&](double run) { return left + slot * run + slot / 2; };  // the middle of run `run`'s bar
   std::string out = fmt::format("<svg class=\"trend\" viewBox=\"0 0 {0} {1}\" style=\"width:{0}px;border:none\">\n",
                                 width, height);
   out += fmt::format("<text class=\"axis-name\" x=\"4\" y=\"12\">time to recover (ms)</text>\n");
@@ -124,7 +183,6 @@ std::string suite_trend_svg(const std::vector<HistoryRow>& rows, std::optional<d
   out += fmt::format("<line x1=\"{0}\" x2=\"{0}\" y1=\"{1}\" y2=\"{2}\" stroke=\"#8c959f\"/><line x1=\"{0}\" x2=\"{3}\" "
                      "y1=\"{2}\" y2=\"{2}\" stroke=\"#8c959f\"/>\n",
                      left, top_pad, bottom, width - right);
-  const double slot = (width - right - left) / static_cast<double>(std::max<size_t>(rows.size(), 1));
   for (size_t i = 0; i < rows.size(); ++i)
     out += trend_bar(rows[i], left + slot * static_cast<double>(i) + 2, std::max(2.0, slot - 4), bottom, y);
   if (slo_ms)
@@ -134,8 +192,19 @@ std::string suite_trend_svg(const std::vector<HistoryRow>& rows, std::optional<d
                        "y=\"{5:.1f}\" fill=\"#cf222e\">{6}</text>\n",
                        left, width - right, y(*slo_ms), width - right + 6, y(*slo_ms) - 2, y(*slo_ms) + 11,
                        ms_text(*slo_ms));
-  out += fmt::format("<text class=\"axis-name\" x=\"{}\" y=\"{}\">runs, oldest to newest</text>\n", left, bottom + 18);
+  if (line) out += trend_line_svg(*line, slo_ms, x, y, top);
+  out += fmt::format("<text class=\"axis-name\" x=\"{}\" y=\"{}\">runs, oldest to newest{}</text>\n", left, bottom + 18,
+                     line ? "; line: trend, dashed: projected" : "");
   return out + "</svg>";
+}
+
+std::string suite_trend_text(const std::vector<HistoryRow>& rows, std::optional<double> slo_ms) {
+  std::vector<double> values;
+  for (const auto& r : rows)
+    if (r.time_to_recover_ms) values.push_back(*r.time_to_recover_ms);
+  auto fit = fit_trend(values);
+  if (!fit) return fmt::format("trend: needs at least {} runs with a time to recover", TrendFit::kMinRuns);
+  return "trend: " + describe_trend(*fit, "time to recover", "recover_within", slo_ms);
 }
 
 }  // namespace rebound

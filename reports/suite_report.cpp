@@ -134,9 +134,11 @@ std::string suite_html_trend(const Suite& suite, const std::map<std::string, std
   std::string out = "<h2>Trend from history</h2>\n<table id=\"trend\"><tr><th>experiment</th><th>runs</th><th>time to "
                     "recover per run (bar values in ms; dashed: the SLO)</th></tr>\n";
   for (const auto& [name, rows] : trend) {
-    auto slo = slos.find(name);
-    out += fmt::format("<tr><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td></tr>\n", html_escape(name),
-                       rows.size(), suite_trend_svg(rows, slo == slos.end() ? std::nullopt : slo->second));
+    auto found = slos.find(name);
+    const auto slo = found == slos.end() ? std::nullopt : found->second;
+    out += fmt::format("<tr><td><code>{}</code></td><td class=\"num\">{}</td><td>{}<p class=\"trend-test\">{}</p></td>"
+                       "</tr>\n",
+                       html_escape(name), rows.size(), suite_trend_svg(rows, slo), html_escape(suite_trend_text(rows, slo)));
   }
   out += "</table>\n";
   return out;
