@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "injectors/host/namespace_mount.hpp"
 #include "system/child_process.hpp"
 
 namespace rebound {
@@ -15,11 +16,6 @@ namespace rebound {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string mount_ns(pid_t pid) {
-  std::error_code ec;
-  return fs::read_symlink(pid ? fmt::format("/proc/{}/ns/mnt", pid) : std::string("/proc/self/ns/mnt"), ec).string();
-}
 
 // Descriptors the process holds on files under `path` (they keep going to the real file system).
 size_t open_under(pid_t pid, const std::string& path) {
@@ -61,35 +57,77 @@ Result<void> FileFault::available() {
 
 Result<void> FileFault::preflight() {
   if (auto ok = available(); !ok) return fail(fmt::format("{}: {}", type_, ok.error().message));
-  struct stat st {};
-  if (::stat(path_.c_str(), &st) != 0)
-    return fail(fmt::format("{}: path {}: {} (it must exist before the run)", type_, path_, std::strerror(errno)));
-  if (!S_ISDIR(st.st_mode)) return fail(fmt::format("{}: path {} is not a folder", type_, path_));
   if (path_ == "/") return fail(fmt::format("{}: path cannot be / (the whole host would go through rebound)", type_));
-  if (is_rebound_fuse_mount(path_))
-    return fail(fmt::format("{}: {} already has a rebound FUSE mount (another file fault is on it)", type_, path_));
+  // A path missing here may be a container's, checked where the target sees it when the step starts (and by
+  // --dry-run); one that is here is checked now.
+  if (::access(path_.c_str(), F_OK) != 0 && errno == ENOENT) return {};
+  return check_path(Namespace{});
+}
+
+Result<FileFault::Namespace> FileFault::namespace_of(const std::vector<ProcessInfo>& processes) const {
+  Namespace ns;
+  const std::string ours = mount_namespace_of(::getpid());
+  for (const auto& p : processes) {
+    const std::string theirs = mount_namespace_of(p.pid);
+    if (theirs.empty()) continue;  // gone since it was resolved
+    if (ns.id.empty()) {
+      ns = {theirs, p.pid, theirs != ours};
+    } else if (theirs != ns.id) {
+      return fail(fmt::format("{}: the target's processes are in different mount namespaces (pid {} in {}, pid {} in "
+                              "{}); one file fault mounts in one of them: narrow the target to one container",
+                              type_, ns.pid, ns.id, p.pid, theirs));
+    }
+  }
+  if (ns.id.empty()) ns = {ours, ::getpid(), false};
+  return ns;
+}
+
+Result<void> FileFault::check_path(const Namespace& ns) const {
+  const std::string seen = ns.foreign ? fmt::format("/proc/{}/root{}", ns.pid, path_) : path_;
+  const std::string where = ns.foreign ? fmt::format(" in the mount namespace of pid {}", ns.pid) : "";
+  struct stat st {};
+  if (::stat(seen.c_str(), &st) != 0)
+    return fail(fmt::format("{}: path {}{}: {} (it must exist before the run)", type_, path_, where,
+                            std::strerror(errno)));
+  if (!S_ISDIR(st.st_mode)) return fail(fmt::format("{}: path {}{} is not a folder", type_, path_, where));
+  if (ns.foreign ? is_rebound_fuse_mount_in(ns.pid, path_) : is_rebound_fuse_mount(path_))
+    return fail(fmt::format("{}: {}{} already has a rebound FUSE mount (another file fault is on it)", type_, path_,
+                            where));
   return {};
 }
 
+Result<std::string> FileFault::plan(const std::vector<ProcessInfo>& processes) const {
+  auto ns = namespace_of(processes);
+  if (!ns) return ns.error();
+  if (auto ok = check_path(*ns); !ok) return ok.error();
+  if (!ns->foreign) return std::string();
+  return fmt::format("mount over {} in the mount namespace of pid {} ({}), where the target sees it", path_, ns->pid,
+                     ns->id);
+}
+
 Result<void> FileFault::apply(StepContext& context) {
-  if (auto ok = preflight(); !ok) return ok;
+  if (auto ok = available(); !ok) return fail(fmt::format("{}: {}", type_, ok.error().message));
+  auto ns = namespace_of(context.processes);
+  if (!ns) return ns.error();
+  if (auto ok = check_path(*ns); !ok) return ok;
   std::vector<pid_t> pids;
-  const std::string ours = mount_ns(0);
   for (const auto& p : context.processes) {
-    if (mount_ns(p.pid) != ours)
-      return fail(fmt::format("{}: pid {} ({}) of the target is in another mount namespace than rebound; mounting "
-                              "inside it is not supported yet (run rebound there: nsenter -m -t {})",
-                              type_, p.pid, p.comm, p.pid));
     pids.push_back(p.pid);
     open_before_ += open_under(p.pid, path_);
     if (works_under(p.pid, path_)) cwd_under_.push_back(p.pid);
   }
-  // The record comes first: a mount that outlives rebound and fusermount3 is unmounted by the guardian or recover.
-  if (auto r = context.record({{"mount", path_}}); !r) return r;
-  auto mounted = FuseFs::mount(path_, plan_, pids);
+  // The record comes first: a mount that outlives rebound and its watcher is unmounted by the guardian or recover.
+  nlohmann::json undo = {{"mount", path_}};
+  if (ns->foreign) {
+    undo["mount_namespace"] = ns->id;
+    undo["namespace_pid"] = ns->pid;
+  }
+  if (auto r = context.record(undo); !r) return r;
+  auto mounted = FuseFs::mount(path_, plan_, pids, ns->foreign ? ns->pid : 0);
   if (!mounted) return mounted.error();
   fs_ = std::move(*mounted);
   context.detail["mount"] = path_;
+  if (ns->foreign) context.detail["mount_namespace"] = {{"id", ns->id}, {"pid", ns->pid}};
   context.detail["target_pids"] = pids;
   context.detail["open_before"] = open_before_;
   context.detail["open_before_note"] =
@@ -151,10 +189,27 @@ Result<void> FileFault::revert(StepContext& context) {
   return {};
 }
 
+namespace {
+
+// A record's mount in another mount namespace: unmounted from inside it, when the namespace is still there.
+Result<std::string> recover_in_namespace(const std::string& path, const nlohmann::json& undo) {
+  const std::string ns = undo.value("mount_namespace", "");
+  pid_t pid = undo.value("namespace_pid", 0);
+  if (pid <= 0 || mount_namespace_of(pid) != ns) pid = process_in_mount_namespace(ns);
+  if (pid == 0) return fmt::format("no rebound FUSE mount left on {}: its mount namespace {} is gone", path, ns);
+  if (!is_rebound_fuse_mount_in(pid, path))
+    return fmt::format("no rebound FUSE mount left on {} in the mount namespace of pid {}", path, pid);
+  if (auto ok = unmount_in_namespace(pid, path); !ok) return ok.error();
+  return fmt::format("unmounted the rebound FUSE mount on {} in the mount namespace of pid {}", path, pid);
+}
+
+}  // namespace
+
 Result<std::string> FileFault::recover(const nlohmann::json& undo) {
   const std::string path = undo.value("mount", "");
   if (path.empty() || !path.starts_with('/'))
     return fail(fmt::format("the record names '{}' as its mount, not an absolute path: refused", path));
+  if (undo.contains("mount_namespace")) return recover_in_namespace(path, undo);
   if (!is_rebound_fuse_mount(path)) return fmt::format("no rebound FUSE mount left on {}", path);
   if (::umount2(path.c_str(), MNT_DETACH) != 0) {
     if (!is_rebound_fuse_mount(path)) return fmt::format("no rebound FUSE mount left on {}", path);

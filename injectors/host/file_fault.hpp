@@ -3,7 +3,8 @@
 // files under `path` fail with an errno, or wait, with a probability. Done by a FUSE passthrough file system
 // (injectors/host/fuse_fs.hpp) mounted over `path` for the duration; every other process passes through
 // untouched. The record names the mount before it is made, so the guardian or `rebound recover` unmounts one that
-// fusermount3's auto_unmount left behind.
+// fusermount3's auto_unmount left behind. A target in another mount namespace (a container) gets the mount in its
+// namespace, where `path` is as it sees it (injectors/host/namespace_mount.hpp).
 #include <memory>
 
 #include "injectors/host/fuse_fs.hpp"
@@ -24,6 +25,8 @@ class FileFault : public StepAction {
   // /dev/fuse and fusermount3 are there, and rebound may mount for other users (root).
   static Result<void> available();
   Result<void> preflight() override;
+  // For dry runs: the path checked where the target sees it, and where the mount would be made.
+  Result<std::string> plan(const std::vector<ProcessInfo>& processes) const override;
   Result<void> apply(StepContext& context) override;
   void switch_off(StepContext&) override;
   Result<void> revert(StepContext& context) override;
@@ -33,6 +36,15 @@ class FileFault : public StepAction {
   // The keys both types share (path, files, operations, probability); false after an error.
   bool parse_common(TableReader& reader);
   void note_counts(StepContext& context) const;
+  // The mount namespace of the target's processes and one process in it: an error when they are in several.
+  struct Namespace {
+    std::string id;  // "mnt:[4026532281]"
+    pid_t pid = 0;
+    bool foreign = false;  // not rebound's own
+  };
+  Result<Namespace> namespace_of(const std::vector<ProcessInfo>& processes) const;
+  // The folder checks (exists, is a folder, not / and not already faulted), as `ns` sees it.
+  Result<void> check_path(const Namespace& ns) const;
   std::string type_;
   std::string path_;
   FileFaultPlan plan_;

@@ -113,6 +113,20 @@ void reap(pid_t pid) {
   }
 }
 
+// Mounts the session's own /dev/fuse connection in the mount namespace of s.namespace_pid: libfuse takes a
+// descriptor mounted by its caller as "/dev/fd/N".
+Result<void> mount_in_namespace(FuseFsState& s, mode_t root_mode) {
+  Fd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  if (!fuse) return fail(fmt::format("cannot open /dev/fuse: {}", std::strerror(errno)));
+  auto mounted = NamespaceMount::mount(s.namespace_pid, s.path, fuse.get(), root_mode);
+  if (!mounted) return mounted.error();
+  s.namespace_mount.emplace(std::move(*mounted));
+  if (fuse_session_mount(s.session, fmt::format("/dev/fd/{}", fuse.get()).c_str()) != 0)
+    return fail(fmt::format("libfuse did not take the FUSE connection mounted over {}", s.path));
+  (void)fuse.release();  // the session's now: fuse_session_destroy closes it
+  return {};
+}
+
 }  // namespace
 
 const char* to_string(FileOp op) { return kOpNames[static_cast<size_t>(op)]; }
@@ -181,12 +195,15 @@ int fault_for(fuse_req_t req, FileOp op, const FuseInode& inode, const char* nam
 }
 
 Result<std::unique_ptr<FuseFs>> FuseFs::mount(const std::string& path, const FileFaultPlan& plan,
-                                              const std::vector<pid_t>& targets) {
+                                              const std::vector<pid_t>& targets, pid_t namespace_pid) {
   std::unique_ptr<FuseFs> fs(new FuseFs);
   fs->state_ = std::make_unique<FuseFsState>(plan, targets);
   auto& s = *fs->state_;
   s.path = path;
-  s.root_fd.reset(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  s.namespace_pid = namespace_pid;
+  // The folder underneath as the mount's namespace sees it (through /proc/PID/root for another namespace).
+  const std::string seen_from_here = namespace_pid ? fmt::format("/proc/{}/root{}", namespace_pid, path) : path;
+  s.root_fd.reset(::open(seen_from_here.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!s.root_fd) return fail(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   struct stat st {};
   if (::fstat(s.root_fd.get(), &st) != 0) return fail(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
@@ -198,15 +215,19 @@ Result<std::unique_ptr<FuseFs>> FuseFs::mount(const std::string& path, const Fil
   s.session = fuse_session_new(&args, &passthrough_ops(), sizeof(fuse_lowlevel_ops), &s);
   fuse_opt_free_args(&args);
   if (!s.session) return fail(fmt::format("cannot start a FUSE session for {} (see the log for libfuse's reason)", path));
-  const auto sockets_before = socket_fds();
-  if (fuse_session_mount(s.session, path.c_str()) != 0)
-    return fail(fmt::format("cannot mount the FUSE file system over {} (see the log for fusermount3's reason)", path));
+  if (namespace_pid) {
+    if (auto mounted = mount_in_namespace(s, st.st_mode); !mounted) return mounted.error();
+  } else {
+    const auto sockets_before = socket_fds();
+    if (fuse_session_mount(s.session, path.c_str()) != 0)
+      return fail(fmt::format("cannot mount the FUSE file system over {} (see the log for fusermount3's reason)", path));
+    // Ours to close once unmounted (fusermount3 then exits), and no child of rebound's may inherit it: a child that
+    // held it would keep the mount after rebound died.
+    s.watcher_socket.reset(find_watcher_socket(sockets_before));
+    if (s.watcher_socket) ::fcntl(s.watcher_socket.get(), F_SETFD, FD_CLOEXEC);
+    s.watcher_pid = find_watcher_pid();
+  }
   s.mounted = true;
-  // Ours to close once unmounted (fusermount3 then exits), and no child of rebound's may inherit it: a child that
-  // held it would keep the mount after rebound died.
-  s.watcher_socket.reset(find_watcher_socket(sockets_before));
-  if (s.watcher_socket) ::fcntl(s.watcher_socket.get(), F_SETFD, FD_CLOEXEC);
-  s.watcher_pid = find_watcher_pid();
   s.mounted_at = std::chrono::steady_clock::now();
   s.loop = std::thread([&s] {
     fuse_loop_config* config = fuse_loop_cfg_create();
@@ -216,7 +237,7 @@ Result<std::unique_ptr<FuseFs>> FuseFs::mount(const std::string& path, const Fil
     s.loop_done = true;
   });
   // Only now that requests are served: a stat of the mount point waits for its answer.
-  if (::stat(path.c_str(), &st) == 0) s.mount_dev = st.st_dev;
+  if (::stat(seen_from_here.c_str(), &st) == 0) s.mount_dev = st.st_dev;
   return fs;
 }
 
@@ -229,8 +250,13 @@ Result<size_t> FuseFs::unmount(std::chrono::milliseconds grace) {
   auto& s = *state_;
   if (s.mounted) {
     s.mounted = false;
-    if (is_rebound_fuse_mount(s.path) && ::umount2(s.path.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+    if (s.namespace_mount) {
+      if (!s.namespace_mount->unmount())
+        return fail(fmt::format("cannot unmount {} in the mount namespace of pid {}: its watcher did not answer",
+                                s.path, s.namespace_pid));
+    } else if (is_rebound_fuse_mount(s.path) && ::umount2(s.path.c_str(), MNT_DETACH) != 0 && errno != EINVAL) {
       return fail(fmt::format("cannot unmount {}: {}", s.path, std::strerror(errno)));
+    }
     if (s.watcher_socket) {
       s.watcher_socket.reset();  // unmounted: fusermount3 finds nothing left to do and exits
       reap(s.watcher_pid);
@@ -286,8 +312,10 @@ std::optional<std::chrono::microseconds> FuseFs::first_fault() const {
   return std::chrono::microseconds(us);
 }
 
-bool is_rebound_fuse_mount(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
+bool is_rebound_fuse_mount(const std::string& path) { return rebound_fuse_mount_listed("/proc/self/mountinfo", path); }
+
+bool rebound_fuse_mount_listed(const std::string& mountinfo, const std::string& path) {
+  std::ifstream in(mountinfo);
   std::string line, fstype;
   bool found = false;
   while (std::getline(in, line)) {

@@ -45,9 +45,10 @@ struct FuseFsState;
 class FuseFs {
  public:
   // Opens `path`, mounts the file system over it and serves it on a thread. `targets`: the processes (and their
-  // descendants) that get the fault.
+  // descendants) that get the fault. `namespace_pid`: 0 to mount in rebound's own mount namespace (with
+  // fusermount3's auto_unmount), else the pid of a process in whose mount namespace `path` is (NamespaceMount).
   [[nodiscard]] static Result<std::unique_ptr<FuseFs>> mount(const std::string& path, const FileFaultPlan& plan,
-                                                             const std::vector<pid_t>& targets);
+                                                             const std::vector<pid_t>& targets, pid_t namespace_pid);
   ~FuseFs();
   FuseFs(const FuseFs&) = delete;
   FuseFs& operator=(const FuseFs&) = delete;
@@ -71,5 +72,7 @@ class FuseFs {
 
 // Whether the top mount on `path` is a rebound FUSE mount (/proc/self/mountinfo).
 bool is_rebound_fuse_mount(const std::string& path);
+// The same in a mountinfo file (/proc/PID/mountinfo: as the mount namespace of PID sees it).
+bool rebound_fuse_mount_listed(const std::string& mountinfo, const std::string& path);
 
 }  // namespace rebound

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "injectors/host/fuse_fs.hpp"
+#include "injectors/host/namespace_mount.hpp"
 #include "system/fd.hpp"
 
 namespace rebound {
@@ -60,6 +61,8 @@ struct FuseFsState {
   pid_t watcher_pid = 0;  // that fusermount3, our child: reaped once it exits
   Fd watcher_socket;  // libfuse's socket to fusermount3 for auto_unmount (libfuse keeps it open, without CLOEXEC)
   bool mounted = false;
+  pid_t namespace_pid = 0;                     // mounted in the mount namespace of this process (0: rebound's own)
+  std::optional<NamespaceMount> namespace_mount;  // then: its watcher, which unmounts it
 };
 
 // The inode behind a node id.
