@@ -26,6 +26,7 @@ const char* kind_label(StepKind kind) {
     case StepKind::action: return "action";
     case StepKind::instant_fault: return "fault, instant";
     case StepKind::lasting_fault: return "fault, lasting";
+    case StepKind::change: return "change, judged as a fault";
   }
   return "action";
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <limits>
+#include <map>
 
 namespace rebound {
 
@@ -305,6 +306,17 @@ Verdict worst(Verdict a, Verdict b) {
     return 4;
   };
   return rank(a) >= rank(b) ? a : b;
+}
+
+std::string failure_causes_text(const std::vector<std::string>& reasons, size_t dropped) {
+  std::map<std::string, size_t> by_cause;
+  for (const auto& r : reasons) ++by_cause[r.empty() ? "no reason given" : r];
+  std::vector<std::pair<std::string, size_t>> causes(by_cause.begin(), by_cause.end());
+  std::stable_sort(causes.begin(), causes.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string out;
+  for (const auto& [cause, n] : causes) out += fmt::format("{}{} × {}", out.empty() ? "" : ", ", cause, n);
+  if (dropped) out += fmt::format("{}and {} more (not kept one by one)", out.empty() ? "" : ", ", dropped);
+  return out;
 }
 
 }  // namespace rebound

@@ -58,6 +58,10 @@ struct PhaseStats {
 // requests".
 const char* counted(const PhaseStats& s);
 
+// A load probe's failed requests by cause, the most frequent first: "status 503 not in [200] × 60, timeout × 4";
+// `dropped`: failed requests beyond the ones kept one by one, counted without a cause ("and 12 more").
+std::string failure_causes_text(const std::vector<std::string>& reasons, size_t dropped);
+
 // Nearest-rank percentile (p in 0..100); nullopt for no values.
 std::optional<double> percentile(std::vector<double> values, double p);
 // Samples that started in [from, to).

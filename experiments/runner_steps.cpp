@@ -156,6 +156,8 @@ bool Runner::apply_step(const StepDecl& decl, StepRecord& rec, StepContext& cont
     if (prepared) (void)decl.action->revert(context);
     if (!context.record_path.empty())
       if (auto cleared = recorder_.clear(context.record_path); !cleared) note(cleared.error().message);
+    // What it noted before failing (a command's output) explains the failure in the reports.
+    update_step([&] { rec.detail = context.detail; });
     step_failed(decl, rec, "could not be applied", applied.error().message);
     return false;
   }

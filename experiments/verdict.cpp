@@ -20,10 +20,23 @@ SeriesSet steady_series(const Experiment& ex, const std::vector<ProbeSeries>& al
   return out;
 }
 
+namespace {
+
+// Where a step's impact window begins and ends: a fault's from its apply to its revert (its apply when instant), a
+// change's over the whole run of its command, for a switch disturbs users while it runs.
+std::optional<double> impact_begins(const StepRecord& s) {
+  return s.kind == StepKind::change && s.applied_ms ? s.started_ms : s.applied_ms;
+}
+double impact_ends(const StepRecord& s) {
+  return s.kind == StepKind::change ? s.ended_ms.value_or(*s.applied_ms) : s.reverted_ms.value_or(*s.applied_ms);
+}
+
+}  // namespace
+
 std::optional<double> end_of_impact(const std::vector<StepRecord>& steps) {
   std::optional<double> latest;
   for (const auto& s : steps)
-    if (is_fault(s.kind) && s.applied_ms) latest = std::max(latest.value_or(0), s.reverted_ms.value_or(*s.applied_ms));
+    if (is_fault(s.kind) && s.applied_ms) latest = std::max(latest.value_or(0), impact_ends(s));
   return latest;
 }
 
@@ -34,8 +47,8 @@ void measure_run(RunResult& result, const Experiment& ex, const RunTimes& t) {
     if (!p.samples.empty() && (!m.first_sample_ms || p.samples.front().t_ms < *m.first_sample_ms))
       m.first_sample_ms = p.samples.front().t_ms;
   for (const auto& s : result.steps)
-    if (is_fault(s.kind) && s.applied_ms)
-      m.first_fault_ms = std::min(m.first_fault_ms.value_or(*s.applied_ms), *s.applied_ms);
+    if (auto begins = impact_begins(s); is_fault(s.kind) && begins)
+      m.first_fault_ms = std::min(m.first_fault_ms.value_or(*begins), *begins);
   m.end_of_impact_ms = end_of_impact(result.steps);
   if (m.first_fault_ms) {
     if (auto impact = find_impact(steady, *m.first_fault_ms, t.recovery_end))
@@ -85,6 +98,20 @@ void mark_unmeasured(RunResult& result, const RunTroubles& troubles) {
   }
 }
 
+// A failed max_error_ratio names the causes of the load probes' failed requests in the impact phase, so that a
+// pipeline's message says what users got ("status 503 not in [200] × 64").
+void name_failure_causes(RunResult& result) {
+  auto span = result.metrics.phase_spans.find("impact");
+  if (span == result.metrics.phase_spans.end()) return;
+  std::vector<std::string> reasons;
+  for (const auto& p : result.probes)
+    for (const auto& s : p.failed_requests)
+      if (s.t_ms >= span->second.first && s.t_ms < span->second.second) reasons.push_back(s.reason);
+  if (reasons.empty()) return;
+  for (auto& c : result.criteria)
+    if (c.name == "max_error_ratio" && !c.passed) c.detail += "; failed requests by cause: " + failure_causes_text(reasons, 0);
+}
+
 void add_criteria(RunResult& result, const Experiment& ex, const RunTroubles& troubles) {
   if (result.baseline) {
     result.criteria.push_back({"steady_state.baseline", result.baseline->passed ? 1.0 : 0.0, 1, "pass",
@@ -93,6 +120,7 @@ void add_criteria(RunResult& result, const Experiment& ex, const RunTroubles& tr
   if (!result.baseline || !result.baseline->passed || troubles.setup_error || troubles.step_error) return;
   for (auto& c : evaluate_slo(ex.slo, result.metrics, result.metrics.first_fault_ms.has_value()))
     result.criteria.push_back(std::move(c));
+  name_failure_causes(result);
   if (result.after)
     result.criteria.push_back({"steady_state.after", result.after->passed ? 1.0 : 0.0, 1, "pass",
                                result.after->passed, result.after->summary()});

@@ -48,6 +48,11 @@ const std::vector<StepType>& step_registry() {
        ProcessStop::recover},
       {"command", "Runs a program (e.g. to trigger a failover); fails the step on an unexpected exit code",
        StepKind::action, DurationRule::forbidden, TargetRule::forbidden, CommandStep::params(), CommandStep::parse, nullptr},
+      {"change",
+       "Runs a program that changes the system in a way users must not notice (a blue-green switch, a reload, a "
+       "deploy); what the probes see from its start to its end is judged by the SLO like a fault's impact",
+       StepKind::change, DurationRule::forbidden, TargetRule::forbidden, CommandStep::params(), CommandStep::parse,
+       nullptr},
       {"wait", "Does nothing for the duration (keeps the method going)", StepKind::action, DurationRule::required,
        TargetRule::forbidden, {}, WaitStep::parse, nullptr},
       network("network.loss", "Drops packets with a probability", kPacketPrograms, loss()),

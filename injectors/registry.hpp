@@ -16,6 +16,8 @@ enum class StepKind {
   instant_fault,  // happens at once (a kill); impact ends when it is applied
   lasting_fault,  // applied for a duration, then reverted; impact ends at the revert
   action,         // a command or a wait: not a fault
+  change,         // a command users must not notice (a traffic switch, a deploy): its impact, from its start to its
+                  // end, is measured and judged by the SLO as a fault's is
 };
 enum class DurationRule { forbidden, optional, required };
 enum class TargetRule { forbidden, optional, required };

@@ -205,6 +205,32 @@ std::string html_phases(const json& j) {
   return out;
 }
 
+// Each load probe's failed requests: how many by cause, and the first ones one by one.
+std::string html_failed_requests(const json& j) {
+  std::string out;
+  const std::string started = str(j, "started_at");
+  for (const auto& p : j["probes"]) {
+    if (!p.contains("failed_requests") || !p["failed_requests"].is_array() || p["failed_requests"].empty()) continue;
+    const auto& failed = p["failed_requests"];
+    const size_t dropped = p.value("failed_requests_dropped", size_t{0});
+    std::vector<std::string> reasons;
+    for (const auto& s : failed) reasons.push_back(str(s, "reason"));
+    out += fmt::format("<h2>Failed requests of {}</h2>\n<p class=\"meta\">{} failed: {}</p>\n<table class=\"failed-requests\">"
+                       "<tr><th>sent at</th><th>latency</th><th>cause</th></tr>\n",
+                       html_escape(str(p, "name")), failed.size() + dropped,
+                       html_escape(failure_causes_text(reasons, dropped)));
+    for (size_t i = 0; i < std::min(failed.size(), kFailedRequestsListed); ++i)
+      out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>\n",
+                         html_escape(offset_and_clock(started, num(failed[i], "t_ms"))), ms(num(failed[i], "latency_ms")),
+                         html_escape(str(failed[i], "reason")));
+    out += "</table>\n";
+    if (failed.size() > kFailedRequestsListed)
+      out += fmt::format("<p class=\"note\">{} more in the journal's <code>failed_requests</code>.</p>\n",
+                         failed.size() - kFailedRequestsListed);
+  }
+  return out;
+}
+
 std::string html_steps(const json& j) {
   std::string out;
   if (j["steps"].empty()) return out;
@@ -266,6 +292,7 @@ std::string make_html(const nlohmann::json& j, const std::vector<ProbeSeries>* l
   out += html_criteria(j);
   out += html_timeline(j, live);
   out += html_phases(j);
+  out += html_failed_requests(j);
   out += html_steps(j);
   out += html_guards(j);
   out += fmt::format("<footer>rebound {} · journal schema {}</footer>\n</body>\n</html>\n",

@@ -60,10 +60,11 @@ std::string timeline_phases(const json& j, const Frame& f) {
 std::string timeline_faults(const json& j, const Frame& f) {
   std::string svg;
   for (const auto& s : j["steps"]) {
-    if (str(s, "kind") != "fault") continue;
-    auto applied = num(s, "applied_ms");
+    if (str(s, "kind") != "fault" && str(s, "kind") != "change") continue;
+    // A change's impact window is the command's run, from its start.
+    auto applied = num(s, str(s, "kind") == "change" ? "started_ms" : "applied_ms");
     if (!applied) continue;
-    double until = num(s, "reverted_ms").value_or(*applied);
+    double until = num(s, str(s, "kind") == "change" ? "ended_ms" : "reverted_ms").value_or(*applied);
     std::string label = html_escape(str(s, "name") + " (" + str(s, "type") + ")");
     if (until - *applied > 0.5) {
       svg += fmt::format("<rect class=\"fault\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{:.1f}\" "

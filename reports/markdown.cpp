@@ -44,6 +44,33 @@ std::string load_phase_tables(const RunMetrics& m) {
   return out;
 }
 
+// Each load probe's failed requests: how many by cause, when, and the first ones one by one.
+std::string failed_request_lists(const RunResult& r) {
+  std::string out;
+  for (const auto& p : r.probes) {
+    if (p.failed_requests.empty()) continue;
+    std::vector<std::string> reasons;
+    double first = p.failed_requests.front().t_ms, last = p.failed_requests.front().end_ms;
+    for (const auto& s : p.failed_requests) {
+      reasons.push_back(s.reason);
+      first = std::min(first, s.t_ms);
+      last = std::max(last, s.end_ms);
+    }
+    out += fmt::format("\n### Failed requests of {}\n\n- {} failed: {}\n- the first sent at {}, the last ended at {}\n\n"
+                       "| sent at | latency | cause |\n|---|---|---|\n",
+                       md(p.name), p.failed_requests.size() + p.failed_requests_dropped,
+                       md(failure_causes_text(reasons, p.failed_requests_dropped)),
+                       offset_and_clock(r.started_at, first), offset_and_clock(r.started_at, last));
+    for (size_t i = 0; i < std::min(p.failed_requests.size(), kFailedRequestsListed); ++i) {
+      const auto& s = p.failed_requests[i];
+      out += fmt::format("| {} | {:.1f} ms | {} |\n", offset_and_clock(r.started_at, s.t_ms), s.latency_ms, md(s.reason));
+    }
+    if (p.failed_requests.size() > kFailedRequestsListed)
+      out += fmt::format("\n({} more in the journal's `failed_requests`.)\n", p.failed_requests.size() - kFailedRequestsListed);
+  }
+  return out;
+}
+
 const char* icon(Verdict v) {
   switch (v) {
     case Verdict::passed: return "✅";
@@ -165,6 +192,7 @@ std::string make_markdown(const Experiment& ex, const RunResult& r) {
   out += heal_lines(m);
   if (!m.phases.empty()) out += phase_table(ex, m);
   out += load_phase_tables(m);
+  out += failed_request_lists(r);
   if (!r.steps.empty()) {
     out += "\n## Steps\n\n| step | type | target | applied at | ended at | status | what it did |\n"
            "|---|---|---|---|---|---|---|\n";

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "experiments/analysis.hpp"  // failure_causes_text
+
 namespace rebound {
 
 // "2026-11-28T17:06:16.123Z" (a journal's started_at) as milliseconds since the epoch; nullopt if unreadable.
@@ -24,6 +26,9 @@ std::string empty_phase_text(double lasted_ms, double interval_ms);
 // A time to recover that is missing: "did not recover", or "not measured (run interrupted)" when the run was
 // interrupted before recovery could be watched.
 std::string not_recovered_text(const std::string& status);
+
+// How many failed requests the reports list one by one (the first ones).
+inline constexpr size_t kFailedRequestsListed = 10;
 
 // The column head that counts a phase's samples: "requests" when every one counted is a load probe's request.
 const char* phase_count_head(bool all_requests);
