@@ -1,5 +1,6 @@
 #include "probes/metrics_probe.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -164,8 +165,10 @@ SampleResult MetricsProbe::judge_rate(SampleResult r, const Reading& reading, do
       return r;
     }
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(gap));
+    const double second_started = steady_ms();
     auto second = read(Millis(left - gap));
-    r.latency_ms = steady_ms() - started_ms;
+    // The sample's latency is its slower scrape: the deliberate wait between them is no slowness of the service.
+    r.latency_ms = std::max(r.latency_ms, steady_ms() - second_started);
     if (!second) {
       r.reason = fmt::format("no rate yet: the second scrape failed: {}", second.error().message);
       return r;
