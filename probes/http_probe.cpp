@@ -1,7 +1,6 @@
 #include "probes/http_probe.hpp"
 
 #include <fmt/format.h>
-#include <mutex>
 
 namespace rebound {
 
@@ -21,19 +20,8 @@ std::unique_ptr<Probe> HttpProbe::parse(TableReader& reader, const ProbeFactoryC
   auto probe = std::make_unique<HttpProbe>();
   probe->timeout_ = context.timeout;
   bool ok = true;
-  if (auto url = reader.string("url", true)) {
-    if (auto expanded = expand_value(reader, "url", *url, context.vars)) {
-      probe->url_ = *expanded;
-      if (!probe->url_.starts_with("http://") && !probe->url_.starts_with("https://")) {
-        reader.error("url", fmt::format("'{}' is not an http:// or https:// URL", probe->url_));
-        ok = false;
-      }
-    } else {
-      ok = false;
-    }
-  } else {
-    ok = false;
-  }
+  if (auto url = read_http_url(reader, context.vars)) probe->url_ = std::move(*url);
+  else ok = false;
   if (auto m = reader.string("method")) probe->method_ = *m;
   if (const toml::table* headers = reader.table("headers")) {
     for (const auto& [k, v] : *headers) {
@@ -68,47 +56,16 @@ std::unique_ptr<Probe> HttpProbe::parse(TableReader& reader, const ProbeFactoryC
   return probe;
 }
 
-HttpProbe::~HttpProbe() {
-  if (curl_) curl_easy_cleanup(curl_);
-  if (header_list_) curl_slist_free_all(header_list_);
-}
-
-static size_t collect_body(char* data, size_t size, size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  if (body->size() < 1 << 20) body->append(data, size * count);  // bounded: a probe reads, it does not download
-  return size * count;
-}
-
 SampleResult HttpProbe::sample() {
-  static std::once_flag curl_global;
-  std::call_once(curl_global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (!curl_) {
-    curl_ = curl_easy_init();
-    for (const auto& h : headers_) header_list_ = curl_slist_append(header_list_, h.c_str());
-  }
-  std::string body;
-  curl_easy_reset(curl_);
-  curl_easy_setopt(curl_, CURLOPT_URL, url_.c_str());
-  curl_easy_setopt(curl_, CURLOPT_CUSTOMREQUEST, method_.c_str());
-  if (method_ == "HEAD") curl_easy_setopt(curl_, CURLOPT_NOBODY, 1L);
-  if (!body_.empty()) curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body_.c_str());
-  curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, header_list_);
-  curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-  curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl_, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, collect_body);
-  curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(curl_);
-  curl_off_t total_us = 0;
-  curl_easy_getinfo(curl_, CURLINFO_TOTAL_TIME_T, &total_us);
+  HttpReply reply = client_.perform(HttpRequest{method_, url_, headers_, body_, timeout_, 1 << 20});
   SampleResult r;
-  r.latency_ms = static_cast<double>(total_us) / 1000.0;
-  if (rc != CURLE_OK) {
-    r.reason = curl_easy_strerror(rc);
+  r.latency_ms = reply.latency_ms;
+  if (!reply.error.empty()) {
+    r.reason = std::move(reply.error);
     return r;
   }
-  long status = 0;
-  curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+  const long status = reply.status;
+  const std::string& body = reply.body;
   bool status_ok = expect_status_.empty()
                        ? (status >= 200 && status < 400)
                        : std::find(expect_status_.begin(), expect_status_.end(), status) != expect_status_.end();

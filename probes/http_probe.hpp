@@ -1,10 +1,10 @@
 #pragma once
-#include <curl/curl.h>
 #include <optional>
 #include <vector>
 
 #include "config/command_spec.hpp"
 #include "config/user_regex.hpp"
+#include "probes/http_client.hpp"
 #include "probes/registry.hpp"
 
 namespace rebound {
@@ -13,7 +13,6 @@ class HttpProbe : public Probe {
  public:
   static std::vector<ParamDoc> params();
   static std::unique_ptr<Probe> parse(TableReader& reader, const ProbeFactoryContext& context);
-  ~HttpProbe() override;
   SampleResult sample() override;
   nlohmann::json describe() const override;
 
@@ -27,8 +26,7 @@ class HttpProbe : public Probe {
   std::string body_pattern_text_;
   std::optional<UserRegex> body_pattern_;
   std::optional<Millis> max_latency_;
-  CURL* curl_ = nullptr;
-  curl_slist* header_list_ = nullptr;
+  HttpClient client_;
 };
 
 }  // namespace rebound

@@ -3,6 +3,8 @@
 #include "probes/command_probe.hpp"
 #include "probes/http_probe.hpp"
 #include "probes/load_probe.hpp"
+#include "probes/metrics_probe.hpp"
+#include "probes/prometheus_probe.hpp"
 #include "probes/process_probe.hpp"
 #include "probes/tcp_probe.hpp"
 
@@ -21,6 +23,11 @@ const std::vector<ProbeType>& probe_registry() {
        "Open-loop load: requests (or tcp:// connects) at a fixed rate, each one a sample, latency from its scheduled "
        "start",
        LoadProbe::params(), LoadProbe::parse},
+      {"metrics",
+       "Scrapes a Prometheus/OpenMetrics text endpoint; ok when one series' value (or counter rate) is as expected",
+       MetricsProbe::params(), MetricsProbe::parse},
+      {"prometheus", "Instant PromQL query against a Prometheus server; ok when the result is as expected",
+       PrometheusProbe::params(), PrometheusProbe::parse},
   };
   return table;
 }

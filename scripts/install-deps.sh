@@ -20,6 +20,7 @@ if [ "${1:-}" = "--test" ]; then
     nginx-light wrk                     # bench/load_bench.sh
     universal-ctags                     # scripts/code-size.sh
     tmux                                # the live display test (a real terminal)
+    prometheus                          # the prometheus probe's tests start a real server
     clang-14 libfuzzer-14-dev libclang-rt-14-dev  # scripts/fuzz.sh
   )
 elif [ -n "${1:-}" ]; then

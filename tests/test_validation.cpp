@@ -64,7 +64,7 @@ TEST_CASE("validation: a duration with an unknown unit", "[unit][validation]") {
 TEST_CASE("validation: unknown probe type", "[unit][validation]") {
   CHECK(only_error(std::string("name = \"t\"\n[[probes]]\nname = \"h\"\ntype = \"htp\"\n")) ==
         "exp.toml:4:8: error: probes[0].type: unknown probe type 'htp'; did you mean 'http'? (probe types: http, tcp, "
-        "command, process, load)");
+        "command, process, load, metrics, prometheus)");
 }
 
 TEST_CASE("validation: missing required key", "[unit][validation]") {

@@ -3,7 +3,11 @@
 // With --upstream PORT it is a client service too: each request calls GET / on 127.0.0.1:PORT, giving
 // each attempt --upstream-timeout-ms and retrying up to --retries times; it answers 200 when an attempt
 // got a 200 in time, and 503 when none did.
+// GET /metrics answers in the Prometheus text format: requests by status code (other than /metrics itself),
+// their durations as a histogram, and the requests in progress.
 #include <arpa/inet.h>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -23,10 +27,52 @@ int upstream_port = 0;
 int upstream_timeout_ms = 500;
 int retries = 0;
 
-std::string http_response(int status, const std::string& body) {
+std::string http_response(int status, const std::string& body,
+                          const std::string& type = "text/plain") {
   return "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Service Unavailable") +
-         "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\nContent-Type: " + type + "\r\nContent-Length: " + std::to_string(body.size()) +
          "\r\nConnection: close\r\n\r\n" + body;
+}
+
+// What /metrics shows. Atomics: a client service answers on one thread per request.
+std::atomic<uint64_t> requests_200{0}, requests_503{0};
+std::atomic<int64_t> in_flight{0};
+constexpr std::array<double, 6> kBuckets = {0.001, 0.005, 0.025, 0.1, 0.5, 2.5};  // seconds
+std::array<std::atomic<uint64_t>, kBuckets.size()> bucket_counts{};
+std::atomic<uint64_t> duration_sum_us{0};
+
+void observe(int status, std::chrono::steady_clock::time_point started) {
+  (status == 200 ? requests_200 : requests_503)++;
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+  duration_sum_us += static_cast<uint64_t>(us);
+  for (size_t i = 0; i < kBuckets.size(); ++i)
+    if (static_cast<double>(us) / 1e6 <= kBuckets[i]) bucket_counts[i]++;
+}
+
+std::string metrics_page() {
+  const uint64_t count = requests_200 + requests_503;
+  std::string out =
+      "# HELP rebound_demo_requests_total Requests answered, by status code.\n"
+      "# TYPE rebound_demo_requests_total counter\n"
+      "rebound_demo_requests_total{code=\"200\"} " + std::to_string(requests_200.load()) + "\n" +
+      "rebound_demo_requests_total{code=\"503\"} " + std::to_string(requests_503.load()) + "\n" +
+      "# HELP rebound_demo_in_flight_requests Requests being answered now.\n"
+      "# TYPE rebound_demo_in_flight_requests gauge\n"
+      "rebound_demo_in_flight_requests " + std::to_string(in_flight.load()) + "\n" +
+      "# HELP rebound_demo_request_duration_seconds Time to answer a request.\n"
+      "# TYPE rebound_demo_request_duration_seconds histogram\n";
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", kBuckets[i]);
+    out += "rebound_demo_request_duration_seconds_bucket{le=\"" + std::string(le) + "\"} " +
+           std::to_string(bucket_counts[i].load()) + "\n";
+  }
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(duration_sum_us.load()) / 1e6);
+  out += "rebound_demo_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(count) + "\n" +
+         "rebound_demo_request_duration_seconds_sum " + sum + "\n" +
+         "rebound_demo_request_duration_seconds_count " + std::to_string(count) + "\n";
+  return out;
 }
 
 // One GET to the upstream within timeout_ms: true when it answered 200 in time.
@@ -76,17 +122,27 @@ void serve(int client) {
     if (n <= 0) break;
     request.append(buffer, static_cast<size_t>(n));
   }
-  if (request.find("\r\n\r\n") != std::string::npos) {
+  if (request.starts_with("GET /metrics ") && request.find("\r\n\r\n") != std::string::npos) {
+    std::string response = http_response(200, metrics_page(), "text/plain; version=0.0.4");
+    ssize_t ignored = write(client, response.data(), response.size());
+    (void)ignored;
+  } else if (request.find("\r\n\r\n") != std::string::npos) {
+    const auto started = std::chrono::steady_clock::now();
+    in_flight++;
     std::string response = http_response(200, "ok\n");
+    int status = 200;
     if (upstream_port) {
       int attempt = 0;
       bool ok = false;
       while (!ok && attempt <= retries) ok = call_upstream(upstream_timeout_ms), ++attempt;
       response = ok ? http_response(200, "ok after " + std::to_string(attempt) + " attempt(s)\n")
                     : http_response(503, "upstream failed " + std::to_string(attempt) + " attempt(s)\n");
+      status = ok ? 200 : 503;
     }
     ssize_t ignored = write(client, response.data(), response.size());
     (void)ignored;
+    observe(status, started);
+    in_flight--;
   }
   close(client);
 }
