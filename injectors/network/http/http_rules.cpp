@@ -221,9 +221,9 @@ std::vector<ParamDoc> http_rule_params() {
       {"headers", "table", "none", "request fields that must be present and match: { \"x-user\" = \"^beta\" }"},
       {"probability", "number", "1.0", "share of the matching requests the action is taken on"},
       {"action", "string", "", "abort, reset, delay or replace"},
-      {"status", "integer", "", "abort: the response's status (200-599); replace: the new status"},
+      {"status", "integer", "abort: required", "abort: the response's status (200-599); replace: the new status"},
       {"body", "string", "empty", "abort: the response's body; replace: the new body (sent with Content-Length)"},
-      {"delay", "duration", "", "delay: how long, e.g. \"200ms\""},
+      {"delay", "duration", "delay: required", "delay: how long, e.g. \"200ms\""},
       {"phase", "string", "\"request\"", "delay: \"request\" (before forwarding it) or \"response\" (before returning it)"},
       {"set_headers", "table", "none", "replace: response fields set, e.g. { \"content-type\" = \"text/plain\" }"},
   };
