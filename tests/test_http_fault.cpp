@@ -208,3 +208,25 @@ TEST_CASE("the shipped backend-errors scenario: retries hide half the calls abor
   CHECK(j["verdict"] == "passed");
   CHECK(j["metrics"]["phases"]["fault"]["error_ratio"].get<double>() <= 0.1);
 }
+
+TEST_CASE("http.fault answers pipelined requests in order with the aborted one in its place", "[root][http_fault]") {
+  if (!test::privileged()) return;
+  HttpBed bed;
+  test::RunningFault fault(bed.targets(), step("path = \"^/api/\"\naction = \"abort\"\nstatus = 503\n"));
+  std::string requests = bed.dir.write("pipelined.txt", "GET /page/1 HTTP/1.1\r\nHost: svc\r\n\r\n"
+                                                        "GET /api/2 HTTP/1.1\r\nHost: svc\r\n\r\n"
+                                                        "GET /page/3 HTTP/1.1\r\nHost: svc\r\nConnection: close\r\n\r\n");
+  // All three in one write: nginx answers the two it gets, rebound the one in the middle.
+  std::string out = bed.run(true, "socat -t 5 - TCP:" + bed.net.server_ip + ":" + std::to_string(kHttpPort) + " < " +
+                                      requests);
+  INFO(out);
+  std::vector<std::string> statuses;
+  for (size_t at = out.find("HTTP/1.1 "); at != std::string::npos; at = out.find("HTTP/1.1 ", at + 1))
+    statuses.push_back(out.substr(at + 9, 3));
+  CHECK(statuses == std::vector<std::string>{"200", "503", "200"});
+  CHECK(out.ends_with("\r\n\r\nok\n"));
+  fault.stop();
+  auto detail = fault.journal()["steps"][0]["detail"];
+  CHECK(detail["requests"] == 3);
+  CHECK(detail["responses"] == 2);  // from nginx; rebound's own answer is not one
+}

@@ -69,6 +69,7 @@ struct HttpProxyLoop {
  private:
   void accept_from(int listener, int family);
   void service(HttpConnection& c);
+  bool wants_read(const HttpConnection& c, bool from_client) const;
   Io read_side(HttpConnection& c, bool from_client, int64_t now);
   Io write_side(Side& to, Outbound& out, int64_t now);
   void update_interest(HttpConnection& c);
@@ -173,12 +174,21 @@ void HttpProxyLoop::accept_from(int listener, int family) {
   }
 }
 
-// Reads what the socket has, while the connection holds less than its limit that way.
+// While the connection holds less than its limit that way. A client's answers count too: one that pipelines
+// aborted requests and reads none of rebound's answers is not read either.
+bool HttpProxyLoop::wants_read(const HttpConnection& c, bool from_client) const {
+  const HttpExchange& x = c.exchange;
+  if (from_client)
+    return !c.client.eof && x.to_upstream.size() + x.held() < HttpProxy::kBufferLimit &&
+           x.to_client.size() < HttpProxy::kBufferLimit;
+  return !c.upstream.eof && x.to_client.size() + x.held() < HttpProxy::kBufferLimit;
+}
+
+// Reads what the socket has, while the connection wants to.
 Io HttpProxyLoop::read_side(HttpConnection& c, bool from_client, int64_t now) {
   Side& side = from_client ? c.client : c.upstream;
-  Outbound& next = from_client ? c.exchange.to_upstream : c.exchange.to_client;
   char buffer[64 << 10];
-  while (!side.eof && next.size() + c.exchange.held() < HttpProxy::kBufferLimit) {
+  while (wants_read(c, from_client)) {
     ssize_t n = recv(side.fd.get(), buffer, sizeof buffer, 0);
     if (n > 0) {
       std::string_view bytes(buffer, static_cast<size_t>(n));
@@ -253,13 +263,12 @@ void HttpProxyLoop::service(HttpConnection& c) {
 }
 
 void HttpProxyLoop::update_interest(HttpConnection& c) {
-  const HttpExchange& x = c.exchange;
   uint32_t client = 0, upstream = 0;
-  if (!c.client.eof && x.to_upstream.size() + x.held() < HttpProxy::kBufferLimit) client |= EPOLLIN;
+  if (wants_read(c, true)) client |= EPOLLIN;
   if (c.connecting) {
     upstream = EPOLLOUT;
   } else {
-    if (!c.upstream.eof && x.to_client.size() + x.held() < HttpProxy::kBufferLimit) upstream |= EPOLLIN;
+    if (wants_read(c, false)) upstream |= EPOLLIN;
     if (c.upstream.write_blocked) upstream |= EPOLLOUT;
     if (c.client.write_blocked) client |= EPOLLOUT;
   }

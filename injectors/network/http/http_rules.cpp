@@ -71,6 +71,43 @@ void read_status(TableReader& reader, HttpRule& rule, bool required, bool& ok) {
   rule.parameters["status"] = rule.status;
 }
 
+void read_delay(TableReader& reader, HttpRule& rule, bool& ok) {
+  auto delay = reader.duration("delay", true);
+  if (!delay) {
+    ok = false;
+  } else if (delay->count() <= 0 || *delay > Millis(3'600'000)) {
+    reader.error("delay", "use a duration above 0 and up to 1h, e.g. \"200ms\"");
+    ok = false;
+  } else {
+    rule.delay_us = static_cast<int64_t>(delay->count() * 1000);
+    rule.parameters["delay_ms"] = delay->count();
+  }
+  auto phase = reader.string("phase");
+  if (phase && *phase != "request" && *phase != "response") {
+    reader.error("phase", fmt::format("unknown phase '{}': use \"request\" (before the request is forwarded) or "
+                                      "\"response\" (before the response is returned)",
+                                      *phase));
+    ok = false;
+  }
+  rule.delay_response = phase && *phase == "response";
+  rule.parameters["phase"] = rule.delay_response ? "response" : "request";
+}
+
+void read_set_headers(TableReader& reader, HttpRule& rule, bool& ok) {
+  const toml::table* set = reader.table("set_headers");
+  if (!set) return;
+  for (const auto& [name, value] : *set) {
+    auto text = value.value<std::string>();
+    if (!text) {
+      reader.error("set_headers", fmt::format("header '{}': expected a string value", name.str()));
+      ok = false;
+      continue;
+    }
+    rule.set_headers.emplace_back(std::string(name.str()), *text);
+    rule.parameters["set_headers"][std::string(name.str())] = *text;
+  }
+}
+
 // The keys of the rule's action; keys of another action are reported as such, not as unknown.
 void read_action(TableReader& reader, HttpRule& rule, bool& ok) {
   auto action = reader.string("action", true);
@@ -102,42 +139,14 @@ void read_action(TableReader& reader, HttpRule& rule, bool& ok) {
       for (const char* key : {"status", "body", "delay", "phase", "set_headers"}) refuse(key);
       break;
     case HttpAction::delay: {
-      auto delay = reader.duration("delay", true);
-      if (!delay) ok = false;
-      else if (delay->count() <= 0 || *delay > Millis(3'600'000)) {
-        reader.error("delay", "use a duration above 0 and up to 1h, e.g. \"200ms\"");
-        ok = false;
-      } else {
-        rule.delay_us = static_cast<int64_t>(delay->count() * 1000);
-        rule.parameters["delay_ms"] = delay->count();
-      }
-      auto phase = reader.string("phase");
-      if (phase && *phase != "request" && *phase != "response") {
-        reader.error("phase", fmt::format("unknown phase '{}': use \"request\" (before the request is forwarded) or "
-                                          "\"response\" (before the response is returned)",
-                                          *phase));
-        ok = false;
-      }
-      rule.delay_response = phase && *phase == "response";
-      rule.parameters["phase"] = rule.delay_response ? "response" : "request";
+      read_delay(reader, rule, ok);
       for (const char* key : {"status", "body", "set_headers"}) refuse(key);
       break;
     }
     case HttpAction::replace:
       read_status(reader, rule, false, ok);
       rule.body = reader.string("body");
-      if (const toml::table* set = reader.table("set_headers")) {
-        for (const auto& [name, value] : *set) {
-          auto text = value.value<std::string>();
-          if (!text) {
-            reader.error("set_headers", fmt::format("header '{}': expected a string value", name.str()));
-            ok = false;
-            continue;
-          }
-          rule.set_headers.emplace_back(std::string(name.str()), *text);
-          rule.parameters["set_headers"][std::string(name.str())] = *text;
-        }
-      }
+      read_set_headers(reader, rule, ok);
       if (rule.status == 0 && !rule.body && rule.set_headers.empty() && ok) {
         reader.error("action", "replace needs something to replace: status, body or set_headers");
         ok = false;
