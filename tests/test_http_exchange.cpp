@@ -227,3 +227,14 @@ TEST_CASE("http exchange: a status without a standard phrase gets its class's", 
   bed.client(kGetA);
   CHECK(take(bed.x.to_client).starts_with("HTTP/1.1 418 Client Error\r\nContent-Length: 0\r\n"));
 }
+
+TEST_CASE("http exchange: a CONNECT tunnel passes raw once the server accepts it", "[unit][http_fault]") {
+  Bed bed("rules = [{ path = \"/\", action = \"reset\" }]");  // would reset any request the tunnel carried
+  std::string connect = "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n";
+  bed.client(connect + "GET / HTTP/1.1\r\n\r\n");
+  CHECK_FALSE(bed.x.reset);
+  CHECK(take(bed.x.to_upstream) == connect + "GET / HTTP/1.1\r\n\r\n");
+  bed.server("HTTP/1.1 200 Connection established\r\n\r\nraw bytes");
+  CHECK(take(bed.x.to_client) == "HTTP/1.1 200 Connection established\r\n\r\nraw bytes");
+  CHECK(bed.counters.upgraded == 1);
+}

@@ -127,18 +127,28 @@ TEST_CASE("http.fault aborts the declared share of matching requests on one keep
   CHECK(detail["parse_errors"] == 0);
 }
 
-TEST_CASE("http.fault delays the responses of matching requests only", "[root][http_fault]") {
+TEST_CASE("http.fault delays the requests or responses of matching requests only", "[root][http_fault]") {
   if (!test::privileged()) return;
   HttpBed bed;
-  test::RunningFault fault(bed.targets(), step("path = \"^/slow\"\naction = \"delay\"\ndelay = \"200ms\"\n"
-                                               "phase = \"response\""));
+  test::RunningFault fault(bed.targets(),
+                           step("rules = [\n  { path = \"^/slow\", action = \"delay\", delay = \"200ms\", phase = "
+                                "\"response\" },\n  { path = \"^/held\", action = \"delay\", delay = \"120ms\" },\n]"));
   std::vector<std::string> paths;
-  for (int i = 0; i < 10; ++i) paths.insert(paths.end(), {"/slow/" + std::to_string(i), "/fast/" + std::to_string(i)});
+  for (int i = 0; i < 10; ++i)
+    for (const char* p : {"/slow/", "/held/", "/fast/"}) paths.push_back(p + std::to_string(i));
   auto replies = bed.curl(true, paths);
-  for (const auto& r : replies) CHECK(r.status == 200);
-  double slow = median_seconds(replies, "/slow"), fast = median_seconds(replies, "/fast");
+  int connections = 0;
+  for (const auto& r : replies) {
+    CHECK(r.status == 200);
+    connections += r.new_connections;
+  }
+  CHECK(connections == 1);
+  double slow = median_seconds(replies, "/slow"), held = median_seconds(replies, "/held");
+  double fast = median_seconds(replies, "/fast");
   CHECK(slow >= 0.2);
   CHECK(slow <= 0.25);
+  CHECK(held >= 0.12);
+  CHECK(held <= 0.17);
   CHECK(fast < 0.02);
   fault.stop();
 }
