@@ -10,6 +10,7 @@
 #include "injectors/host/file_fault.hpp"
 #include "injectors/host/io_stress.hpp"
 #include "injectors/host/memory_stress.hpp"
+#include "injectors/network/http_fault.hpp"
 #include "injectors/network/network_fault.hpp"
 #include "injectors/network/proxy_fault.hpp"
 #include "injectors/process_kill.hpp"
@@ -69,6 +70,9 @@ const std::vector<StepType>& step_registry() {
               kSteerPrograms, {ProxyFault::delay_params(), ProxyFault::parse_delay}),
       network("tcp.toxic", ProxyFault::toxic_summary(), kSteerPrograms,
               {ProxyFault::toxic_params(), ProxyFault::parse_toxics}),
+      network("http.fault", "Aborts (with a status), resets, delays or replaces the target's HTTP/1.x requests and "
+              "responses that match rules, through rebound's HTTP proxy", kSteerPrograms,
+              {HttpFault::params(), HttpFault::parse}),
       {"cpu.stress", "Runs stress-ng CPU workers where the target lives: in its cgroup when the CPU controller is on "
        "there (eating its quota), else pinned to its CPUs",
        StepKind::lasting_fault, DurationRule::required, TargetRule::required, CpuStress::params(), CpuStress::parse,

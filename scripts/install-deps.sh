@@ -17,7 +17,9 @@ if [ "${1:-}" = "--test" ]; then
     catch2 curl python3 util-linux dnsmasq-base nftables iptables socat systemd haproxy
     chromium fonts-dejavu-core          # the HTML reports, screenshot and DOM tests
     help2man dpkg-dev bash-completion   # the package: man pages, Depends, completion test
-    nginx-light wrk                     # bench/load_bench.sh
+    nginx-light wrk                     # bench/load_bench.sh, bench/http_proxy_bench.sh, tests/test_http_fault.cpp
+    libnginx-mod-http-echo              # tests/test_http_fault.cpp: nginx answering with a chunked body
+    bc                                  # bench/http_proxy_bench.sh
     universal-ctags                     # scripts/code-size.sh
     tmux                                # the live display test (a real terminal)
     prometheus                          # the prometheus probe's tests start a real server

@@ -4,13 +4,6 @@
 #include <chrono>
 #include <fmt/format.h>
 
-#include <netinet/in.h>
-#include <unistd.h>
-
-#include <filesystem>
-
-namespace fs = std::filesystem;
-
 namespace rebound {
 
 namespace {
@@ -23,32 +16,12 @@ const ParamDoc kExisting{"existing", "string", "\"keep\"",
                          "detail counts them) or \"reset\" (reset at step start, so the target reconnects through it)"};
 const ParamDoc kBuffer{"buffer", "string", "\"1MiB\"", "what each direction of a connection may hold back (64KiB-64MiB)"};
 
-NetworkKeys proxy_keys() {
-  NetworkKeys keys;
-  keys.direction = false;  // toxics have their own: upstream or downstream
-  keys.probability = false;  // toxics have toxicity
-  keys.interface_scope = false;
-  keys.cgroup_only_reason = "connections are steered into the proxy by connect() hooks on the target's cgroup";
-  return keys;
-}
-
-std::string netns_of(pid_t pid) {
-  std::error_code ec;
-  return fs::read_symlink(fmt::format("/proc/{}/ns/net", pid), ec).string();
-}
-
 }  // namespace
 
 std::unique_ptr<ProxyFault> ProxyFault::start_proxy_fault(TableReader& reader, const StepFactoryContext& context) {
   auto fault = std::make_unique<ProxyFault>();
-  fault->config_.action = NETFAULT_STEER;
-  if (!fault->filters_.parse(reader, context, proxy_keys(), fault->config_, fault->parameters_)) fault = nullptr;
+  if (!fault->steering_.parse(reader, context, fault->parameters_)) fault = nullptr;
   auto buffer = reader.string("buffer");
-  if (fault && !parse_existing_connections(reader, fault->existing_, fault->parameters_)) return nullptr;
-  if (fault && fault->config_.protocol != 0 && fault->config_.protocol != IPPROTO_TCP) {
-    reader.error("protocol", "the proxy carries TCP connections only: leave protocol out or write \"tcp\"");
-    return nullptr;
-  }
   if (fault && buffer) {
     bool bits = false;
     auto bytes = parse_size(*buffer, bits);
@@ -152,86 +125,40 @@ std::unique_ptr<StepAction> ProxyFault::parse_toxics(TableReader& reader, const 
 
 nlohmann::json ProxyFault::describe() const {
   nlohmann::json j = parameters_;
-  j["scope"] = "cgroup";
-  j["protocol"] = "tcp";
-  if (!filters_.peers.empty()) j["peers"] = filters_.peers;
-  if (!filters_.ports.empty()) j["ports"] = filters_.ports;
-  j["mechanism"] = "connect() hooks steer the target's matching connections into rebound's proxy";
+  steering_.describe(j);
   j["toxics"] = nlohmann::json::array();
   for (const auto& t : toxics_) j["toxics"].push_back(t.parameters);
   return j;
 }
 
-Result<void> ProxyFault::preflight() {
-  if (cgroup2_mount().empty())
-    return fail("cgroup v2 is not mounted: a process tree cannot be scoped (mount cgroup2, or use interface = ...)");
-  // Loaded now, before the timeline: the verifier's time must not count against the step's start.
-  return load_netfault_once(skel_, kSteerPrograms);
-}
+Result<void> ProxyFault::preflight() { return steering_.preflight(); }
 
-void ProxyFault::configure() {
-  skel_->bss->cfg = config_;
-  skel_->bss->steer.proxy_port4 = proxy_->port4();
-  skel_->bss->steer.proxy_port6 = proxy_->port6();
-  skel_->bss->steer.self_tgid = static_cast<__u32>(getpid());
-  skel_->bss->steer.netns_cookie = proxy_->netns_cookie();
-}
-
-Result<void> ProxyFault::start_proxy(StepContext& context) {
-  // The proxy listens where the target connects from: the first target process's network namespace.
-  pid_t first = context.processes.empty() ? 0 : context.processes.front().pid;
-  proxy_.reset();  // a step applied again (repeat, schedules) starts from a fresh proxy
-  auto proxy = ToxicProxy::start(toxics_, bpf_map__fd(skel_->maps.steer_origins), first, buffer_bytes_);
-  if (!proxy) return proxy.error();
-  proxy_ = std::move(*proxy);
-  if (first > 0) {
-    std::string netns = netns_of(first);
-    size_t elsewhere = 0;
-    for (const auto& p : context.processes) elsewhere += netns_of(p.pid) != netns;
-    context.detail["netns"] = netns;
-    if (elsewhere > 0)
-      context.detail["warning"] = fmt::format("{} of {} target processes are in another network namespace: their "
-                                              "connections are not steered",
-                                              elsewhere, context.processes.size());
-  }
-  context.detail["proxy_port"] = proxy_->port4();
-  return {};
+ProxySteering::StartProxy ProxyFault::proxy_starter() {
+  return [this](int origins_map_fd, pid_t netns_pid) -> Result<ProxyEndpoint> {
+    proxy_.reset();  // a step applied again (repeat, schedules) starts from a fresh proxy
+    auto proxy = ToxicProxy::start(toxics_, origins_map_fd, netns_pid, buffer_bytes_);
+    if (!proxy) return proxy.error();
+    proxy_ = std::move(*proxy);
+    return ProxyEndpoint{proxy_->port4(), proxy_->port6(), proxy_->netns_cookie()};
+  };
 }
 
 Result<void> ProxyFault::prepare(StepContext& context) {
-  if (auto loaded = load_netfault_once(skel_, kSteerPrograms); !loaded) return loaded;
-  skel_->data->armed = 0;  // attached switched off: the step's start is one store (apply)
-  if (auto started = start_proxy(context); !started) return started;
-  configure();
-  if (auto r = cgroups_.apply(context, *filters_.target, *skel_, kSteerPrograms); !r) {
-    (void)revert(context);  // the prepare's error is the one to report
-    proxy_.reset();
-    return r;
-  }
-  prepared_ = true;
-  return {};
+  auto r = steering_.prepare(context, proxy_starter());
+  if (!r) proxy_.reset();
+  return r;
 }
 
 Result<void> ProxyFault::apply(StepContext& context) {
-  if (!prepared_)
-    if (auto r = prepare(context); !r) return r;
-  switch_armed(skel_->data->armed, true, context);
-  // The hooks are on: a connection reset now reconnects through the proxy.
-  if (auto r = handle_existing_connections(context, existing_, config_); !r) {
-    (void)revert(context);
-    proxy_.reset();
-    return r;
-  }
-  return {};
+  auto r = steering_.apply(context, proxy_starter());
+  if (!r) proxy_.reset();
+  return r;
 }
 
 Result<void> ProxyFault::revert(StepContext& context) {
   // Hooks first, so no new connection is steered; then the connections already proxied lose their toxics
   // and pass through untouched until they close, or until the experiment ends (finish).
-  switch_off(context);  // at one instant (if the runner has not already); then detached
-  prepared_ = false;
-  auto reverted = cgroups_.revert();
-  report_netfault_counters(context, skel_, "connects", kSteerPrograms);  // the hooks see connects, not packets
+  auto reverted = steering_.revert(context);
   if (proxy_) {
     proxy_->end_toxics();
     auto s = proxy_->stats();

@@ -1,11 +1,7 @@
 #pragma once
 // Latency and connection toxics for one process tree: connect hooks on the target's cgroup steer its
 // matching TCP connects into rebound's proxy, which forwards them to where they were going, with toxics.
-#include "injectors/network/armed_switch.hpp"
-#include "injectors/network/cgroup_attachment.hpp"
-#include "injectors/network/existing_connections.hpp"
-#include "injectors/network/netfault_programs.hpp"
-#include "injectors/network/network_filters.hpp"
+#include "injectors/network/proxy_steering.hpp"
 #include "injectors/network/toxic_proxy.hpp"
 
 namespace rebound {
@@ -26,9 +22,7 @@ class ProxyFault final : public StepAction {
   bool prepares() const override { return true; }
   Result<void> prepare(StepContext& context) override;
   Result<void> apply(StepContext& context) override;
-  void switch_off(StepContext& context) override {
-    if (skel_) switch_armed(skel_->data->armed, false, context);
-  }
+  void switch_off(StepContext& context) override { steering_.switch_off(context); }
   Result<void> revert(StepContext& context) override;
   // Ends the proxy: connections still open are closed (reset when they hold data).
   void finish() override;
@@ -36,18 +30,12 @@ class ProxyFault final : public StepAction {
 
  private:
   static std::unique_ptr<ProxyFault> start_proxy_fault(TableReader& reader, const StepFactoryContext& context);
-  Result<void> start_proxy(StepContext& context);
-  void configure();
+  ProxySteering::StartProxy proxy_starter();
 
-  bool prepared_ = false;  // listening and attached, switched off, waiting for apply
-  netfault_config config_{};
   nlohmann::json parameters_ = nlohmann::json::object();
-  NetworkFilters filters_;  // a target, peers and ports: direction and probability are the toxics' own
+  ProxySteering steering_;  // a target, peers and ports: direction and probability are the toxics' own
   std::vector<Toxic> toxics_;
   size_t buffer_bytes_ = ToxicProxy::kDefaultBuffer;
-  ExistingConnections existing_ = ExistingConnections::keep;  // the target's connections from before the step
-  NetfaultSkeleton skel_;
-  CgroupAttachment cgroups_;  // the connect hooks that steer into the proxy
   std::unique_ptr<ToxicProxy> proxy_;
 };
 
