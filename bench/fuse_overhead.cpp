@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     plan.error = 5;  // EIO, never drawn
     for (auto op : {FileOp::open, FileOp::create, FileOp::fsync}) plan.ops[static_cast<size_t>(op)] = true;
     plan.ops[static_cast<size_t>(FileOp::read)] = plan.ops[static_cast<size_t>(FileOp::write)] = io_faulted;
-    auto fs = FuseFs::mount(dir, plan, as_target ? std::vector<pid_t>{getpid()} : std::vector<pid_t>{});
+    auto fs = FuseFs::mount(dir, plan, as_target ? std::vector<pid_t>{getpid()} : std::vector<pid_t>{}, 0);
     if (!fs) {
       std::fprintf(stderr, "%s\n", fs.error().message.c_str());
       std::exit(1);
