@@ -100,12 +100,12 @@ void mark_unmeasured(RunResult& result, const RunTroubles& troubles) {
 
 // A failed max_error_ratio names the causes of the load probes' failed requests in the impact phase, so that a
 // pipeline's message says what users got ("status 503 not in [200] × 64").
-void name_failure_causes(RunResult& result) {
+void name_failure_causes(RunResult& result, const Experiment& ex) {
   auto span = result.metrics.phase_spans.find("impact");
   if (span == result.metrics.phase_spans.end()) return;
   std::vector<std::string> reasons;
-  for (const auto& p : result.probes)
-    for (const auto& s : p.failed_requests)
+  for (const ProbeSeries* p : steady_series(ex, result.probes))  // the probes max_error_ratio judges
+    for (const auto& s : p->failed_requests)
       if (s.t_ms >= span->second.first && s.t_ms < span->second.second) reasons.push_back(s.reason);
   if (reasons.empty()) return;
   for (auto& c : result.criteria)
@@ -120,7 +120,7 @@ void add_criteria(RunResult& result, const Experiment& ex, const RunTroubles& tr
   if (!result.baseline || !result.baseline->passed || troubles.setup_error || troubles.step_error) return;
   for (auto& c : evaluate_slo(ex.slo, result.metrics, result.metrics.first_fault_ms.has_value()))
     result.criteria.push_back(std::move(c));
-  name_failure_causes(result);
+  name_failure_causes(result, ex);
   if (result.after)
     result.criteria.push_back({"steady_state.after", result.after->passed ? 1.0 : 0.0, 1, "pass",
                                result.after->passed, result.after->summary()});

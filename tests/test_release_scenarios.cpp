@@ -83,3 +83,37 @@ TEST_CASE("scenarios/release: a careful blue-green switch through HAProxy loses 
   for (const auto& reason : hasty["reasons"]) named |= reason.get<std::string>().starts_with("max_error_ratio:");
   CHECK(named);
 }
+
+TEST_CASE("scenarios/release/canary-shift.toml: a canary failing 20% of its 10% share fails on its own error ratio "
+          "from Prometheus, a healthy one passes",
+          "[integration][release][haproxy][prometheus]") {
+  REQUIRE(has_haproxy());
+  REQUIRE(std::filesystem::exists("/usr/bin/prometheus"));  // scripts/install-deps.sh --test installs it
+  test::TempDir dir;
+  auto run = [&](const std::string& percent, int& exit_code) {
+    auto r = test::run_rebound({"run", test::source("scenarios/release/canary-shift.toml"), "--var",
+                                "canary_fail_percent=" + percent, "--report-dir", dir.path() + "/r" + percent,
+                                "--state-dir", dir.path() + "/s", "--no-history", "--no-progress"},
+                               120'000);
+    INFO(r.out << r.err);
+    exit_code = r.exit_code;
+    return test::read_json(dir.path() + "/r" + percent + "/canary-shift/journal.json");
+  };
+  int bad_exit = -1, good_exit = -1;
+  auto bad = run("20", bad_exit);
+  INFO(bad["reasons"].dump(2));
+  CHECK(bad_exit == 1);
+  auto* after = criterion_of(bad, "steady_state.after");
+  REQUIRE(after);
+  CHECK((*after)["passed"] == false);
+  CHECK((*after)["detail"].get<std::string>().find("expected < 0.01") != std::string::npos);
+  // The service as a whole stayed near 98% successful: the users' error ratio is small, the canary's is not.
+  const auto& users = bad["metrics"]["load_phases"]["users"]["after"];
+  CHECK(users["error_ratio"].get<double>() < 0.05);
+  CHECK(users["error_ratio"].get<double>() > 0.005);
+
+  auto good = run("0", good_exit);
+  INFO(good["reasons"].dump(2));
+  CHECK(good_exit == 0);
+  CHECK(good["steps"][0]["detail"]["stdout"].get<std::string>().find("canary weight 10") != std::string::npos);
+}

@@ -3,6 +3,7 @@
 // With --upstream PORT it is a client service too: each request calls GET / on 127.0.0.1:PORT, giving
 // each attempt --upstream-timeout-ms and retrying up to --retries times; it answers 200 when an attempt
 // got a 200 in time, and 503 when none did.
+// --fail-percent N answers 503 to N% of requests (a bad release, for the canary scenario).
 // GET /metrics answers in the Prometheus text format: requests by status code (other than /metrics itself),
 // their durations as a histogram, and the requests in progress.
 #include <arpa/inet.h>
@@ -26,6 +27,15 @@ namespace {
 int upstream_port = 0;
 int upstream_timeout_ms = 500;
 int retries = 0;
+int fail_percent = 0;  // --fail-percent: this share of requests (not /health or /metrics) answers 503, evenly spread
+std::atomic<uint64_t> answered{0};
+
+// Whether the next request is one of the --fail-percent share: request n fails when n * percent crosses a
+// multiple of 100, so 20 fails every fifth request.
+bool next_fails() {
+  const uint64_t n = answered++;
+  return fail_percent > 0 && (n + 1) * static_cast<uint64_t>(fail_percent) / 100 > n * static_cast<uint64_t>(fail_percent) / 100;
+}
 
 std::string http_response(int status, const std::string& body,
                           const std::string& type = "text/plain") {
@@ -139,6 +149,10 @@ void serve(int client) {
                     : http_response(503, "upstream failed " + std::to_string(attempt) + " attempt(s)\n");
       status = ok ? 200 : 503;
     }
+    if (status == 200 && !request.starts_with("GET /health ") && next_fails()) {
+      response = http_response(503, "failed on purpose (--fail-percent)\n");
+      status = 503;
+    }
     ssize_t ignored = write(client, response.data(), response.size());
     (void)ignored;
     observe(status, started);
@@ -160,6 +174,7 @@ int main(int argc, char** argv) {
     else if (flag == "--upstream") upstream_port = std::atoi(argv[i + 1]);
     else if (flag == "--upstream-timeout-ms") upstream_timeout_ms = std::atoi(argv[i + 1]);
     else if (flag == "--retries") retries = std::atoi(argv[i + 1]);
+    else if (flag == "--fail-percent") fail_percent = std::atoi(argv[i + 1]);
     else if (flag == "--working-set-mib") working_set_mib = std::atoi(argv[i + 1]);
     else {
       std::fprintf(stderr,
