@@ -13,40 +13,13 @@
 #include <thread>
 #include <unistd.h>
 
+#include "file_fault_helpers.hpp"
 #include "helpers.hpp"
 
 namespace fs = std::filesystem;
+using namespace file_fault_test;
 
 namespace {
-
-// The target: writes a small file (open, write, fsync, close) and reads a fixed one every 20 ms, one log line per
-// round: "<n> ok fsync_ms=<ms> read ok" or "<n> err EIO read ok".
-constexpr const char* kWriter = R"(import errno, os, sys, time
-d, log = sys.argv[1], sys.argv[2]
-i = 0
-with open(log, "a", buffering=1) as out:
-    while True:
-        try:
-            fd = os.open(os.path.join(d, "t%d.dat" % (i % 5)), os.O_WRONLY | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, b"x" * 100)
-                t = time.monotonic()
-                os.fsync(fd)
-                res = "ok fsync_ms=%.1f" % ((time.monotonic() - t) * 1000)
-            finally:
-                os.close(fd)
-        except OSError as e:
-            res = "err " + errno.errorcode[e.errno]
-        try:
-            with open(os.path.join(d, "fixed.txt")) as f:
-                f.read()
-            r = "read ok"
-        except OSError as e:
-            r = "read err " + errno.errorcode[e.errno]
-        out.write("%d %s %s\n" % (i, res, r))
-        i += 1
-        time.sleep(0.02)
-)";
 
 // A tmpfs folder of the test's own (fsync is instant there), a fixed file in it, and the writer as target.
 struct WriterBed {
@@ -83,54 +56,6 @@ struct WriterBed {
     return {all.begin() + static_cast<std::ptrdiff_t>(from), all.end()};
   }
 };
-
-std::string fmt_lines(const std::vector<std::string>& lines) {
-  std::string out;
-  for (const auto& l : lines) out += l + "\n";
-  return out;
-}
-
-size_t count_with(const std::vector<std::string>& lines, const std::string& needle) {
-  size_t n = 0;
-  for (const auto& l : lines) n += l.find(needle) != std::string::npos;
-  return n;
-}
-
-std::vector<double> fsync_ms(const std::vector<std::string>& lines) {
-  std::vector<double> out;
-  for (const auto& l : lines)
-    if (auto at = l.find("fsync_ms="); at != std::string::npos) out.push_back(std::stod(l.substr(at + 9)));
-  return out;
-}
-
-double median(std::vector<double> v) {
-  REQUIRE(!v.empty());
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-bool rebound_mount_on(const std::string& path) {
-  std::ifstream in("/proc/self/mountinfo");
-  for (std::string l; std::getline(in, l);)
-    if (l.find(" " + path + " ") != std::string::npos && l.find(" fuse.rebound ") != std::string::npos) return true;
-  return false;
-}
-
-// Another process (not the target's): creates, writes and fsyncs a file; 0 or the errno, and the fsync's ms.
-std::pair<int, double> other_write(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return {errno, 0};
-  int err = ::write(fd, "other", 5) == 5 ? 0 : errno;
-  auto t = std::chrono::steady_clock::now();
-  if (!err && ::fsync(fd) != 0) err = errno;
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
-  ::close(fd);
-  return {err, ms};
-}
-
-std::string step(const std::string& type, const std::string& path, const std::string& rest) {
-  return "type = \"" + type + "\"\ntarget = \"writer\"\npath = \"" + path + "\"\n" + rest;
-}
 
 }  // namespace
 
@@ -300,132 +225,6 @@ TEST_CASE("scenarios/host/file-error.toml passes: the writer's writes fail with 
   CHECK(s["detail"]["operations"]["write"]["failed"].get<uint64_t>() >= 10);
   CHECK(s["effect"].get<std::string>().find("failed with EIO") != std::string::npos);
   CHECK_FALSE(rebound_mount_on("/var/tmp"));
-}
-
-namespace {
-
-// The writer in a mount namespace of its own (as in a container), writing to a tmpfs that only its namespace has:
-// the host sees an empty folder at the same path.
-struct NamespacedWriterBed {
-  test::TempDir dir;
-  std::string data = dir.path() + "/data";
-  std::string log = dir.path() + "/writer.log";
-  std::unique_ptr<test::Child> writer;
-  NamespacedWriterBed() {
-    fs::create_directories(data);
-    const std::string script = dir.write("writer.py", kWriter);
-    writer = std::make_unique<test::Child>(std::vector<std::string>{
-        "/usr/bin/unshare", "-m", "--propagation", "private", "/bin/sh", "-c",
-        "mount -t tmpfs rebound-ns-test \"$0\" && echo hello > \"$0/fixed.txt\" && exec /usr/bin/python3 \"$1\" \"$0\" "
-        "\"$2\"",
-        data, script, log});
-    REQUIRE(test::wait_for([&] { return test::read_text(log).find("\n1 ") != std::string::npos; }, 5000));
-  }
-  pid_t pid() const { return writer->pid(); }  // unshare execs sh, which execs python: one pid
-  std::string target() const { return "[[targets]]\nname = \"writer\"\npid = " + std::to_string(pid()) + "\n"; }
-  bool mounted_in_its_namespace() const {
-    std::ifstream in("/proc/" + std::to_string(pid()) + "/mountinfo");
-    for (std::string l; std::getline(in, l);)
-      if (l.find(" " + data + " ") != std::string::npos && l.find(" fuse.rebound ") != std::string::npos) return true;
-    return false;
-  }
-  std::vector<std::string> next_lines(size_t n) const {
-    auto count = [&] {
-      const std::string text = test::read_text(log);
-      return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
-    };
-    const size_t from = count();
-    REQUIRE(test::wait_for([&] { return count() >= from + n; }, 10'000));
-    std::istringstream in(test::read_text(log));
-    std::vector<std::string> all;
-    for (std::string l; std::getline(in, l);) all.push_back(l);
-    return {all.begin() + static_cast<std::ptrdiff_t>(from), all.end()};
-  }
-};
-
-// The rebound-umount watcher of a namespace mount, or 0.
-pid_t namespace_watcher() {
-  for (const auto& e : fs::directory_iterator("/proc"))
-    if (test::read_text(e.path().string() + "/comm") == "rebound-umount\n") return std::stoi(e.path().filename().string());
-  return 0;
-}
-
-}  // namespace
-
-TEST_CASE("file.error on a target in another mount namespace: the mount is made in its namespace and its writes "
-          "fail with EIO",
-          "[integration][root][file]") {
-  if (!test::privileged()) return;
-  NamespacedWriterBed bed;
-  CHECK(count_with(bed.next_lines(3), "ok fsync_ms") == 3);
-  test::RunningFault fault(bed.target(), step("file.error", bed.data, "operations = [\"write\"]\nerrno = \"EIO\"\n"));
-  CHECK(bed.mounted_in_its_namespace());
-  CHECK_FALSE(rebound_mount_on(bed.data));  // not in rebound's namespace: the host's folder is untouched
-  auto during = bed.next_lines(5);
-  INFO(fmt_lines(during));
-  CHECK(count_with(during, "err EIO read ok") >= 4);
-  fault.stop();
-  CHECK_FALSE(bed.mounted_in_its_namespace());
-  CHECK(count_with(bed.next_lines(4), "ok fsync_ms") >= 3);
-  CHECK(namespace_watcher() == 0);
-  auto s = fault.journal()["steps"][0];
-  INFO(s.dump(2));
-  CHECK(s["detail"]["mount_namespace"]["pid"] == bed.pid());
-  CHECK(s["detail"]["operations"]["write"]["failed"].get<uint64_t>() >= 4);
-}
-
-TEST_CASE("file.error in another mount namespace: after a SIGKILL of rebound its watcher unmounts, and when the "
-          "watcher dies too rebound recover unmounts inside the namespace",
-          "[integration][root][file]") {
-  if (!test::privileged()) return;
-  NamespacedWriterBed bed;
-  {
-    test::RunningFault fault(bed.target(), step("file.error", bed.data, "operations = [\"write\"]\nerrno = \"EIO\"\n"));
-    REQUIRE(bed.mounted_in_its_namespace());
-    test::kill_guardian(fault.rebound->pid());
-    fault.stop(SIGKILL);
-    CHECK(test::wait_for([&] { return !bed.mounted_in_its_namespace(); }, 5000));  // the watcher's unmount
-    CHECK(test::wait_for([&] { return namespace_watcher() == 0; }, 5000));
-    CHECK(count_with(bed.next_lines(3), "ok fsync_ms") >= 2);
-  }
-  test::RunningFault fault(bed.target(), step("file.error", bed.data, "operations = [\"write\"]\nerrno = \"EIO\"\n"));
-  REQUIRE(bed.mounted_in_its_namespace());
-  const pid_t watcher = namespace_watcher();
-  REQUIRE(watcher > 0);
-  REQUIRE(::kill(watcher, SIGKILL) == 0);
-  test::kill_guardian(fault.rebound->pid());
-  fault.stop(SIGKILL);
-  REQUIRE(bed.mounted_in_its_namespace());  // nothing is left to remove it but the record
-  auto r = test::run_rebound({"recover", "--state-dir", fault.state});
-  INFO(r.out << r.err);
-  CHECK(r.exit_code == 0);
-  CHECK(r.out.find("unmounted the rebound FUSE mount on " + bed.data + " in the mount namespace of pid " +
-                   std::to_string(bed.pid())) != std::string::npos);
-  CHECK_FALSE(bed.mounted_in_its_namespace());
-  CHECK(count_with(bed.next_lines(3), "ok fsync_ms") >= 2);
-  CHECK(fault.records() == 0);
-}
-
-TEST_CASE("file.error: a path missing where the target sees it is refused by the dry run and the step",
-          "[integration][root][file]") {
-  if (!test::privileged()) return;
-  NamespacedWriterBed bed;
-  const std::string missing = bed.data + "/not-here";
-  auto file = bed.dir.write("f.toml", "name = \"f\"\n" + bed.target() +
-                                          "[[probes]]\nname = \"p\"\ntype = \"command\"\nargv = [\"/bin/true\"]\n"
-                                          "[steady_state]\nwindow = \"200ms\"\n[[method]]\nname = \"f\"\n" +
-                                          step("file.error", missing, "operations = [\"write\"]\nerrno = \"EIO\"\n"
-                                                                      "duration = \"1s\"\n"));
-  auto dry = test::run_rebound({"run", file, "--dry-run"});
-  INFO(dry.out << dry.err);
-  CHECK(dry.exit_code != 0);
-  CHECK(dry.out.find("path " + missing + " in the mount namespace of pid " + std::to_string(bed.pid()) +
-                     ": No such file or directory (it must exist before the run)") != std::string::npos);
-  auto r = test::run_rebound({"run", file, "--report-dir", bed.dir.path() + "/r", "--state-dir", bed.dir.path() + "/s"});
-  INFO(r.out << r.err);
-  CHECK(r.exit_code == 4);
-  CHECK((r.out + r.err).find("(it must exist before the run)") != std::string::npos);
-  CHECK_FALSE(bed.mounted_in_its_namespace());
 }
 
 TEST_CASE("file.error: after the revert, while rebound runs on, no fusermount3 of the step is left",
