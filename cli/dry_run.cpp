@@ -131,7 +131,7 @@ int dry_run(const Experiment& ex) {
     const auto* load = dynamic_cast<const LoadProbe*>(p.probe.get());
     const std::string schedule = load ? fmt::format("{:g} requests/s", load->spec().rate_per_s)
                                       : fmt::format("every {}", format_duration(p.interval));
-    std::cout << fmt::format("  {:<14} {:<8} {}, timeout {}: {}\n", p.name, p.type, schedule,
+    std::cout << fmt::format("  {:<14} {:<10} {}, timeout {}: {}\n", p.name, p.type, schedule,
                              format_duration(p.timeout), p.probe->describe().dump());
   }
   std::cout << "timeline:\n";

@@ -116,8 +116,8 @@ struct TrendLine {
   size_t ahead = 0;           // runs drawn past the newest for the projection
 };
 
-// The fitted trend of the runs' times to recover, and how far to project it: to where it crosses the SLO when that
-// is within as many runs again as are shown, else a quarter of the runs shown (at least 2).
+// The fitted trend of the runs' times to recover, and how far to project it: not at all without a trend, to where it
+// crosses the SLO when that is within as many runs again as are shown, else a quarter of the runs shown (at least 2).
 std::optional<TrendLine> trend_line(const std::vector<HistoryRow>& rows, std::optional<double> slo_ms) {
   TrendLine line;
   std::vector<double> values;
@@ -129,6 +129,7 @@ std::optional<TrendLine> trend_line(const std::vector<HistoryRow>& rows, std::op
   auto fit = fit_trend(values);
   if (!fit) return std::nullopt;
   line.fit = *fit;
+  if (!fit->rising() && !fit->falling()) return line;  // no trend: nothing to project
   line.ahead = std::max<size_t>(2, rows.size() / 4);
   if (auto runs = slo_ms ? fit->runs_until(*slo_ms) : std::nullopt; runs && *runs <= static_cast<double>(rows.size()))
     line.ahead = std::max<size_t>(1, static_cast<size_t>(std::ceil(*runs)));
@@ -146,6 +147,7 @@ std::string trend_line_svg(const TrendLine& t, std::optional<double> slo_ms, con
       "<line class=\"trend-fit\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
       "stroke-width=\"2\"><title>Theil-Sen fit: {:+.1f} ms per run</title></line>",
       x(static_cast<double>(t.slots.front())), y(value_at(0)), x(last_slot), y(value_at(last)), colour, f.slope);
+  if (t.ahead == 0) return out + "\n";
   double end = static_cast<double>(t.ahead);
   const double crossing = slo_ms ? f.runs_until(*slo_ms).value_or(-1) : -1;  // -1: it does not cross
   const bool crosses = crossing >= 0 && crossing <= end;
@@ -194,7 +196,7 @@ std::string suite_trend_svg(const std::vector<HistoryRow>& rows, std::optional<d
                        ms_text(*slo_ms));
   if (line) out += trend_line_svg(*line, slo_ms, x, y, top);
   out += fmt::format("<text class=\"axis-name\" x=\"{}\" y=\"{}\">runs, oldest to newest{}</text>\n", left, bottom + 18,
-                     line ? "; line: trend, dashed: projected" : "");
+                     !line ? "" : line->ahead ? "; line: trend, dashed: projected" : "; grey line: fit, no trend");
   return out + "</svg>";
 }
 

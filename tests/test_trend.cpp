@@ -138,6 +138,7 @@ TEST_CASE("the suite report's trend chart draws the fitted line and where it cro
   for (auto& r : rows) r.time_to_recover_ms = 400 + 20 * scatter(static_cast<size_t>(r.id));
   auto flat = rebound::suite_trend_svg(rows, 2000);
   CHECK(flat.find("class=\"trend-fit\"") != std::string::npos);
+  CHECK(flat.find("trend-projection") == std::string::npos);  // no trend: nothing projected
   CHECK(flat.find("crosses the SLO") == std::string::npos);
   CHECK(rebound::suite_trend_svg({rows.begin(), rows.begin() + 3}, 2000).find("trend-fit") == std::string::npos);
 }

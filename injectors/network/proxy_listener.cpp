@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <future>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -137,6 +138,27 @@ void set_nodelay(int fd) {
 void reset_socket(int fd) {
   linger l{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+Result<void> start_proxy_thread(std::thread& thread, pid_t netns_pid,
+                                std::function<Result<void>(Listeners&&)> listening, std::function<void()> run) {
+  std::promise<Result<void>> started;
+  auto ready = started.get_future();
+  // The thread enters the target's network namespace (listeners are made there) and stays there.
+  thread = std::thread([&started, netns_pid, listening = std::move(listening), run = std::move(run)] {
+    auto setup = [&]() -> Result<void> {
+      auto listeners = open_listeners(netns_pid);
+      if (!listeners) return listeners.error();
+      return listening(std::move(*listeners));
+    };
+    auto r = setup();
+    bool ok = r.ok();
+    started.set_value(std::move(r));
+    if (ok) run();
+  });
+  auto result = ready.get();
+  if (!result) thread.join();
+  return result;
 }
 
 }  // namespace rebound

@@ -1,6 +1,8 @@
 #pragma once
 // The proxy's side of the sockets: its loopback listeners in the target's network namespace, the original
 // destination of a steered connection (from the steering map), and the connection there.
+#include <functional>
+#include <thread>
 #include <cstdint>
 #include <optional>
 #include <sys/socket.h>
@@ -21,6 +23,12 @@ struct Listeners {
 // Listens on loopback in the network namespace of `netns_pid` (0: the calling thread's own; the thread
 // enters that namespace and stays there), and proves that the loopback carries traffic.
 Result<Listeners> open_listeners(pid_t netns_pid);
+
+// Starts a proxy's event loop on `thread`, which enters the target's network namespace, opens the listeners there
+// (open_listeners), hands them to `listening` and, when that succeeds, calls `run` until the loop stops. Returns
+// once the listeners listen, or why they could not (the thread has then ended).
+Result<void> start_proxy_thread(std::thread& thread, pid_t netns_pid,
+                                std::function<Result<void>(Listeners&&)> listening, std::function<void()> run);
 
 // The destination a steered client was going to, taken out of the steering map (the sock_ops program filed it
 // under the client's port); nullopt when it has none.

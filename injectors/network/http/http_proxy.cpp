@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstring>
 #include <fcntl.h>
-#include <future>
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -307,29 +306,16 @@ Result<std::unique_ptr<HttpProxy>> HttpProxy::start(const std::vector<HttpRule>&
   HttpProxyLoop& loop = *proxy->loop_;
   loop.origins = Fd(fcntl(origins_map_fd, F_DUPFD_CLOEXEC, 0));
   if (!loop.origins) return fail_errno("cannot keep the steering map");
-  std::promise<Result<void>> started;
-  auto ready = started.get_future();
-  // The thread enters the target's network namespace (listeners are made there) and stays there.
-  proxy->thread_ = std::thread([&loop, &started, netns_pid, p = proxy.get()] {
-    auto setup = [&]() -> Result<void> {
-      auto listeners = open_listeners(netns_pid);
-      if (!listeners) return listeners.error();
-      loop.listeners = std::move(*listeners);
-      p->port4_ = loop.listeners.port4;
-      p->port6_ = loop.listeners.port6;
-      p->netns_cookie_ = loop.listeners.netns_cookie;
-      return loop.prepare();
-    };
-    auto r = setup();
-    bool ok = r.ok();
-    started.set_value(std::move(r));
-    if (ok) loop.run();
-  });
-  auto result = ready.get();
-  if (!result) {
-    proxy->thread_.join();
-    return result.error();
-  }
+  auto* p = proxy.get();
+  auto listening = [&loop, p](Listeners&& listeners) {
+    loop.listeners = std::move(listeners);
+    p->port4_ = loop.listeners.port4;
+    p->port6_ = loop.listeners.port6;
+    p->netns_cookie_ = loop.listeners.netns_cookie;
+    return loop.prepare();
+  };
+  if (auto started = start_proxy_thread(proxy->thread_, netns_pid, listening, [&loop] { loop.run(); }); !started)
+    return started.error();
   return proxy;
 }
 
