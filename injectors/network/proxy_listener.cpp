@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <future>
+#include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sched.h>
@@ -142,6 +143,12 @@ void reset_socket(int fd) {
 
 Result<void> start_proxy_thread(std::thread& thread, pid_t netns_pid,
                                 std::function<Result<void>(Listeners&&)> listening, std::function<void()> run) {
+  // Each connection holds a few descriptors: allow as many as the hard limit lets.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
   std::promise<Result<void>> started;
   auto ready = started.get_future();
   // The thread enters the target's network namespace (listeners are made there) and stays there.

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include "injectors/network/proxy_loop.hpp"
 
@@ -19,12 +18,6 @@ Result<std::unique_ptr<ToxicProxy>> ToxicProxy::start(std::vector<Toxic> toxics,
   loop.buffer_bytes = buffer_bytes;
   loop.origins = Fd(fcntl(origins_map_fd, F_DUPFD_CLOEXEC, 0));
   if (!loop.origins) return fail_errno("cannot keep the steering map");
-  // Each connection holds a few descriptors: allow as many as the hard limit lets.
-  rlimit files{};
-  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &files);
-  }
   auto* p = proxy.get();
   auto listening = [&loop, p](Listeners&& listeners) {
     loop.listeners = std::move(listeners);
