@@ -177,6 +177,6 @@ TEST_CASE("load journal: --dry-run gives a load probe's rate, not an interval", 
   auto r = test::run_rebound({"run", "--dry-run", file});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
-  CHECK(r.out.find("users          load     2000 requests/s, timeout 1s") != std::string::npos);
+  CHECK(r.out.find("users          load       2000 requests/s, timeout 1s") != std::string::npos);
   CHECK(r.out.find("every 1s") == std::string::npos);
 }
