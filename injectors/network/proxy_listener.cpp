@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <future>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -166,6 +168,21 @@ Result<void> start_proxy_thread(std::thread& thread, pid_t netns_pid,
   auto result = ready.get();
   if (!result) thread.join();
   return result;
+}
+
+Result<void> open_proxy_events(const Listeners& listeners, Fd& epoll, Fd& wake, const char* what) {
+  epoll = Fd(epoll_create1(EPOLL_CLOEXEC));
+  wake = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!epoll || !wake) return fail_errno(fmt::format("cannot make the {}'s event loop", what));
+  for (auto [fd, tag] : {std::pair{listeners.v4.get(), kListener4Tag}, std::pair{listeners.v6.get(), kListener6Tag},
+                         std::pair{wake.get(), kWakeTag}}) {
+    if (fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tag;
+    epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
+  }
+  return {};
 }
 
 }  // namespace rebound

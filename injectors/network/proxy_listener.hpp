@@ -24,6 +24,12 @@ struct Listeners {
 // enters that namespace and stays there), and proves that the loopback carries traffic.
 Result<Listeners> open_listeners(pid_t netns_pid);
 
+// The epoll tags of a proxy loop's own descriptors (its connections use the other values).
+inline constexpr uint64_t kListener4Tag = ~0ull, kListener6Tag = ~0ull - 1, kWakeTag = ~0ull - 2;
+// Makes a proxy loop's epoll set and its wake-up eventfd, and registers the listeners and the eventfd in the set
+// under the tags above. `what` names the loop in the error.
+Result<void> open_proxy_events(const Listeners& listeners, Fd& epoll, Fd& wake, const char* what);
+
 // Starts a proxy's event loop on `thread`, which enters the target's network namespace, opens the listeners there
 // (open_listeners), hands them to `listening` and, when that succeeds, calls `run` until the loop stops. Returns
 // once the listeners listen, or why they could not (the thread has then ended).

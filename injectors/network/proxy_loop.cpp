@@ -19,24 +19,10 @@ int64_t now_us() {
 }
 
 enum Role : uint64_t { kClientFd = 0, kUpstreamFd = 1 };
-constexpr uint64_t kListener4 = ~0ull, kListener6 = ~0ull - 1, kWake = ~0ull - 2;
 
 }  // namespace
 
-Result<void> ProxyLoop::prepare() {
-  epoll = Fd(epoll_create1(EPOLL_CLOEXEC));
-  wake = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!epoll || !wake) return fail_errno("cannot make the proxy's event loop");
-  for (auto [fd, tag] : {std::pair{listeners.v4.get(), kListener4}, std::pair{listeners.v6.get(), kListener6},
-                         std::pair{wake.get(), kWake}}) {
-    if (fd < 0) continue;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = tag;
-    epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
-  }
-  return {};
-}
+Result<void> ProxyLoop::prepare() { return open_proxy_events(listeners, epoll, wake, "proxy"); }
 
 void ProxyLoop::notify() {
   uint64_t one = 1;
@@ -79,12 +65,12 @@ void ProxyLoop::run() {
     }
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
-      if (tag == kWake) {
+      if (tag == kWakeTag) {
         uint64_t value;
         [[maybe_unused]] auto r = read(wake.get(), &value, sizeof value);
-      } else if (tag == kListener4) {
+      } else if (tag == kListener4Tag) {
         accept_from(listeners.v4.get(), AF_INET);
-      } else if (tag == kListener6) {
+      } else if (tag == kListener6Tag) {
         accept_from(listeners.v6.get(), AF_INET6);
       } else {
         auto it = connections.find(tag >> 1);

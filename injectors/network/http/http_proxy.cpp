@@ -23,7 +23,6 @@ int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
 }
 
-constexpr uint64_t kListener4 = ~0ull, kListener6 = ~0ull - 1, kWake = ~0ull - 2;
 
 struct Side {  // one socket of a connection
   Fd fd;
@@ -75,20 +74,7 @@ struct HttpProxyLoop {
   void close_connection(HttpConnection& c, bool reset);
 };
 
-Result<void> HttpProxyLoop::prepare() {
-  epoll = Fd(epoll_create1(EPOLL_CLOEXEC));
-  wake = Fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!epoll || !wake) return fail_errno("cannot make the HTTP proxy's event loop");
-  for (auto [fd, tag] : {std::pair{listeners.v4.get(), kListener4}, std::pair{listeners.v6.get(), kListener6},
-                         std::pair{wake.get(), kWake}}) {
-    if (fd < 0) continue;
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = tag;
-    epoll_ctl(epoll.get(), EPOLL_CTL_ADD, fd, &ev);
-  }
-  return {};
-}
+Result<void> HttpProxyLoop::prepare() { return open_proxy_events(listeners, epoll, wake, "HTTP proxy"); }
 
 void HttpProxyLoop::run() {
   std::vector<epoll_event> events(256);
@@ -114,11 +100,12 @@ void HttpProxyLoop::run() {
     }
     for (int i = 0; i < n; ++i) {
       uint64_t tag = events[i].data.u64;
-      if (tag == kWake) {
+      if (tag == kWakeTag) {
         uint64_t value;
         [[maybe_unused]] auto r = read(wake.get(), &value, sizeof value);
-      } else if (tag == kListener4 || tag == kListener6) {
-        accept_from(tag == kListener4 ? listeners.v4.get() : listeners.v6.get(), tag == kListener4 ? AF_INET : AF_INET6);
+      } else if (tag == kListener4Tag || tag == kListener6Tag) {
+        const bool v4 = tag == kListener4Tag;
+        accept_from(v4 ? listeners.v4.get() : listeners.v6.get(), v4 ? AF_INET : AF_INET6);
       } else if (auto it = connections.find(tag >> 1); it != connections.end()) {
         HttpConnection& c = *it->second;
         if (events[i].events & (EPOLLERR | EPOLLHUP)) {
